@@ -30,26 +30,24 @@
 #include <assert.h>
 #include <endian.h>
 
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int8_t s8;
-typedef int16_t s16;
-typedef int32_t s32;
-typedef int64_t s64;
+#include <linux/types.h>	/* __u64 and __le64 as libext2fs sees them */
 
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s8 s8;
+typedef __s16 s16;
+typedef __s32 s32;
+typedef __s64 s64;
+
+#ifndef __force
 #ifdef __CHECKER__
-#define __bitwise __attribute__((bitwise))
 #define __force __attribute__((force))
 #else
-#define __bitwise
 #define __force
 #endif
-
-typedef u16 __bitwise __le16;
-typedef u32 __bitwise __le32;
-typedef u64 __bitwise __le64;
+#endif
 
 #define cpu_to_le16(x) ((__force __le16)htole16(x))
 #define cpu_to_le32(x) ((__force __le32)htole32(x))

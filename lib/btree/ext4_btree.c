@@ -658,22 +658,34 @@ int ext4_btree_init(struct ext4_btree *tree, const struct ext4_btree_geo *geo,
 /* Cursor                                                            */
 /* ---------------------------------------------------------------- */
 
+/* Only path[0 .. height) is ever meaningful; the rest is not cleared */
 void ext4_btree_cursor_init(struct ext4_btree_cursor *cur,
 			    struct ext4_btree *tree)
 {
-	memset(cur, 0, sizeof(*cur));
 	cur->tree = tree;
+	cur->height = 0;
 }
 
 void ext4_btree_cursor_release(struct ext4_btree_cursor *cur)
 {
 	int l;
 
-	for (l = 0; l < EXT4_BTREE_MAX_HEIGHT; l++) {
+	for (l = 0; l < cur->height; l++) {
 		put_buf(cur->tree, cur->path[l].buf);
 		cur->path[l].buf = NULL;
 	}
 	cur->height = 0;
+}
+
+/* Release the cursor and size its path for a tree of the given height */
+static void path_reset(struct ext4_btree_cursor *cur, int height)
+{
+	int l;
+
+	ext4_btree_cursor_release(cur);
+	for (l = 0; l < height; l++)
+		cur->path[l].buf = NULL;
+	cur->height = height;
 }
 
 /*
@@ -692,7 +704,7 @@ static int descend(struct ext4_btree_cursor *cur, const void *key)
 		return -ENOENT;
 	if (t->height > EXT4_BTREE_MAX_HEIGHT)
 		return -EFSCORRUPTED;
-	cur->height = t->height;
+	path_reset(cur, t->height);
 	for (level = t->height - 1; level >= 0; level--) {
 		err = read_node(t, blk, level, &cur->path[level].buf);
 		if (err)
@@ -743,7 +755,7 @@ static int cursor_edge(struct ext4_btree_cursor *cur, bool last)
 		return -ENOENT;
 	if (t->height > EXT4_BTREE_MAX_HEIGHT)
 		return -EFSCORRUPTED;
-	cur->height = t->height;
+	path_reset(cur, t->height);
 	top = t->height - 1;
 	err = read_node(t, t->root, top, &cur->path[top].buf);
 	if (err)

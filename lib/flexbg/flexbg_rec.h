@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * flexbg_rec.h - the per-flex-group metadata block: checksum, checks and
+ * root-slot access.  Kernel-shareable; finding the block through
+ * bg_reserved is the host's job.
+ */
+#ifndef FLEXBG_REC_H
+#define FLEXBG_REC_H
+
+#include "../btree/ext4_btree.h"
+
+enum ext4_rfx_problem_code {
+	EXT4_RFX_OK = 0,
+	EXT4_RFX_BAD_MAGIC,
+	EXT4_RFX_BAD_CSUM,
+	EXT4_RFX_BAD_VERSION,
+	EXT4_RFX_BAD_NR_SLOTS,
+	EXT4_RFX_BAD_FLEX_GROUP,
+	EXT4_RFX_BAD_BLOCKNR,
+	EXT4_RFX_BAD_RESERVED,		/* flags, reserved fields or tail */
+	EXT4_RFX_UNKNOWN_SLOT_TYPE,	/* a newer writer's tree */
+	EXT4_RFX_BAD_SLOT,		/* flags, height, root, counts */
+	EXT4_RFX_DUP_SLOT,		/* two slots of one type */
+};
+
+struct ext4_rfx_problem {
+	enum ext4_rfx_problem_code code;
+	int slot;			/* -1 if not about a slot */
+	u64 expected;
+	u64 found;
+};
+
+u32 ext4_rfx_csum(const void *block, u32 block_size, u32 seed);
+
+/*
+ * Check a metadata block read from blocknr for flex group fg: 0,
+ * -EFSBADCRC or -EFSCORRUPTED, with the first problem in *p (may be NULL).
+ */
+int ext4_rfx_check(const void *block, u32 block_size, u32 seed, u64 blocknr,
+		   u32 fg, struct ext4_rfx_problem *p);
+
+/* A fresh block with no trees, generation 1 */
+void ext4_rfx_init(void *block, u32 block_size, u64 blocknr, u32 fg);
+
+/* Set the checksum; refuses (-EFSCORRUPTED) a block that fails checks */
+int ext4_rfx_seal(void *block, u32 block_size, u32 seed, u64 blocknr,
+		  u32 fg);
+
+/* Slot index of tree type, or -ENOENT */
+int ext4_rfx_find_slot(const void *block, u16 type);
+
+/*
+ * Load the root of tree->geo->tree_type into tree (an absent slot is an
+ * empty tree); tree->generation becomes fm_generation.
+ */
+void ext4_rfx_load_root(const void *block, struct ext4_btree *tree);
+
+/*
+ * Store tree's root in its slot (the lowest unused one if it has none)
+ * and make tree->generation the block's generation.  -ENOSPC if every
+ * slot is taken.
+ */
+int ext4_rfx_store_root(void *block, const struct ext4_btree *tree);
+
+/* True if every slot is unused or holds an empty tree */
+bool ext4_rfx_is_empty(const void *block);
+
+#endif /* FLEXBG_REC_H */

@@ -595,6 +595,8 @@ static int e2h_write_block(void *host, struct ext4_btree_buf *buf)
 	struct e2fs_host *h = host;
 	struct e2fs_host_ent *e = to_ent(buf);
 
+	if (!(h->fs->flags & EXT2_FLAG_RW))
+		return -EROFS;
 	if (unlikely(!e2fs_host_valid_block(h, buf->blocknr) ||
 		     cache_find(h, buf->blocknr) != e))
 		return -EINVAL;
@@ -648,6 +650,8 @@ static int e2h_alloc_block(void *host, u64 goal, u64 *blocknrp)
 	struct e2fs_host *h = host;
 	blk64_t lo = h->first + 1, hi = h->end - 1, blk;
 
+	if (!(h->fs->flags & EXT2_FLAG_RW))
+		return -EROFS;
 	if (goal < lo || goal > hi)
 		goal = h->next_goal;
 	if (goal < lo || goal > hi)
@@ -669,6 +673,8 @@ static int e2h_free_block(void *host, u64 blk)
 	struct e2fs_host *h = host;
 	struct e2fs_host_ent *e;
 
+	if (!(h->fs->flags & EXT2_FLAG_RW))
+		return -EROFS;
 	/* Block numbers reach here from disk: never free fs metadata */
 	if (unlikely(!e2fs_host_valid_block(h, blk)))
 		return -EFSCORRUPTED;
@@ -761,8 +767,6 @@ errcode_t e2fs_host_open(ext2_filsys fs, dgrp_t flex_group,
 	errcode_t ret;
 
 	*hostp = NULL;
-	if (!(fs->flags & EXT2_FLAG_RW))
-		return EXT2_ET_RO_FILSYS;
 	if (ext2fs_has_feature_bigalloc(fs->super))
 		return RFL_ET_BIGALLOC;
 	if (flex_group >= e2fs_flex_group_count(fs))

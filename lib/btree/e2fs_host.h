@@ -49,11 +49,13 @@ extern const struct ext4_btree_ops e2fs_host_ops;
 typedef int (*e2fs_host_commit_fn)(void *priv, struct ext4_btree *tree);
 
 /*
- * Create a host for flex group flex_group of fs.  cache_blocks bounds the
+ * Create a host for flex group flex_group of fs.  On a filesystem opened
+ * read-only the host reads; writing, allocating and freeing fail with
+ * -EROFS.  cache_blocks bounds the
  * cache (0 = E2FS_HOST_CACHE_DEFAULT; clamped to MIN..MAX); the cache only
  * grows past it while the tree holds references to more buffers than that.
  * Reads the block bitmap if it is not loaded.  Errors: RFL_ET_BAD_ARG
- * (flex group out of range), RFL_ET_BIGALLOC, EXT2_ET_RO_FILSYS,
+ * (flex group out of range), RFL_ET_BIGALLOC,
  * EXT2_ET_NO_MEMORY, or what reading the bitmap returns.
  */
 errcode_t e2fs_host_open(ext2_filsys fs, dgrp_t flex_group,

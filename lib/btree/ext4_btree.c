@@ -918,14 +918,19 @@ int ext4_btree_begin(struct ext4_btree *tree)
 
 static int free_tree(struct ext4_btree *t, u64 root, unsigned int height);
 
-static void end_txn(struct ext4_btree *t, bool committed)
+/*
+ * Drop the transaction's lists.  committed: free what the new tree no
+ * longer uses, unless free_old is false (the switch may not be durable,
+ * so leaking is the safe side).  Aborted: free the new blocks.
+ */
+static void end_txn(struct ext4_btree *t, bool committed, bool free_old)
 {
 	struct ext4_btree_buf *buf, *next;
 	bool cow = t->mode == EXT4_BTREE_COW;
 
 	for (buf = t->dirty_list; buf; buf = next) {
 		u64 blk = buf->blocknr;
-		bool drop = committed ? buf->state & EXT4_BUF_FREED :
+		bool drop = committed ? free_old && buf->state & EXT4_BUF_FREED :
 					buf->state & EXT4_BUF_NEW;
 
 		next = buf->tx_next;
@@ -943,7 +948,7 @@ static void end_txn(struct ext4_btree *t, bool committed)
 		next = buf->tx_next;
 		buf->tx_next = NULL;
 		put_buf(t, buf);
-		if (committed)
+		if (committed && free_old)
 			t->ops->free_block(t->host, blk);
 	}
 	t->dirty_list = NULL;
@@ -973,25 +978,28 @@ int ext4_btree_commit(struct ext4_btree *tree)
 		return err;
 	tree->generation = tree->txn_gen;
 	err = tree->ops->commit_root(tree->host, tree);
-	if (!err)
-		err = tree->ops->flush(tree->host);
 	if (err) {
 		tree->generation = tree->txn_gen - 1;
 		return err;
 	}
-	/* the switch is durable: the old blocks are garbage now */
-	end_txn(tree, true);
-	if (tree->bulk_loaded && tree->old_root && tree->old_root != tree->root)
+	/*
+	 * The root may be on disk now, so the transaction is over whatever
+	 * the flush says.  Only a durable switch makes the old blocks free.
+	 */
+	err = tree->ops->flush(tree->host);
+	end_txn(tree, true, !err);
+	if (!err && tree->bulk_loaded && tree->old_root &&
+	    tree->old_root != tree->root)
 		free_tree(tree, tree->old_root, tree->old_height);
 	tree->bulk_loaded = false;
-	return 0;
+	return err;
 }
 
 void ext4_btree_abort(struct ext4_btree *tree)
 {
 	if (!tree->in_txn)
 		return;
-	end_txn(tree, false);
+	end_txn(tree, false, false);
 	if (tree->bulk_loaded && tree->root && tree->root != tree->old_root)
 		free_tree(tree, tree->root, tree->height);
 	tree->bulk_loaded = false;

@@ -32,6 +32,11 @@ struct meta_run {
 	blk64_t len;
 };
 
+struct e2fs_meta_map {
+	struct meta_run *runs;
+	unsigned int nr, cap;
+};
+
 struct e2fs_host {
 	ext2_filsys fs;
 	dgrp_t flex_group;
@@ -39,8 +44,7 @@ struct e2fs_host {
 	blk64_t end;			/* one past its last block */
 	blk64_t next_goal;		/* after the last allocation */
 
-	struct meta_run *meta;		/* sorted, merged */
-	unsigned int nr_meta;
+	struct e2fs_meta_map meta;	/* sorted, merged */
 
 	struct e2fs_host_ent **hash;
 	unsigned int hash_mask;
@@ -129,8 +133,8 @@ u32 e2fs_host_csum_seed(ext2_filsys fs)
  * this map is what keeps a corrupt tree pointer or a damaged bitmap from
  * turning into a write over an inode table or a freed bitmap block.
  */
-static errcode_t meta_add(struct e2fs_host *h, unsigned int *cap,
-			  blk64_t start, blk64_t len)
+static errcode_t meta_add(struct e2fs_meta_map *m, blk64_t first,
+			  blk64_t last, blk64_t start, blk64_t len)
 {
 	blk64_t end;
 	errcode_t ret;
@@ -138,25 +142,25 @@ static errcode_t meta_add(struct e2fs_host *h, unsigned int *cap,
 	if (!start || !len)
 		return 0;
 	end = start + len;
-	if (start < h->first)
-		start = h->first;
-	if (end > h->end)
-		end = h->end;
+	if (start < first)
+		start = first;
+	if (end > last)
+		end = last;
 	if (start >= end)
 		return 0;
-	if (h->nr_meta == *cap) {
-		unsigned int ncap = *cap ? *cap * 2 : 32;
+	if (m->nr == m->cap) {
+		unsigned int ncap = m->cap ? m->cap * 2 : 32;
 
 		/* resize_array's prototype and body disagree on order */
-		ret = ext2fs_resize_mem(*cap * sizeof(*h->meta),
-					ncap * sizeof(*h->meta), &h->meta);
+		ret = ext2fs_resize_mem(m->cap * sizeof(*m->runs),
+					ncap * sizeof(*m->runs), &m->runs);
 		if (ret)
 			return ret;
-		*cap = ncap;
+		m->cap = ncap;
 	}
-	h->meta[h->nr_meta].start = start;
-	h->meta[h->nr_meta].len = end - start;
-	h->nr_meta++;
+	m->runs[m->nr].start = start;
+	m->runs[m->nr].len = end - start;
+	m->nr++;
 	return 0;
 }
 
@@ -169,14 +173,36 @@ static int meta_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static errcode_t meta_build(struct e2fs_host *h)
+static void meta_sort(struct e2fs_meta_map *m)
 {
-	ext2_filsys fs = h->fs;
-	dgrp_t size = e2fs_flex_group_size(fs);
-	u64 g0 = (u64)h->flex_group * size;
-	u64 g1 = g0 + size;
+	unsigned int i, j;
+
+	if (!m->nr)
+		return;
+	qsort(m->runs, m->nr, sizeof(*m->runs), meta_cmp);
+	for (i = 0, j = 1; j < m->nr; j++) {
+		struct meta_run *a = &m->runs[i], *b = &m->runs[j];
+
+		if (b->start <= a->start + a->len) {
+			if (b->start + b->len > a->start + a->len)
+				a->len = b->start + b->len - a->start;
+		} else {
+			m->runs[++i] = *b;
+		}
+	}
+	m->nr = i + 1;
+}
+
+/*
+ * Collect the metadata of groups [g0, g1) that lies in [first, last):
+ * superblock and descriptor copies of those groups, and the bitmaps and
+ * inode tables of every group (flex_bg may pack them anywhere).
+ */
+static errcode_t meta_collect(ext2_filsys fs, struct e2fs_meta_map *m,
+			      blk64_t first, blk64_t last, dgrp_t g0,
+			      dgrp_t g1)
+{
 	blk64_t sb, old_desc, new_desc, old_desc_blocks;
-	unsigned int cap = 0, i, j;
 	blk_t used;
 	errcode_t ret;
 	dgrp_t g;
@@ -189,66 +215,124 @@ static errcode_t meta_build(struct e2fs_host *h)
 		old_desc_blocks = fs->desc_blocks +
 			fs->super->s_reserved_gdt_blocks;
 
-	/* Superblock and descriptor copies sit in their own group */
 	for (g = g0; g < g1; g++) {
 		ret = ext2fs_super_and_bgd_loc2(fs, g, &sb, &old_desc,
 						&new_desc, &used);
 		if (ret)
 			return ret;
-		ret = meta_add(h, &cap, sb, 1);
+		ret = meta_add(m, first, last, sb, 1);
 		if (!ret)
-			ret = meta_add(h, &cap, old_desc, old_desc_blocks);
+			ret = meta_add(m, first, last, old_desc,
+				       old_desc_blocks);
 		if (!ret)
-			ret = meta_add(h, &cap, new_desc, 1);
+			ret = meta_add(m, first, last, new_desc, 1);
 		if (ret)
 			return ret;
 	}
-	/* flex_bg packs any group's bitmaps and table anywhere */
 	for (g = 0; g < fs->group_desc_count; g++) {
-		ret = meta_add(h, &cap, ext2fs_block_bitmap_loc(fs, g), 1);
+		ret = meta_add(m, first, last, ext2fs_block_bitmap_loc(fs, g),
+			       1);
 		if (!ret)
-			ret = meta_add(h, &cap,
+			ret = meta_add(m, first, last,
 				       ext2fs_inode_bitmap_loc(fs, g), 1);
 		if (!ret)
-			ret = meta_add(h, &cap, ext2fs_inode_table_loc(fs, g),
+			ret = meta_add(m, first, last,
+				       ext2fs_inode_table_loc(fs, g),
 				       fs->inode_blocks_per_group);
 		if (ret)
 			return ret;
 	}
-	if (!h->nr_meta)
-		return 0;
-	qsort(h->meta, h->nr_meta, sizeof(*h->meta), meta_cmp);
-	for (i = 0, j = 1; j < h->nr_meta; j++) {
-		struct meta_run *a = &h->meta[i], *b = &h->meta[j];
-
-		if (b->start <= a->start + a->len) {
-			if (b->start + b->len > a->start + a->len)
-				a->len = b->start + b->len - a->start;
-		} else {
-			h->meta[++i] = *b;
-		}
-	}
-	h->nr_meta = i + 1;
+	meta_sort(m);
 	return 0;
+}
+
+errcode_t e2fs_meta_map_build(ext2_filsys fs, struct e2fs_meta_map **mapp)
+{
+	struct e2fs_meta_map *m;
+	errcode_t ret;
+
+	ret = ext2fs_get_memzero(sizeof(*m), &m);
+	if (ret)
+		return ret;
+	ret = meta_collect(fs, m, 0, ext2fs_blocks_count(fs->super), 0,
+			   fs->group_desc_count);
+	if (ret) {
+		e2fs_meta_map_free(m);
+		return ret;
+	}
+	*mapp = m;
+	return 0;
+}
+
+void e2fs_meta_map_free(struct e2fs_meta_map *map)
+{
+	if (!map)
+		return;
+	ext2fs_free_mem(&map->runs);
+	ext2fs_free_mem(&map);
+}
+
+/* Index of the first run ending after blk */
+static unsigned int meta_lower(const struct e2fs_meta_map *m, blk64_t blk)
+{
+	unsigned int lo = 0, hi = m->nr;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (m->runs[mid].start + m->runs[mid].len <= blk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
+			    blk64_t len)
+{
+	unsigned int i = meta_lower(map, start);
+
+	return i < map->nr && map->runs[i].start < start + len;
+}
+
+/* The host's own slice [h->first, h->end) of a whole-fs map */
+static errcode_t meta_slice(struct e2fs_host *h,
+			    const struct e2fs_meta_map *map)
+{
+	unsigned int i;
+	errcode_t ret;
+
+	for (i = meta_lower(map, h->first);
+	     i < map->nr && map->runs[i].start < h->end; i++) {
+		ret = meta_add(&h->meta, h->first, h->end,
+			       map->runs[i].start, map->runs[i].len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static errcode_t meta_build(struct e2fs_host *h,
+			    const struct e2fs_meta_map *map)
+{
+	dgrp_t size = e2fs_flex_group_size(h->fs);
+
+	if (map)
+		return meta_slice(h, map);
+	return meta_collect(h->fs, &h->meta, h->first, h->end,
+			    (u64)h->flex_group * size,
+			    (u64)h->flex_group * size + size);
 }
 
 /* The metadata run containing blk, or NULL */
 static const struct meta_run *meta_find(const struct e2fs_host *h,
 					blk64_t blk)
 {
-	unsigned int lo = 0, hi = h->nr_meta;
+	unsigned int i = meta_lower(&h->meta, blk);
 
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		const struct meta_run *m = &h->meta[mid];
-
-		if (blk < m->start)
-			hi = mid;
-		else if (blk >= m->start + m->len)
-			lo = mid + 1;
-		else
-			return m;
-	}
+	if (i < h->meta.nr && h->meta.runs[i].start <= blk)
+		return &h->meta.runs[i];
 	return NULL;
 }
 
@@ -753,7 +837,7 @@ static void host_free(struct e2fs_host *h)
 		next = e->hash_next;
 		ent_free(e);
 	}
-	ext2fs_free_mem(&h->meta);
+	ext2fs_free_mem(&h->meta.runs);
 	ext2fs_free_mem(&h);
 }
 
@@ -761,6 +845,16 @@ errcode_t e2fs_host_open(ext2_filsys fs, dgrp_t flex_group,
 			 unsigned int cache_blocks,
 			 e2fs_host_commit_fn commit_root, void *priv,
 			 struct e2fs_host **hostp)
+{
+	return e2fs_host_open2(fs, flex_group, cache_blocks, NULL,
+			       commit_root, priv, hostp);
+}
+
+errcode_t e2fs_host_open2(ext2_filsys fs, dgrp_t flex_group,
+			  unsigned int cache_blocks,
+			  const struct e2fs_meta_map *map,
+			  e2fs_host_commit_fn commit_root, void *priv,
+			  struct e2fs_host **hostp)
 {
 	struct e2fs_host *h;
 	unsigned int nhash;
@@ -802,7 +896,7 @@ errcode_t e2fs_host_open(ext2_filsys fs, dgrp_t flex_group,
 	if (ret)
 		goto out;
 	h->hash_mask = nhash - 1;
-	ret = meta_build(h);
+	ret = meta_build(h, map);
 	if (ret)
 		goto out;
 	*hostp = h;

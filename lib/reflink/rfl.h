@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rfl.h - userspace reflink library on libext2fs: open an image, check
+ * its features, find and maintain the per-flex-group metadata blocks and
+ * refcount trees, adjust refcounts across flex groups, enable and disable
+ * the feature.  Every function returns errcode_t (RFL_ET_* from
+ * reflink_err.et, or EXT2_ET_*, or errno values).
+ */
+#ifndef RFL_H
+#define RFL_H
+
+#include <ext2fs/ext2fs.h>
+
+#include "btree/e2fs_host.h"
+#include "refcount/refcount_rec.h"
+#include "flexbg/flexbg_rec.h"
+#include "reflink_err.h"
+
+/* Inode flag: this inode may share blocks (docs/FORMAT.md, section 6.4) */
+#define EXT4_REFLINK_FL			0x00400000
+
+/* Stock e2fsprogs' "blocks may be shared" RO_COMPAT bit */
+#ifndef EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS
+#define EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS	0x00004000
+#endif
+
+struct rfl_fs;
+
+/* One flex group's metadata block and refcount tree */
+struct rfl_group {
+	struct rfl_fs *rfs;
+	dgrp_t fg;
+	blk64_t first;			/* first block of the flex group */
+	blk64_t nr_blocks;		/* blocks in the flex group */
+	blk64_t meta_blk;		/* 0 = no metadata block */
+	void *meta;			/* its image, once loaded */
+	struct e2fs_host *host;
+	struct ext4_btree tree;
+	bool loaded;			/* meta and tree are valid */
+	bool in_txn;			/* tree has an open transaction */
+};
+
+/* A range of blocks to free once the transaction is committed */
+struct rfl_extent {
+	blk64_t start;
+	blk64_t len;
+};
+
+struct rfl_fs {
+	ext2_filsys fs;
+	char *device;
+	int flags;			/* RFL_OPEN_* */
+	u32 csum_seed;
+	dgrp_t nr_flex;
+	struct rfl_group *groups;	/* nr_flex entries */
+	struct e2fs_meta_map *meta_map;	/* fs metadata, built on first use */
+	/* blocks whose count reached 0 in the open transaction */
+	struct rfl_extent *to_free;
+	size_t nr_to_free, max_to_free;
+	bool in_txn;
+};
+
+#define RFL_OPEN_RW		0x1	/* open read-write */
+#define RFL_OPEN_NO_FEATURE	0x2	/* the reflink bit need not be set */
+#define RFL_OPEN_UNDO		0x4	/* through undo_io_manager (undo_file) */
+
+/*
+ * Open device.  Refuses (no write made) a mounted filesystem
+ * (RFL_ET_MOUNTED), one lacking what reflink needs (rfl_check_features),
+ * and, unless RFL_OPEN_NO_FEATURE, one without the reflink bit.
+ * undo_file is used with RFL_OPEN_UNDO (e2undo can replay it).
+ */
+errcode_t rfl_open(const char *device, int flags, const char *undo_file,
+		   struct rfl_fs **rfsp);
+
+/* Close, writing what is dirty when open read-write */
+errcode_t rfl_close(struct rfl_fs *rfs);
+
+/* Close without writing anything more (after an error) */
+void rfl_abandon(struct rfl_fs *rfs);
+
+/*
+ * Does fs have what the reflink feature needs?  0, or the first missing
+ * piece: RFL_ET_NEED_64BIT, RFL_ET_NEED_EXTENTS, RFL_ET_NEED_FLEX_BG,
+ * RFL_ET_BIGALLOC, RFL_ET_FLEXBG_TOO_BIG, RFL_ET_UNSUPPORTED (e.g.
+ * shared_blocks is set).
+ */
+errcode_t rfl_check_features(ext2_filsys fs);
+
+/* Is the reflink bit set? */
+bool rfl_has_feature(ext2_filsys fs);
+
+/* bg_reserved of group g (the metadata pointer in a flex group's first) */
+__u32 rfl_bg_reserved(ext2_filsys fs, dgrp_t g);
+void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value);
+
+/*
+ * Load flex group fg: its metadata block (verified) and tree root.  A
+ * flex group without a metadata block loads as an empty tree with
+ * meta_blk 0.  Errors: RFL_ET_BAD_MAGIC, RFL_ET_BAD_CSUM,
+ * RFL_ET_BAD_VERSION, RFL_ET_CORRUPT_META.
+ */
+errcode_t rfl_group_load(struct rfl_fs *rfs, dgrp_t fg,
+			 struct rfl_group **grpp);
+
+/* Give flex group fg a metadata block with an empty tree if it has none */
+errcode_t rfl_group_create(struct rfl_fs *rfs, dgrp_t fg);
+
+/*
+ * Free flex group fg's tree and metadata block and clear its bg_reserved
+ * (the pointer is cleared and made durable before the blocks are freed).
+ */
+errcode_t rfl_group_remove(struct rfl_fs *rfs, dgrp_t fg);
+
+/* Flex group of block blk */
+dgrp_t rfl_block_flex_group(const struct rfl_fs *rfs, blk64_t blk);
+
+/*
+ * Transactions over many flex groups.  Each flex group commits
+ * atomically on its own (docs/FORMAT.md section 7); rfl_commit commits
+ * every group touched, then frees the blocks whose count reached 0.
+ */
+errcode_t rfl_begin(struct rfl_fs *rfs);
+errcode_t rfl_commit(struct rfl_fs *rfs);
+void rfl_abort(struct rfl_fs *rfs);
+
+/*
+ * Add delta (+1/-1) to the count of every block of [start, start + len),
+ * split per flex group.  Blocks whose count reaches 0 are freed at
+ * commit.  Inside rfl_begin/rfl_commit.  A range that touches filesystem
+ * metadata is refused (RFL_ET_BAD_RANGE): a corrupt extent must never
+ * make us share or free an inode table.
+ */
+errcode_t rfl_adjust(struct rfl_fs *rfs, blk64_t start, blk64_t len,
+		     int delta);
+
+/* The count of one block: 0 free, 1 used once, n from the tree */
+errcode_t rfl_refcount(struct rfl_fs *rfs, blk64_t blk, __u32 *count);
+
+/*
+ * Visit the records of every flex group (absolute block numbers), in
+ * block order.  Stop early when fn returns non-zero (returned as is).
+ */
+typedef int (*rfl_record_fn)(void *priv, dgrp_t fg, blk64_t start,
+			     blk64_t len, __u32 count);
+errcode_t rfl_for_each_record(struct rfl_fs *rfs, rfl_record_fn fn,
+			      void *priv);
+
+/*
+ * Enable: create a metadata block with an empty refcount tree in every
+ * flex group that has room, then set the reflink bit.  The image must
+ * pass rfl_check_features and not have the bit yet.
+ */
+errcode_t rfl_enable(struct rfl_fs *rfs);
+
+/*
+ * Disable (strip): free every tree and metadata block and clear the bit.
+ * If blocks are still shared, set SHARED_BLOCKS so stock e2fsck accepts
+ * them (*shared_left tells).  Unsharing by copy is rfl_unshare_all().
+ */
+errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left);
+
+#endif /* RFL_H */

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rfl_enable.c - turn the reflink feature on and off on an image.
+ */
+#include "reflink/rfl.h"
+
+errcode_t rfl_enable(struct rfl_fs *rfs)
+{
+	ext2_filsys fs = rfs->fs;
+	dgrp_t g, fg;
+	errcode_t ret;
+
+	if (!(fs->flags & EXT2_FLAG_RW))
+		return EXT2_ET_RO_FILSYS;
+	if (rfl_has_feature(fs))
+		return RFL_ET_HAS_FEATURE;
+	ret = rfl_check_features(fs);
+	if (ret)
+		return ret;
+
+	/*
+	 * Without the bit bg_reserved means nothing, so clear stale values
+	 * before the bit makes them pointers.  The bit goes on first: a
+	 * flex group without a metadata block is valid (it gets one on its
+	 * first share), so a crash below leaves a sound image.
+	 */
+	for (g = 0; g < fs->group_desc_count; g++)
+		if (rfl_bg_reserved(fs, g))
+			rfl_set_bg_reserved(fs, g, 0);
+	fs->super->s_feature_ro_compat |= EXT4_FEATURE_RO_COMPAT_REFLINK;
+	ext2fs_mark_super_dirty(fs);
+	ret = ext2fs_flush(fs);
+	if (ret)
+		return ret;
+
+	for (fg = 0; fg < rfs->nr_flex; fg++) {
+		ret = rfl_group_create(rfs, fg);
+		/* a full flex group gets its block when space appears */
+		if (ret == RFL_ET_NO_SPACE)
+			ret = 0;
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left)
+{
+	ext2_filsys fs = rfs->fs;
+	struct rfl_group *grp;
+	bool shared = false;
+	errcode_t ret;
+	dgrp_t fg;
+
+	if (!(fs->flags & EXT2_FLAG_RW))
+		return EXT2_ET_RO_FILSYS;
+	if (!rfl_has_feature(fs))
+		return RFL_ET_NO_FEATURE;
+	for (fg = 0; fg < rfs->nr_flex; fg++) {
+		ret = rfl_group_load(rfs, fg, &grp);
+		if (ret)
+			return ret;
+		if (grp->tree.nr_records)
+			shared = true;
+	}
+
+	/*
+	 * One superblock write turns reflink off and, if blocks are still
+	 * shared, shared_blocks on; then the trees go.  A crash in between
+	 * leaves blocks marked in use that nothing owns, which stock e2fsck
+	 * reclaims (FORMAT.md 9).
+	 */
+	fs->super->s_feature_ro_compat &= ~EXT4_FEATURE_RO_COMPAT_REFLINK;
+	if (shared)
+		fs->super->s_feature_ro_compat |=
+			EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS;
+	ext2fs_mark_super_dirty(fs);
+	ret = ext2fs_flush(fs);
+	if (ret)
+		return ret;
+
+	for (fg = 0; fg < rfs->nr_flex; fg++) {
+		ret = rfl_group_remove(rfs, fg);
+		if (ret)
+			return ret;
+	}
+	if (shared_left)
+		*shared_left = shared;
+	return ext2fs_flush(fs);
+}

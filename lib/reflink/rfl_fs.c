@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rfl_fs.c - open and close a reflink image, feature checks, bg_reserved.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "reflink/rfl.h"
+
+bool rfl_has_feature(ext2_filsys fs)
+{
+	return fs->super->s_feature_ro_compat & EXT4_FEATURE_RO_COMPAT_REFLINK;
+}
+
+errcode_t rfl_check_features(ext2_filsys fs)
+{
+	struct ext2_super_block *sb = fs->super;
+
+	if (!ext2fs_has_feature_64bit(sb) ||
+	    EXT2_DESC_SIZE(sb) < EXT2_MIN_DESC_SIZE_64BIT)
+		return RFL_ET_NEED_64BIT;
+	if (!ext2fs_has_feature_extents(sb))
+		return RFL_ET_NEED_EXTENTS;
+	if (!ext2fs_has_feature_flex_bg(sb))
+		return RFL_ET_NEED_FLEX_BG;
+	if (ext2fs_has_feature_bigalloc(sb))
+		return RFL_ET_BIGALLOC;
+	if (sb->s_feature_ro_compat & EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS)
+		return RFL_ET_SHARED_BLOCKS;
+	if ((__u64)e2fs_flex_group_size(fs) * sb->s_blocks_per_group >
+	    0x100000000ull)
+		return RFL_ET_FLEXBG_TOO_BIG;
+	return 0;
+}
+
+/* Features libext2fs cannot handle, other than our own bit */
+static errcode_t check_known_features(ext2_filsys fs, bool rw)
+{
+	struct ext2_super_block *sb = fs->super;
+	__u32 ro = sb->s_feature_ro_compat & ~EXT4_FEATURE_RO_COMPAT_REFLINK;
+
+	if (sb->s_feature_incompat & ~EXT2_LIB_FEATURE_INCOMPAT_SUPP)
+		return RFL_ET_UNKNOWN_FEATURE;
+	if (rw && (ro & ~EXT2_LIB_FEATURE_RO_COMPAT_SUPP))
+		return RFL_ET_UNKNOWN_FEATURE;
+	return 0;
+}
+
+__u32 rfl_bg_reserved(ext2_filsys fs, dgrp_t g)
+{
+	struct ext4_group_desc *gd;
+
+	gd = (struct ext4_group_desc *)ext2fs_group_desc(fs, fs->group_desc,
+							 g);
+	return gd->bg_reserved;
+}
+
+void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value)
+{
+	struct ext4_group_desc *gd;
+
+	gd = (struct ext4_group_desc *)ext2fs_group_desc(fs, fs->group_desc,
+							 g);
+	gd->bg_reserved = value;
+	ext2fs_group_desc_csum_set(fs, g);
+	ext2fs_mark_super_dirty(fs);
+}
+
+errcode_t rfl_open(const char *device, int flags, const char *undo_file,
+		   struct rfl_fs **rfsp)
+{
+	int open_flags = EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP;
+	io_manager io = unix_io_manager;
+	struct rfl_fs *rfs;
+	int mount_flags = 0;
+	errcode_t ret;
+
+	*rfsp = NULL;
+	ret = ext2fs_check_if_mounted(device, &mount_flags);
+	if (ret)
+		return ret;
+	if (mount_flags & EXT2_MF_MOUNTED)
+		return RFL_ET_MOUNTED;
+
+	rfs = calloc(1, sizeof(*rfs));
+	if (!rfs)
+		return EXT2_ET_NO_MEMORY;
+	rfs->flags = flags;
+	rfs->device = strdup(device);
+	if (!rfs->device) {
+		free(rfs);
+		return EXT2_ET_NO_MEMORY;
+	}
+	if (flags & RFL_OPEN_RW) {
+		/* FORCE gets past our own RO_COMPAT bit; the rest is checked */
+		open_flags |= EXT2_FLAG_RW | EXT2_FLAG_FORCE;
+		if ((flags & RFL_OPEN_UNDO) && undo_file) {
+			ret = set_undo_io_backing_manager(unix_io_manager);
+			if (!ret)
+				ret = set_undo_io_backup_file((char *)undo_file);
+			if (ret)
+				goto fail;
+			io = undo_io_manager;
+		}
+	}
+	ret = ext2fs_open2(device, NULL, open_flags, 0, 0, io, &rfs->fs);
+	if (ret)
+		goto fail;
+	ret = check_known_features(rfs->fs, flags & RFL_OPEN_RW);
+	if (!ret && !(flags & RFL_OPEN_NO_FEATURE) &&
+	    !rfl_has_feature(rfs->fs))
+		ret = RFL_ET_NO_FEATURE;
+	if (!ret && rfl_has_feature(rfs->fs))
+		ret = rfl_check_features(rfs->fs);
+	if (ret)
+		goto fail;
+
+	rfs->csum_seed = e2fs_host_csum_seed(rfs->fs);
+	rfs->nr_flex = e2fs_flex_group_count(rfs->fs);
+	rfs->groups = calloc(rfs->nr_flex, sizeof(*rfs->groups));
+	if (!rfs->groups) {
+		ret = EXT2_ET_NO_MEMORY;
+		goto fail;
+	}
+	*rfsp = rfs;
+	return 0;
+fail:
+	rfl_abandon(rfs);
+	return ret;
+}
+
+static void release_groups(struct rfl_fs *rfs)
+{
+	dgrp_t i;
+
+	for (i = 0; rfs->groups && i < rfs->nr_flex; i++) {
+		struct rfl_group *grp = &rfs->groups[i];
+
+		if (grp->in_txn)
+			ext4_btree_abort(&grp->tree);
+		if (grp->host)
+			e2fs_host_close(grp->host);
+		free(grp->meta);
+	}
+	free(rfs->groups);
+	rfs->groups = NULL;
+	e2fs_meta_map_free(rfs->meta_map);
+	rfs->meta_map = NULL;
+}
+
+void rfl_abandon(struct rfl_fs *rfs)
+{
+	if (!rfs)
+		return;
+	release_groups(rfs);
+	if (rfs->fs) {
+		/* nothing more may reach the disk */
+		rfs->fs->flags &= ~EXT2_FLAG_DIRTY;
+		ext2fs_free(rfs->fs);
+	}
+	free(rfs->to_free);
+	free(rfs->device);
+	free(rfs);
+}
+
+errcode_t rfl_close(struct rfl_fs *rfs)
+{
+	errcode_t ret = 0, ret2;
+	dgrp_t i;
+
+	if (rfs->in_txn)
+		rfl_abort(rfs);
+	for (i = 0; i < rfs->nr_flex; i++) {
+		struct rfl_group *grp = &rfs->groups[i];
+
+		if (grp->host) {
+			ret2 = e2fs_host_close(grp->host);
+			grp->host = NULL;
+			if (ret2 && !ret)
+				ret = ret2;
+		}
+	}
+	release_groups(rfs);
+	ret2 = ext2fs_close_free(&rfs->fs);
+	if (ret2 && !ret)
+		ret = ret2;
+	free(rfs->to_free);
+	free(rfs->device);
+	free(rfs);
+	return ret;
+}

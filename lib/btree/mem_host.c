@@ -31,7 +31,8 @@ struct mem_buf {
 };
 
 #define MEM_BUF_HDR \
-	((sizeof(struct mem_buf) + MEM_BUF_ALIGN - 1) & ~(size_t)(MEM_BUF_ALIGN - 1))
+	((sizeof(struct mem_buf) + MEM_BUF_ALIGN - 1) & \
+	 ~(size_t)(MEM_BUF_ALIGN - 1))
 
 struct mem_fault {
 	u64 nth;
@@ -43,7 +44,7 @@ struct mem_host {
 	u64 nr_blocks;
 	u8 **disk;			/* written images, lazily allocated */
 	struct mem_buf **cache;		/* cached buffers */
-	u64 *bitmap;			/* allocation; block 0 and tail set */
+	u64 *bitmap;			/* allocated; block 0, tail set */
 	u64 nr_words;
 	u64 nr_allocated;
 	u64 nr_refs;

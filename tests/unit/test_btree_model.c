@@ -32,7 +32,7 @@ struct gcase {
 	const char *name;
 	struct ext4_btree_geo geo;
 	u32 block_size;
-	unsigned int slot_bits;		/* model has 1 << slot_bits slots */
+	unsigned int slot_bits;		/* 2^slot_bits model slots */
 	enum key_kind kind;
 	double max_density;		/* peak share of slots in use */
 	u64 nr_blocks;
@@ -719,7 +719,8 @@ static int op_scan(struct ctx *c)
 		      mode, (long long)floor, ret, (long long)want);
 		goto out;
 	}
-	CHECK(c, want >= 0, "cursor seek mode %d near slot %lld found an entry, model has none",
+	CHECK(c, want >= 0,
+	      "cursor seek mode %d near slot %lld found an entry, model has none",
 	      mode, (long long)floor);
 	for (i = 0; ; i++) {
 		if (check_entry(c, "cursor", want, ext4_btree_cursor_key(&cur),
@@ -741,7 +742,8 @@ static int op_scan(struct ctx *c)
 			      (unsigned long long)i, ret, (long long)want);
 			goto out;
 		}
-		CHECK(c, want >= 0, "cursor %s step %llu found an entry past the end",
+		CHECK(c, want >= 0,
+		      "cursor %s step %llu found an entry past the end",
 		      forward ? "next" : "prev", (unsigned long long)i);
 	}
 	ext4_btree_cursor_release(&cur);
@@ -899,8 +901,8 @@ static int op_verify(struct ctx *c)
 	CHECK(c, v.next < 0 && v.records == c->m.count,
 	      "verify saw %llu records, model has %llu",
 	      (unsigned long long)v.records, (unsigned long long)c->m.count);
-	CHECK(c, v.nodes == c->tree.nr_nodes, "verify saw %llu nodes, tree has %llu",
-	      (unsigned long long)v.nodes,
+	CHECK(c, v.nodes == c->tree.nr_nodes,
+	      "verify saw %llu nodes, tree has %llu", (unsigned long long)v.nodes,
 	      (unsigned long long)c->tree.nr_nodes);
 	CHECK(c, mem_host_nr_refs(c->h) == 0, "verify left %llu refs",
 	      (unsigned long long)mem_host_nr_refs(c->h));
@@ -949,7 +951,8 @@ static int full_compare(struct ctx *c)
 		while (!ret) {
 			if (want < 0) {
 				ext4_btree_cursor_release(&cur);
-				CHECK(c, 0, "full compare: tree has more entries than the model");
+				CHECK(c, 0,
+				      "full compare: tree has more entries than the model");
 			}
 			if (check_entry(c, "full compare", want,
 					ext4_btree_cursor_key(&cur),
@@ -965,7 +968,8 @@ static int full_compare(struct ctx *c)
 				want = model_prev(&c->m, want - 1);
 			}
 		}
-		CHECK(c, ret == -ENOENT, "full compare: cursor returned %d", ret);
+		CHECK(c, ret == -ENOENT, "full compare: cursor returned %d",
+		      ret);
 		CHECK(c, want < 0, "full compare: tree ends before slot %lld",
 		      (long long)want);
 		CHECK(c, mem_host_nr_refs(c->h) == 0,
@@ -1160,7 +1164,8 @@ static const struct gcase cases[] = {
 	},
 	{
 		.name = "1k",
-		.geo = { .name = "test-1k", .tree_type = EXT4_TREE_TEST_BASE + 2,
+		.geo = { .name = "test-1k",
+			 .tree_type = EXT4_TREE_TEST_BASE + 2,
 			 .key_size = 8, .val_size = 8,
 			 .key_kind = EXT4_BTREE_KEY_LE64 },
 		.block_size = 1024, .slot_bits = 17, .kind = K64,

@@ -18,8 +18,9 @@
 #define HDR_SIZE	((u32)sizeof(struct ext4_btree_node_head))
 #define CHILD_SIZE	8u
 
-/* Tree-private buffer state bit, next to the public ones */
-#define EXT4_BUF_FREED	0x8
+/* Tree-private buffer state bits, next to the public ones */
+#define EXT4_BUF_FREED		0x8	/* left the tree in this transaction */
+#define EXT4_BUF_RETIRED	0x10	/* on the free list: never reach it again */
 
 struct bt_frame;
 
@@ -257,12 +258,8 @@ u32 ext4_btree_node_csum(const struct ext4_btree *tree, const void *data)
 
 static bool mem_is_zero(const u8 *p, u32 len)
 {
-	u32 i;
-
-	for (i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
+	/* each byte equals the next and the first is 0 */
+	return !len || (!p[0] && !memcmp(p, p + 1, len - 1));
 }
 
 static int set_problem(struct ext4_btree_problem *p,
@@ -420,6 +417,11 @@ static int read_node(struct ext4_btree *t, u64 blocknr, int level,
 	err = t->ops->read_block(t->host, blocknr, &buf);
 	if (err)
 		return err;
+	if (unlikely(buf->state & EXT4_BUF_RETIRED)) {
+		/* a node replaced in this transaction has a second parent */
+		put_buf(t, buf);
+		return -EFSCORRUPTED;
+	}
 	if (!(buf->state & EXT4_BUF_VERIFIED)) {
 		err = check_node(t, buf->data, blocknr, level, true, NULL);
 		if (err) {
@@ -527,6 +529,7 @@ static void free_node(struct ext4_btree *t, struct ext4_btree_buf *buf)
 		buf->state |= EXT4_BUF_FREED;
 		put_buf(t, buf);
 	} else {
+		buf->state |= EXT4_BUF_RETIRED;
 		buf->tx_next = t->free_list;
 		t->free_list = buf;
 	}
@@ -547,6 +550,8 @@ static int make_writable(struct ext4_btree *t, struct ext4_btree_buf **bufp,
 
 	if (old->state & EXT4_BUF_DIRTY)
 		return 0;
+	if (unlikely(old->state & EXT4_BUF_RETIRED))
+		return -EFSCORRUPTED;
 
 	if (t->mode == EXT4_BTREE_INPLACE) {
 		err = add_dirty(t, old);
@@ -580,6 +585,7 @@ static int make_writable(struct ext4_btree *t, struct ext4_btree_buf **bufp,
 		t->root = nb->blocknr;
 
 	/* the old copy waits for commit on the free list */
+	old->state |= EXT4_BUF_RETIRED;
 	old->tx_next = t->free_list;
 	t->free_list = old;
 	*bufp = nb;
@@ -947,6 +953,7 @@ static void end_txn(struct ext4_btree *t, bool committed, bool free_old)
 
 		next = buf->tx_next;
 		buf->tx_next = NULL;
+		buf->state &= ~EXT4_BUF_RETIRED;
 		put_buf(t, buf);
 		if (committed && free_old)
 			t->ops->free_block(t->host, blk);

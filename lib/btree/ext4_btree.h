@@ -138,6 +138,8 @@ u16 ext4_btree_node_capacity(const struct ext4_btree_geo *geo, u32 block_size);
  * flush, free the replaced blocks.  Abort (COW mode): free the new blocks;
  * the committed tree was never written to and stays valid.  In in-place
  * mode abort cannot undo changes already made; the host's journal must.
+ * After any failed modification the tree in the transaction may be
+ * half-changed: abort is the only valid next call.
  * If commit fails before commit_root succeeded, the transaction is still
  * open and the caller aborts it.  If only the flush after commit_root
  * fails, the transaction is over (the new root stands), the replaced

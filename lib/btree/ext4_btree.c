@@ -1822,6 +1822,10 @@ static void walk_node_checks(struct bt_walk *w, struct bt_frame *f,
 	if (is_root ? (level > 0 && nr < 2) : nr < level_min(t, level))
 		walk_report(w, EXT4_BTREE_BAD_NR_ENTRIES, blk, level, -1,
 			    is_root ? 2 : level_min(t, level), nr);
+	if (le64_to_cpu(cnode_head(data)->bn_generation) > t->generation)
+		walk_report(w, EXT4_BTREE_BAD_GENERATION, blk, level, -1,
+			    t->generation,
+			    le64_to_cpu(cnode_head(data)->bn_generation));
 	if (f->has_lo && cmp_keys(t, key_at(t, data, 0), f->lo) < 0)
 		walk_report(w, EXT4_BTREE_KEY_OUT_OF_BOUNDS, blk, level, 0, 0,
 			    0);

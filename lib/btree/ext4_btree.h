@@ -236,6 +236,7 @@ enum ext4_btree_problem_code {
 	EXT4_BTREE_BAD_RECORD_COUNT,	/* records != root slot */
 	EXT4_BTREE_BAD_NODE_COUNT,	/* nodes != root slot */
 	EXT4_BTREE_BAD_HEIGHT,		/* root slot height invalid */
+	EXT4_BTREE_BAD_GENERATION,	/* written after the last commit */
 	EXT4_BTREE_PROBLEM_MAX,
 };
 

@@ -597,6 +597,12 @@ static void c_reserved(struct venv *e, u8 *n, u64 blk)
 	hd(n)->bn_reserved = cpu_to_le64(1);
 }
 
+static void c_generation(struct venv *e, u8 *n, u64 blk)
+{
+	(void)blk;
+	hd(n)->bn_generation = cpu_to_le64(e->t.generation + 1);
+}
+
 static void s_records(struct venv *e, u8 *n, u64 blk)
 {
 	(void)n; (void)blk;
@@ -726,6 +732,9 @@ static const struct vcase cases[] = {
 	{ .name = "non-zero bn_reserved", .code = EXT4_BTREE_BAD_RESERVED,
 	  .target = T_LEAF, .corrupt = c_reserved,
 	  .read_detects = true },
+	{ .name = "node newer than the last commit",
+	  .code = EXT4_BTREE_BAD_GENERATION,
+	  .target = T_LEAF, .corrupt = c_generation },
 	{ .name = "root slot record count", .code = EXT4_BTREE_BAD_RECORD_COUNT,
 	  .target = T_SLOT, .corrupt = s_records },
 	{ .name = "root slot node count", .code = EXT4_BTREE_BAD_NODE_COUNT,

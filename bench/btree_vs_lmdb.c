@@ -67,7 +67,8 @@ struct bench {
 /* What a child reports through its pipe */
 struct result {
 	int ok;
-	double secs[NR_PHASES];
+	double secs[NR_PHASES];	/* wall clock */
+	double cpu[NR_PHASES];		/* this process's CPU time */
 	long maxrss_kb;
 	u64 height;		/* after the insert phase */
 	u64 nodes;
@@ -94,6 +95,31 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct timer {
+	double wall, cpu;
+};
+
+static void phase_begin(struct timer *tm)
+{
+	tm->cpu = cpu_now();
+	tm->wall = now();
+}
+
+static void phase_end(struct result *res, enum phase p,
+		      const struct timer *tm)
+{
+	res->secs[p] = now() - tm->wall;
+	res->cpu[p] = cpu_now() - tm->cpu;
 }
 
 /* splitmix64's finaliser: a bijection on u64 */
@@ -334,7 +360,7 @@ static int run_ours(const struct bench *b, struct result *res)
 	struct mem_host *h;
 	u64 nr_blocks;
 	u16 leaf_cap;
-	double t0;
+	struct timer tm;
 	long nprob;
 	int err;
 
@@ -355,10 +381,10 @@ static int run_ours(const struct bench *b, struct result *res)
 	if (err)
 		fail(res, "ext4_btree_init: %d", err);
 
-	t0 = now();
+	phase_begin(&tm);
 	if (ours_insert(&tree, b, res))
 		return -1;
-	res->secs[PH_INSERT] = now() - t0;
+	phase_end(res, PH_INSERT, &tm);
 
 	if (host_check(h, "insert", res))
 		return -1;
@@ -378,17 +404,17 @@ static int run_ours(const struct bench *b, struct result *res)
 	res->nodes = tree.nr_nodes;
 	res->blocks = mem_host_nr_allocated(h);
 
-	t0 = now();
+	phase_begin(&tm);
 	if (ours_lookup(&tree, b, res))
 		return -1;
-	res->secs[PH_LOOKUP] = now() - t0;
+	phase_end(res, PH_LOOKUP, &tm);
 	if (host_check(h, "lookup", res))
 		return -1;
 
-	t0 = now();
+	phase_begin(&tm);
 	if (ours_delete(&tree, b, res))
 		return -1;
-	res->secs[PH_DELETE] = now() - t0;
+	phase_end(res, PH_DELETE, &tm);
 
 	if (host_check(h, "delete", res))
 		return -1;
@@ -515,7 +541,7 @@ static int run_lmdb(const struct bench *b, struct result *res)
 	size_t mapsize = (size_t)b->n * 256 + (64UL << 20);
 	MDB_txn *txn;
 	MDB_stat st;
-	double t0;
+	struct timer tm;
 	int rc;
 
 	rc = mdb_env_create(&c.env);
@@ -537,10 +563,10 @@ static int run_lmdb(const struct bench *b, struct result *res)
 	if (rc)
 		fail(res, "mdb_dbi_open: %s", mdb_strerror(rc));
 
-	t0 = now();
+	phase_begin(&tm);
 	if (lmdb_write_phase(&c, b, b->ins_keys, true, res))
 		return -1;
-	res->secs[PH_INSERT] = now() - t0;
+	phase_end(res, PH_INSERT, &tm);
 
 	if (lmdb_stat(&c, &st, res))
 		return -1;
@@ -557,15 +583,15 @@ static int run_lmdb(const struct bench *b, struct result *res)
 		res->blocks = ei.me_last_pgno + 1;
 	}
 
-	t0 = now();
+	phase_begin(&tm);
 	if (lmdb_lookup(&c, b, res))
 		return -1;
-	res->secs[PH_LOOKUP] = now() - t0;
+	phase_end(res, PH_LOOKUP, &tm);
 
-	t0 = now();
+	phase_begin(&tm);
 	if (lmdb_write_phase(&c, b, b->del_keys, false, res))
 		return -1;
-	res->secs[PH_DELETE] = now() - t0;
+	phase_end(res, PH_DELETE, &tm);
 
 	if (lmdb_stat(&c, &st, res))
 		return -1;
@@ -841,9 +867,11 @@ int main(int argc, char **argv)
 				ret = 1;
 				continue;
 			}
-			fprintf(stderr, "  round %u %-4s: insert %.3fs lookup %.3fs delete %.3fs\n",
-				r + 1, engine_name[e], res.secs[PH_INSERT],
-				res.secs[PH_LOOKUP], res.secs[PH_DELETE]);
+			fprintf(stderr, "  round %u %-4s: insert %.3fs (cpu %.3fs) lookup %.3fs (cpu %.3fs) delete %.3fs (cpu %.3fs)\n",
+				r + 1, engine_name[e],
+				res.secs[PH_INSERT], res.cpu[PH_INSERT],
+				res.secs[PH_LOOKUP], res.cpu[PH_LOOKUP],
+				res.secs[PH_DELETE], res.cpu[PH_DELETE]);
 			for (p = 0; p < NR_PHASES; p++)
 				if (!best[e][p] || res.secs[p] < best[e][p])
 					best[e][p] = res.secs[p];

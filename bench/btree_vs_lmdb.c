@@ -624,8 +624,12 @@ static void lmdb_remove_dir(void)
 	rmdir(lmdb_dir_path);
 }
 
+static volatile pid_t child_pid;
+
 static void on_signal(int sig)
 {
+	if (child_pid > 0)
+		kill(child_pid, SIGKILL);
 	lmdb_remove_dir();
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -655,6 +659,7 @@ static int run_child(const struct bench *b, enum engine e, struct result *res)
 
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
 		close(fds[0]);
 		ret = e == ENG_OURS ? run_ours(b, &r) : run_lmdb(b, &r);
 		r.ok = !ret;
@@ -663,11 +668,13 @@ static int run_child(const struct bench *b, enum engine e, struct result *res)
 			_exit(2);
 		_exit(ret ? 1 : 0);
 	}
+	child_pid = pid;
 	close(fds[1]);
 	got = read(fds[0], res, sizeof(*res));
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	child_pid = 0;
 	if (e == ENG_LMDB)
 		lmdb_clean_files();
 	if (got != sizeof(*res)) {
@@ -741,7 +748,6 @@ int main(int argc, char **argv)
 	unsigned int r, p, e, nr_ratios = 0, nr_faster = 0;
 	double ratio_prod = 1, tot[NR_ENGINES] = { 0 };
 	u64 *keys, *look, *del, salt;
-	long base_rss;
 	unsigned long i;
 	int opt, ret = 0;
 
@@ -815,7 +821,6 @@ int main(int argc, char **argv)
 	b.ins_keys = keys;
 	b.look_keys = look;
 	b.del_keys = del;
-	base_rss = maxrss_kb();
 
 	if (b.run[ENG_LMDB]) {
 		snprintf(lmdb_dir_path, sizeof(lmdb_dir_path),
@@ -830,12 +835,12 @@ int main(int argc, char **argv)
 			 lmdb_dir_path);
 		snprintf(lmdb_lock_path, sizeof(lmdb_lock_path), "%s/lock.mdb",
 			 lmdb_dir_path);
-		signal(SIGINT, on_signal);
-		signal(SIGTERM, on_signal);
-		signal(SIGHUP, on_signal);
 	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 
-	printf("btree_vs_lmdb: %lu random distinct 8-byte keys, 8-byte values, seed %#llx, best of %u round%s\n",
+	printf("btree_vs_lmdb: %lu random distinct 8-byte keys, 8-byte values, seed %#llx, best wall-clock time of %u round%s\n",
 	       b.n, b.seed, b.rounds, b.rounds == 1 ? "" : "s");
 	printf("  inserts in random order; lookups and deletes of all keys, each in its own shuffled order\n");
 	printf("  ours: ext4_btree, LE64 keys, %d-byte blocks, in-memory host, COW, commit every %lu ops; lookups outside a txn\n",
@@ -923,9 +928,9 @@ int main(int argc, char **argv)
 		printf("summary: no comparison (%s)\n",
 		       ret ? "an engine FAILED" : "only one engine run");
 
-	printf("peak RSS: ours %.1f MiB, LMDB %.1f MiB (each includes the %.1f MiB driver with its key arrays; LMDB's counts its mapped tmpfs pages); driver %.1f MiB\n",
+	printf("peak RSS (getrusage): ours %.1f MiB, LMDB %.1f MiB, driver %.1f MiB; each engine's includes the %.1f MiB of key arrays it reads, LMDB's its mapped tmpfs pages\n",
 	       rss[ENG_OURS] / 1024.0, rss[ENG_LMDB] / 1024.0,
-	       base_rss / 1024.0, maxrss_kb() / 1024.0);
+	       maxrss_kb() / 1024.0, 3.0 * b.n * sizeof(u64) / (1 << 20));
 
 	free(keys);
 	free(look);

@@ -33,15 +33,26 @@ errcode_t rfl_enable(struct rfl_fs *rfs)
 	if (ret)
 		return ret;
 
+	/*
+	 * Every metadata block is written and flushed before the one
+	 * ext2fs_flush that writes the descriptors pointing at them and
+	 * the bitmap marking them: a crash before it leaves no pointer.
+	 */
+	rfs->batch = true;
 	for (fg = 0; fg < rfs->nr_flex; fg++) {
 		ret = rfl_group_create(rfs, fg);
 		/* a full flex group gets its block when space appears */
 		if (ret == RFL_ET_NO_SPACE)
 			ret = 0;
 		if (ret)
-			return ret;
+			break;
 	}
-	return 0;
+	rfs->batch = false;
+	if (!ret)
+		ret = io_channel_flush(fs->io);
+	if (!ret)
+		ret = ext2fs_flush(fs);
+	return ret;
 }
 
 errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left)
@@ -79,11 +90,16 @@ errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left)
 	if (ret)
 		return ret;
 
+	/* the bit is off on disk: stale pointers and leaks are harmless */
+	rfs->batch = true;
 	for (fg = 0; fg < rfs->nr_flex; fg++) {
 		ret = rfl_group_remove(rfs, fg);
 		if (ret)
-			return ret;
+			break;
 	}
+	rfs->batch = false;
+	if (ret)
+		return ret;
 	if (shared_left)
 		*shared_left = shared;
 	return ext2fs_flush(fs);

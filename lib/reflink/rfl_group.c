@@ -133,7 +133,7 @@ static errcode_t meta_create(struct rfl_fs *rfs, struct rfl_group *grp)
 	ext4_rfx_init(grp->meta, fs->blocksize, blk, grp->fg);
 	grp->meta_blk = blk;
 	ret = meta_write(rfs, grp);
-	if (!ret)
+	if (!ret && !rfs->batch)
 		ret = io_channel_flush(fs->io);
 	if (ret) {
 		grp->meta_blk = 0;
@@ -143,7 +143,8 @@ static errcode_t meta_create(struct rfl_fs *rfs, struct rfl_group *grp)
 	rfl_set_bg_reserved(fs, grp->fg * e2fs_flex_group_size(fs),
 			    (__u32)(blk - grp->first));
 	ext4_rfx_load_root(grp->meta, &grp->tree);
-	return ext2fs_flush(fs);
+	/* batched: descriptors reach disk only in the caller's final flush */
+	return rfs->batch ? 0 : ext2fs_flush(fs);
 }
 
 errcode_t rfl_group_create(struct rfl_fs *rfs, dgrp_t fg)
@@ -179,7 +180,7 @@ errcode_t rfl_group_remove(struct rfl_fs *rfs, dgrp_t fg)
 	/* unhook first, free after: a crash leaks, never dangles */
 	blk = grp->meta_blk;
 	rfl_set_bg_reserved(fs, fg * e2fs_flex_group_size(fs), 0);
-	ret = ext2fs_flush(fs);
+	ret = rfs->batch ? 0 : ext2fs_flush(fs);
 	if (ret)
 		return ret;
 	grp->meta_blk = 0;

@@ -181,6 +181,45 @@ static int node_search(const struct ext4_btree *t, const void *data,
 	return (int)lo - 1;
 }
 
+/* Index of the first key not greater than its predecessor, or 0 */
+static unsigned int first_unordered(const struct ext4_btree *t,
+				    const void *data, unsigned int nr)
+{
+	const u8 *keys = key_at(t, data, 0);
+	unsigned int i;
+
+	switch (t->geo->key_kind) {
+	case EXT4_BTREE_KEY_LE32: {
+		__le32 a, b;
+
+		for (i = 1; i < nr; i++) {
+			memcpy(&a, keys + (i - 1) * 4, 4);
+			memcpy(&b, keys + i * 4, 4);
+			if (le32_to_cpu(a) >= le32_to_cpu(b))
+				return i;
+		}
+		return 0;
+	}
+	case EXT4_BTREE_KEY_LE64: {
+		__le64 a, b;
+
+		for (i = 1; i < nr; i++) {
+			memcpy(&a, keys + (i - 1) * 8, 8);
+			memcpy(&b, keys + i * 8, 8);
+			if (le64_to_cpu(a) >= le64_to_cpu(b))
+				return i;
+		}
+		return 0;
+	}
+	default:
+		for (i = 1; i < nr; i++)
+			if (t->geo->cmp_key(keys + (i - 1) * t->geo->key_size,
+					    keys + i * t->geo->key_size) >= 0)
+				return i;
+		return 0;
+	}
+}
+
 /* Zero entries [from, to) so unused space stays zero on disk */
 static void clear_entries(const struct ext4_btree *t, void *data,
 			  unsigned int level, unsigned int from,
@@ -332,11 +371,10 @@ static int check_node(const struct ext4_btree *t, const void *data,
 	if (h->bn_reserved)
 		return set_problem(p, EXT4_BTREE_BAD_RESERVED, blocknr, lvl,
 				   -1, 0, le64_to_cpu(h->bn_reserved));
-	for (i = 1; i < nr; i++)
-		if (cmp_keys(t, key_at(t, data, i - 1), key_at(t, data, i)) >=
-		    0)
-			return set_problem(p, EXT4_BTREE_BAD_KEY_ORDER, blocknr,
-					   lvl, i, 0, 0);
+	i = first_unordered(t, data, nr);
+	if (i)
+		return set_problem(p, EXT4_BTREE_BAD_KEY_ORDER, blocknr, lvl, i,
+				   0, 0);
 	if (!mem_is_zero(key_at(t, data, nr), (max - nr) * t->geo->key_size))
 		return set_problem(p, EXT4_BTREE_DIRTY_TAIL, blocknr, lvl, nr,
 				   0, 0);

@@ -49,6 +49,7 @@ struct mem_host {
 	u64 nr_allocated;
 	u64 nr_refs;
 	struct mem_buf *pool;
+	void *img_pool;			/* freed disk images, linked in place */
 	struct mem_host_stats stats;
 	struct mem_host_root root;
 	struct mem_fault fault[MEM_OP_MAX];
@@ -117,6 +118,31 @@ static void buf_release(struct mem_host *h, struct mem_buf *mb)
 #else
 	mb->pool_next = h->pool;
 	h->pool = mb;
+#endif
+}
+
+/* Disk images are recycled too: a COW run frees one per node it copies */
+static void *img_get(struct mem_host *h)
+{
+	void *img = h->img_pool;
+
+	if (img) {
+		memcpy(&h->img_pool, img, sizeof(void *));
+		return img;
+	}
+	return malloc(h->block_size);
+}
+
+static void img_put(struct mem_host *h, void *img)
+{
+	if (!img)
+		return;
+#ifdef MEM_HOST_NO_POOL
+	(void)h;
+	free(img);
+#else
+	memcpy(img, &h->img_pool, sizeof(void *));
+	h->img_pool = img;
 #endif
 }
 
@@ -202,7 +228,10 @@ static int mem_new_block(void *host, u64 blk, struct ext4_btree_buf **bufp)
 		if (!mb)
 			return -ENOMEM;
 	}
-	memset(mb->b.data, 0, h->block_size);
+	/* the tree writes every byte of a new block; don't pay twice */
+#ifdef MEM_HOST_NO_POOL
+	memset(mb->b.data, 0xa5, h->block_size);
+#endif
 	mb->refs = 1;
 	h->nr_refs++;
 	*bufp = &mb->b;
@@ -244,7 +273,7 @@ static int mem_write_block(void *host, struct ext4_btree_buf *buf)
 		return err;
 	img = h->disk[blk];
 	if (!img) {
-		img = malloc(h->block_size);
+		img = img_get(h);
 		if (!img)
 			return -ENOMEM;
 		h->disk[blk] = img;
@@ -330,7 +359,7 @@ static int mem_free_block(void *host, u64 blk)
 	 * A freed block has no contents: reading it back gives zeros, so a
 	 * tree that still points at it sees a bad magic, not stale data.
 	 */
-	free(h->disk[blk]);
+	img_put(h, h->disk[blk]);
 	h->disk[blk] = NULL;
 	uncache(h, blk);
 	return 0;
@@ -406,6 +435,12 @@ void mem_host_destroy(struct mem_host *h)
 	while ((mb = h->pool)) {
 		h->pool = mb->pool_next;
 		free(mb);
+	}
+	while (h->img_pool) {
+		void *img = h->img_pool;
+
+		memcpy(&h->img_pool, img, sizeof(void *));
+		free(img);
 	}
 	free(h->disk);
 	free(h->cache);

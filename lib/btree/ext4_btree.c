@@ -455,7 +455,7 @@ static int read_node(struct ext4_btree *t, u64 blocknr, int level,
 	err = t->ops->read_block(t->host, blocknr, &buf);
 	if (err)
 		return err;
-	if (unlikely(buf->state & EXT4_BUF_RETIRED)) {
+	if (unlikely(buf->state & (EXT4_BUF_RETIRED | EXT4_BUF_FREED))) {
 		/* a node replaced in this transaction has a second parent */
 		put_buf(t, buf);
 		return -EFSCORRUPTED;
@@ -502,10 +502,8 @@ static int alloc_buf(struct ext4_btree *t, struct ext4_btree_buf **bufp)
 	err = t->ops->alloc_block(t->host, t->alloc_goal, &blk);
 	if (err)
 		return err;
-	if (!blk) {
-		t->ops->free_block(t->host, blk);
-		return -EIO;
-	}
+	if (!blk)
+		return -EIO;	/* 0 means "no block": a host bug */
 	err = t->ops->new_block(t->host, blk, &buf);
 	if (err) {
 		t->ops->free_block(t->host, blk);
@@ -1275,6 +1273,11 @@ static int rebalance(struct ext4_btree *t, struct ext4_btree_cursor *cur,
 	err = read_node(t, child_at(t, parent->data, sidx), level, &sib);
 	if (err)
 		return err;
+	if (unlikely(sib == node)) {
+		/* two parent entries name one child */
+		put_buf(t, sib);
+		return -EFSCORRUPTED;
+	}
 
 	if (node_nr(node->data) + node_nr(sib->data) <= max) {
 		/* merge right into left, drop right's parent entry */
@@ -1573,6 +1576,7 @@ int ext4_btree_destroy(struct ext4_btree *tree)
 {
 	u64 root = tree->root;
 	u16 height = tree->height;
+	u64 nr_records = tree->nr_records, nr_nodes = tree->nr_nodes;
 	int err;
 
 	if (tree->in_txn)
@@ -1583,14 +1587,18 @@ int ext4_btree_destroy(struct ext4_btree *tree)
 	tree->nr_nodes = 0;
 	tree->generation++;
 	err = tree->ops->commit_root(tree->host, tree);
-	if (!err)
-		err = tree->ops->flush(tree->host);
 	if (err) {
 		tree->root = root;
 		tree->height = height;
+		tree->nr_records = nr_records;
+		tree->nr_nodes = nr_nodes;
 		tree->generation--;
 		return err;
 	}
+	/* the empty root may be on disk: leak the old tree, never free it */
+	err = tree->ops->flush(tree->host);
+	if (err)
+		return err;
 	return free_tree(tree, root, height);
 }
 
@@ -1694,8 +1702,12 @@ static int bulk_append(struct ext4_btree *t, struct bulk_level *lv,
 			return -EINVAL;
 		if (!bl->buf) {
 			err = alloc_buf(t, &bl->buf);
-			if (err)
+			if (err) {
+				/* the node just closed below has no parent */
+				if (val == &sep_val)
+					free_tree(t, le64_to_cpu(sep_val), level);
 				return err;
+			}
 			init_node(t, bl->buf->data, bl->buf->blocknr, level);
 			bl->buf->state = EXT4_BUF_VERIFIED;
 		}

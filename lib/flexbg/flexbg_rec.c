@@ -123,6 +123,8 @@ int ext4_rfx_check(const void *block, u32 block_size, u32 seed, u64 blocknr,
 	const struct ext4_rfx_block *b = crfx(block);
 	u32 csum;
 
+	if (block_size < sizeof(*b))
+		return -EINVAL;
 	if (le32_to_cpu(b->fm_magic) != EXT4_RFX_MAGIC)
 		return problem(p, EXT4_RFX_BAD_MAGIC, -1, EXT4_RFX_MAGIC,
 			       le32_to_cpu(b->fm_magic));
@@ -152,6 +154,8 @@ int ext4_rfx_seal(void *block, u32 block_size, u32 seed, u64 blocknr,
 	struct ext4_rfx_block *b = rfx(block);
 	int err;
 
+	if (block_size < sizeof(*b))
+		return -EINVAL;
 	if (le32_to_cpu(b->fm_magic) != EXT4_RFX_MAGIC)
 		return -EFSCORRUPTED;
 	err = check_fields(block, block_size, blocknr, fg, NULL);

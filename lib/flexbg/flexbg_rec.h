@@ -34,7 +34,8 @@ u32 ext4_rfx_csum(const void *block, u32 block_size, u32 seed);
 
 /*
  * Check a metadata block read from blocknr for flex group fg: 0,
- * -EFSBADCRC or -EFSCORRUPTED, with the first problem in *p (may be NULL).
+ * -EFSBADCRC or -EFSCORRUPTED, with the first problem in *p (may be NULL);
+ * -EINVAL for a block size too small to hold the structure.
  */
 int ext4_rfx_check(const void *block, u32 block_size, u32 seed, u64 blocknr,
 		   u32 fg, struct ext4_rfx_problem *p);

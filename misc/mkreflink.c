@@ -1,0 +1,1153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mkreflink.c - make an ext4 filesystem with reflink, or add the feature
+ * to an existing one, or take it away again.
+ *
+ *	mkreflink [options] DEVICE [FS-SIZE]	format (lib/mkfs does the work)
+ *	mkreflink -e|--enable DEVICE		add reflink in place
+ *	mkreflink --strip [--unshare] DEVICE	remove it
+ *
+ * Options, messages and exit codes follow mke2fs: 0 done, 1 error or
+ * refusal (usage errors print the usage on stderr and exit 1 too).  A
+ * refusal writes nothing and says why on one line of stderr.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <blkid/blkid.h>
+#include <popt.h>
+#include <uuid/uuid.h>
+
+#include "mkfs/rfl_mkfs.h"
+#include "reflink/rfl.h"
+
+#if defined(__has_include)
+#if __has_include("reflink/rfl_share.h")
+#include "reflink/rfl_share.h"
+#define HAVE_RFL_UNSHARE_ALL 1
+#endif
+#endif
+
+#define MKREFLINK_VERSION	"0.1"
+#define MKREFLINK_DATE		"23-Nov-2025"
+
+#define EXIT_OK		0
+#define EXIT_FAIL	1	/* mke2fs uses 1 for errors and usage alike */
+
+static const char *prog = "mkreflink";
+
+enum mode { MODE_FORMAT, MODE_ENABLE, MODE_STRIP };
+
+struct opts {
+	enum mode mode;
+	bool enable, strip, unshare;
+	bool quiet, dry_run;
+	int force;
+	const char *undo_file;
+	const char *device;		/* as given */
+	char *dev;			/* LABEL=/UUID= resolved */
+	const char *size_arg;
+	const char *uuid_arg;
+	const char *hash_seed_arg;
+	bool root_owner_set;
+	struct rfl_mkfs m;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"Usage: %s [-b block-size] [-i bytes-per-inode] "
+		"[-I inode-size]\n"
+		"\t[-J size=journal-size-MiB] [-G flex-group-size] "
+		"[-N number-of-inodes]\n"
+		"\t[-m reserved-blocks-percentage] [-L volume-label] "
+		"[-U UUID]\n"
+		"\t[-O feature[,...]] [-E extended-option[,...]] "
+		"[-z undo_file]\n"
+		"\t[-nqFV] device [fs-size]\n"
+		"       %s -e|--enable [-nqF] [-z undo_file] device\n"
+		"       %s --strip [--unshare] [-nqF] [-z undo_file] device\n",
+		prog, prog, prog);
+	exit(EXIT_FAIL);
+}
+
+/* One line on stderr: "mkreflink: <text>" */
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void say(const struct opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void say(const struct opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->quiet)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void show_version(void)
+{
+	const char *lib_ver = NULL;
+
+	ext2fs_get_library_version(&lib_ver, NULL);
+	fprintf(stderr, "%s %s (%s)\n\tUsing EXT2FS Library version %s\n",
+		prog, MKREFLINK_VERSION, MKREFLINK_DATE,
+		lib_ver ? lib_ver : "?");
+}
+
+/* ---------------------------------------------------------------- */
+/* Option parsing                                                    */
+/* ---------------------------------------------------------------- */
+
+static unsigned long long parse_uint(const char *opt, const char *arg,
+				     unsigned long long max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end || *arg == '-' || v > max) {
+		fail("invalid %s - %s", opt, arg);
+		exit(EXIT_FAIL);
+	}
+	return v;
+}
+
+static void parse_uuid_arg(const char *what, const char *arg,
+			   unsigned char *uuid)
+{
+	if (!strcasecmp(arg, "null") || !strcasecmp(arg, "clear"))
+		uuid_clear(uuid);
+	else if (!strcasecmp(arg, "time"))
+		uuid_generate_time(uuid);
+	else if (!strcasecmp(arg, "random"))
+		uuid_generate(uuid);
+	else if (uuid_parse(arg, uuid)) {
+		fail("could not parse %s: %s", what, arg);
+		exit(EXIT_FAIL);
+	}
+}
+
+/* -O: comma or space separated, "^" turns a feature off, "none" all */
+static void parse_features(struct opts *o, const char *arg)
+{
+	char *list = strdup(arg), *tok, *save = NULL;
+	struct rfl_mkfs *m = &o->m;
+	__u32 mask;
+	int word, r;
+	bool off;
+
+	if (!list) {
+		fail("out of memory");
+		exit(EXIT_FAIL);
+	}
+	for (tok = strtok_r(list, ", \t", &save); tok;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		off = *tok == '^' || *tok == '-';
+		if (*tok == '^' || *tok == '-' || *tok == '+')
+			tok++;
+		if (!strcasecmp(tok, "none") || !strcasecmp(tok, "clear")) {
+			for (word = 0; word < 3; word++) {
+				m->feat_off[word] = ~0U;
+				m->feat_on[word] = 0;
+			}
+			continue;
+		}
+		r = rfl_mkfs_feature_lookup(tok, &word, &mask);
+		if (r == -ENOENT) {
+			fail("Invalid filesystem option set: %s", arg);
+			exit(EXIT_FAIL);
+		}
+		if (mask == EXT4_FEATURE_RO_COMPAT_REFLINK && word == 2) {
+			if (off) {
+				fail("reflink cannot be turned off here; "
+				     "mke2fs makes ext4 without it");
+				exit(EXIT_FAIL);
+			}
+			continue;
+		}
+		if (r && !off) {
+			fail("feature %s is not supported by %s", tok, prog);
+			exit(EXIT_FAIL);
+		}
+		if (off) {
+			m->feat_off[word] |= mask;
+			m->feat_on[word] &= ~mask;
+		} else {
+			m->feat_on[word] |= mask;
+			m->feat_off[word] &= ~mask;
+		}
+	}
+	free(list);
+}
+
+/* -E: hash_seed=, root_owner[=uid:gid], lazy_itable_init[=0|1], ... */
+static void parse_extended(struct opts *o, const char *arg)
+{
+	char *list = strdup(arg), *tok, *save = NULL, *val;
+	struct rfl_mkfs *m = &o->m;
+
+	if (!list) {
+		fail("out of memory");
+		exit(EXIT_FAIL);
+	}
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		val = strchr(tok, '=');
+		if (val)
+			*val++ = 0;
+		if (!strcmp(tok, "hash_seed") && val) {
+			o->hash_seed_arg = strdup(val);
+		} else if (!strcmp(tok, "root_owner")) {
+			unsigned long uid, gid;
+			char *end;
+
+			o->root_owner_set = true;
+			if (!val) {
+				m->root_uid = getuid();
+				m->root_gid = getgid();
+				continue;
+			}
+			errno = 0;
+			uid = strtoul(val, &end, 0);
+			if (errno || end == val || *end != ':')
+				goto bad;
+			val = end + 1;
+			gid = strtoul(val, &end, 0);
+			if (errno || end == val || *end || uid > UINT_MAX ||
+			    gid > UINT_MAX)
+				goto bad;
+			m->root_uid = (uid_t)uid;
+			m->root_gid = (gid_t)gid;
+		} else if (!strcmp(tok, "lazy_itable_init")) {
+			m->lazy_itable_init = val ? atoi(val) != 0 : 1;
+		} else if (!strcmp(tok, "lazy_journal_init")) {
+			m->lazy_journal_init = val ? atoi(val) != 0 : true;
+		} else if (!strcmp(tok, "nodiscard") && !val) {
+			m->nodiscard = true;
+		} else if (!strcmp(tok, "discard") && !val) {
+			m->nodiscard = false;
+		} else {
+			goto bad;
+		}
+	}
+	free(list);
+	return;
+bad:
+	fail("Bad option(s) specified: %s (extended options are "
+	     "hash_seed=UUID, root_owner[=UID:GID], lazy_itable_init[=0|1], "
+	     "lazy_journal_init[=0|1], discard, nodiscard)", arg);
+	exit(EXIT_FAIL);
+}
+
+/* -J size=N (MiB), the one journal option an internal journal needs */
+static void parse_journal(struct opts *o, const char *arg)
+{
+	if (strncmp(arg, "size=", 5)) {
+		fail("Bad journal options specified: %s (only size=MiB is "
+		     "supported)", arg);
+		exit(EXIT_FAIL);
+	}
+	o->m.journal_mb = (unsigned int)parse_uint("journal size", arg + 5,
+						   10240000);
+	o->m.feat_on[0] |= EXT3_FEATURE_COMPAT_HAS_JOURNAL;
+	o->m.feat_off[0] &= ~EXT3_FEATURE_COMPAT_HAS_JOURNAL;
+}
+
+enum {
+	OPT_STRIP = 1000,
+	OPT_UNSHARE,
+	OPT_ERRORS,
+	OPT_HELP,
+};
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	const char *bs_arg = NULL;
+	struct poptOption table[] = {
+		{ NULL, 'b', POPT_ARG_STRING, NULL, 'b', NULL, NULL },
+		{ NULL, 'L', POPT_ARG_STRING, NULL, 'L', NULL, NULL },
+		{ NULL, 'U', POPT_ARG_STRING, NULL, 'U', NULL, NULL },
+		{ NULL, 'N', POPT_ARG_STRING, NULL, 'N', NULL, NULL },
+		{ NULL, 'i', POPT_ARG_STRING, NULL, 'i', NULL, NULL },
+		{ NULL, 'I', POPT_ARG_STRING, NULL, 'I', NULL, NULL },
+		{ NULL, 'G', POPT_ARG_STRING, NULL, 'G', NULL, NULL },
+		{ NULL, 'm', POPT_ARG_STRING, NULL, 'm', NULL, NULL },
+		{ NULL, 'E', POPT_ARG_STRING, NULL, 'E', NULL, NULL },
+		{ NULL, 'J', POPT_ARG_STRING, NULL, 'J', NULL, NULL },
+		{ NULL, 'O', POPT_ARG_STRING, NULL, 'O', NULL, NULL },
+		{ NULL, 'z', POPT_ARG_STRING, NULL, 'z', NULL, NULL },
+		{ NULL, 'q', POPT_ARG_NONE, NULL, 'q', NULL, NULL },
+		{ NULL, 'n', POPT_ARG_NONE, NULL, 'n', NULL, NULL },
+		{ NULL, 'F', POPT_ARG_NONE, NULL, 'F', NULL, NULL },
+		{ NULL, 'V', POPT_ARG_NONE, NULL, 'V', NULL, NULL },
+		{ "enable", 'e', POPT_ARG_NONE, NULL, 'e', NULL, NULL },
+		{ "strip", 0, POPT_ARG_NONE, NULL, OPT_STRIP, NULL, NULL },
+		{ "unshare", 0, POPT_ARG_NONE, NULL, OPT_UNSHARE, NULL, NULL },
+		{ "errors", 0, POPT_ARG_STRING, NULL, OPT_ERRORS, NULL, NULL },
+		{ "help", 'h', POPT_ARG_NONE, NULL, OPT_HELP, NULL, NULL },
+		POPT_TABLEEND
+	};
+	struct rfl_mkfs *m = &o->m;
+	const char **args;
+	bool version = false;
+	poptContext pc;
+	char *arg;
+	int c, n = 0;
+
+	pc = poptGetContext(prog, argc, (const char **)argv, table, 0);
+	while ((c = poptGetNextOpt(pc)) >= 0) {
+		arg = poptGetOptArg(pc);
+		switch (c) {
+		case 'b':
+			bs_arg = arg;
+			break;
+		case 'L':
+			if (strlen(arg) > EXT2_LABEL_LEN) {
+				arg[EXT2_LABEL_LEN] = 0;
+				fprintf(stderr, "Warning: label too long; will "
+					"be truncated to '%s'\n\n", arg);
+			}
+			m->label = arg;
+			break;
+		case 'U':
+			o->uuid_arg = arg;
+			break;
+		case 'N':
+			m->nr_inodes = parse_uint("number of inodes", arg,
+						  ~0ULL);
+			break;
+		case 'i': {
+			unsigned long long v;
+
+			if (rfl_mkfs_parse_size(arg, 1, &v) ||
+			    v < EXT2_MIN_BLOCK_SIZE ||
+			    v > EXT2_MAX_BLOCK_SIZE * 1024ULL) {
+				fail("invalid inode ratio %s (min %d/max %d)",
+				     arg, EXT2_MIN_BLOCK_SIZE,
+				     EXT2_MAX_BLOCK_SIZE * 1024);
+				exit(EXIT_FAIL);
+			}
+			m->inode_ratio = (unsigned int)v;
+			break;
+		}
+		case 'I':
+			m->inode_size = (unsigned int)parse_uint("inode size",
+								 arg, 65536);
+			break;
+		case 'G':
+			m->flex_bg_size = (unsigned long)parse_uint(
+				"flex_bg size", arg, 0x80000000UL);
+			break;
+		case 'm': {
+			char *end;
+
+			m->reserved_pct = strtod(arg, &end);
+			if (*end || end == arg || m->reserved_pct < 0 ||
+			    m->reserved_pct > 50) {
+				fail("invalid reserved blocks percent - %s",
+				     arg);
+				exit(EXIT_FAIL);
+			}
+			break;
+		}
+		case 'E':
+			parse_extended(o, arg);
+			break;
+		case 'J':
+			parse_journal(o, arg);
+			break;
+		case 'O':
+			parse_features(o, arg);
+			break;
+		case 'z':
+			o->undo_file = arg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'n':
+			o->dry_run = true;
+			break;
+		case 'F':
+			o->force++;
+			break;
+		case 'V':
+			version = true;
+			break;
+		case 'e':
+			o->enable = true;
+			break;
+		case OPT_STRIP:
+			o->strip = true;
+			break;
+		case OPT_UNSHARE:
+			o->unshare = true;
+			break;
+		case OPT_ERRORS:
+			if (!strcmp(arg, "continue"))
+				m->errors = EXT2_ERRORS_CONTINUE;
+			else if (!strcmp(arg, "remount-ro"))
+				m->errors = EXT2_ERRORS_RO;
+			else if (!strcmp(arg, "panic"))
+				m->errors = EXT2_ERRORS_PANIC;
+			else {
+				fail("bad error behavior - %s", arg);
+				usage();
+			}
+			break;
+		case OPT_HELP:
+			usage();
+			break;
+		}
+	}
+	if (c < -1) {
+		fail("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+		     poptStrerror(c));
+		usage();
+	}
+	if (version) {
+		show_version();
+		exit(EXIT_OK);
+	}
+
+	args = poptGetArgs(pc);
+	while (args && args[n])
+		n++;
+	if (!n)
+		usage();
+	o->device = strdup(args[0]);
+	if (n > 1)
+		o->size_arg = strdup(args[1]);
+	poptFreeContext(pc);
+
+	if (o->enable && o->strip) {
+		fail("--enable and --strip are mutually exclusive");
+		usage();
+	}
+	if (o->unshare && !o->strip) {
+		fail("--unshare goes with --strip");
+		usage();
+	}
+	o->mode = o->enable ? MODE_ENABLE : o->strip ? MODE_STRIP :
+		  MODE_FORMAT;
+	if (o->mode != MODE_FORMAT && n > 1) {
+		fail("%s takes no size", o->enable ? "--enable" : "--strip");
+		usage();
+	}
+	if (n > 2)
+		usage();
+
+	if (bs_arg) {
+		unsigned long long v;
+
+		if (rfl_mkfs_parse_size(bs_arg, 1, &v) ||
+		    v < EXT2_MIN_BLOCK_SIZE || v > EXT2_MAX_BLOCK_SIZE ||
+		    (v & (v - 1))) {
+			fail("invalid block size - %s", bs_arg);
+			exit(EXIT_FAIL);
+		}
+		if (v > 4096)
+			fprintf(stderr, "Warning: blocksize %llu not usable "
+				"on most systems.\n", v);
+		m->block_size = (unsigned int)v;
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* The device                                                        */
+/* ---------------------------------------------------------------- */
+
+/*
+ * What libblkid recognises on dev, as mke2fs words it ("contains a ext4
+ * file system labelled 'x'"), or NULL.  *type gets the TYPE found.
+ */
+static char *probe_contents(const char *dev, char **type)
+{
+	const char *val = NULL, *label = NULL;
+	char *what = NULL;
+	blkid_probe pr;
+	int rc;
+
+	*type = NULL;
+	pr = blkid_new_probe_from_filename(dev);
+	if (!pr)
+		return NULL;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE |
+					  BLKID_SUBLKS_LABEL);
+	blkid_probe_enable_partitions(pr, 1);
+	rc = blkid_do_safeprobe(pr);
+	if (rc == -2) {
+		if (asprintf(&what, "contains more than one filesystem "
+			     "signature") < 0)
+			what = NULL;
+	} else if (rc == 0) {
+		if (!blkid_probe_lookup_value(pr, "TYPE", &val, NULL)) {
+			*type = strdup(val);
+			if (!blkid_probe_lookup_value(pr, "LABEL", &label,
+						      NULL) && *label)
+				rc = asprintf(&what, "contains a %s file "
+					      "system labelled '%s'", val,
+					      label);
+			else
+				rc = asprintf(&what, "contains a %s file "
+					      "system", val);
+		} else if (!blkid_probe_lookup_value(pr, "PTTYPE", &val,
+						     NULL)) {
+			rc = asprintf(&what, "contains a %s partition table",
+				      val);
+		}
+		if (rc < 0)
+			what = NULL;
+	}
+	blkid_free_probe(pr);
+	return what;
+}
+
+/* mke2fs' "created on ..." line for an ext2/3/4 filesystem */
+static void print_ext_info(const char *dev)
+{
+	ext2_filsys fs;
+	time_t t;
+
+	if (ext2fs_open2(dev, NULL, EXT2_FLAG_64BITS, 0, 0, unix_io_manager,
+			 &fs))
+		return;
+	if (fs->super->s_mtime) {
+		t = fs->super->s_mtime;
+		printf("\tlast mounted on %s", ctime(&t));
+	} else if (fs->super->s_mkfs_time) {
+		t = fs->super->s_mkfs_time;
+		printf("\tcreated on %s", ctime(&t));
+	}
+	ext2fs_free(fs);
+}
+
+/* The question mke2fs asks; anything but y/Y is no */
+static bool proceed_question(void)
+{
+	char buf[256];
+
+	fflush(stdout);
+	fflush(stderr);
+	fputs("Proceed anyway? (y,N) ", stdout);
+	fflush(stdout);
+	if (!fgets(buf, sizeof(buf), stdin) || !buf[0] ||
+	    !strchr("yY", buf[0])) {
+		putchar('\n');
+		return false;
+	}
+	return true;
+}
+
+/* Refuse a mounted or busy device; true if we may go on */
+static bool check_mount(const char *dev)
+{
+	int mf = 0;
+	errcode_t ret;
+
+	ret = ext2fs_check_if_mounted(dev, &mf);
+	if (ret) {
+		com_err(prog, ret, "while determining whether %s is mounted",
+			dev);
+		return false;
+	}
+	if (mf & EXT2_MF_MOUNTED) {
+		fail("%s is mounted; will not make a filesystem here!", dev);
+		return false;
+	}
+	if (mf & EXT2_MF_BUSY) {
+		fail("%s is apparently in use by the system; will not make a "
+		     "filesystem here!", dev);
+		return false;
+	}
+	return true;
+}
+
+/* LABEL=... and UUID=... as tune2fs takes them */
+static char *resolve_device(const char *arg)
+{
+	blkid_cache cache = NULL;
+	char *dev;
+
+	if (!strchr(arg, '='))
+		return strdup(arg);
+	if (blkid_get_cache(&cache, NULL) < 0)
+		return NULL;
+	dev = blkid_get_devname(cache, arg, NULL);
+	blkid_put_cache(cache);
+	return dev;
+}
+
+/* Undo files are replaced, never appended to, as in e2fsprogs */
+static bool prepare_undo(const struct opts *o)
+{
+	if (!o->undo_file)
+		return true;
+	if (unlink(o->undo_file) && errno != ENOENT) {
+		com_err(prog, errno, "while trying to delete %s",
+			o->undo_file);
+		return false;
+	}
+	say(o, "Overwriting existing filesystem; this can be undone using "
+	    "the command:\n    e2undo %s %s\n\n", o->undo_file, o->dev);
+	return true;
+}
+
+/* SOURCE_DATE_EPOCH: every timestamp of a reproducible image */
+static bool source_date_epoch(time_t *now)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	unsigned long long v;
+	char *end;
+
+	*now = 0;
+	if (!s || !*s)
+		return true;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	/* 0 would mean "now" to libext2fs; the superblock holds 32 bits */
+	if (errno || *end || *s == '-' || !v || v > 0xffffffffULL) {
+		fail("SOURCE_DATE_EPOCH must be seconds since 1970 in 1.."
+		     "4294967295, not '%s'", s);
+		return false;
+	}
+	*now = (time_t)v;
+	return true;
+}
+
+/* ---------------------------------------------------------------- */
+/* Format                                                            */
+/* ---------------------------------------------------------------- */
+
+static int int_log10(unsigned long long v)
+{
+	int l = 0;
+
+	for (; v >= 10; v /= 10)
+		l++;
+	return l;
+}
+
+static void show_summary(const struct opts *o, ext2_filsys fs)
+{
+	struct ext2_super_block *s = fs->super;
+	int need, col_left = 0;
+	blk64_t blk;
+	char buf[40];
+	dgrp_t g;
+
+	printf("Creating filesystem with %llu %uk blocks and %u inodes\n",
+	       (unsigned long long)ext2fs_blocks_count(s), fs->blocksize >> 10,
+	       s->s_inodes_count);
+	if (!uuid_is_null(s->s_uuid)) {
+		uuid_unparse(s->s_uuid, buf);
+		printf("Filesystem UUID: %s\n", buf);
+	}
+	printf("Flex groups: %u of up to %u block groups, one reflink "
+	       "metadata block each\n", o->m.nr_flex,
+	       e2fs_flex_group_size(fs));
+	if (fs->group_desc_count > 1) {
+		fputs("Superblock backups stored on blocks: ", stdout);
+		blk = s->s_first_data_block;
+		for (g = 1; g < fs->group_desc_count; g++) {
+			blk += s->s_blocks_per_group;
+			if (!ext2fs_bg_has_super(fs, g))
+				continue;
+			if (g != 1)
+				fputs(", ", stdout);
+			need = int_log10(blk) + 3;
+			if (need > col_left) {
+				fputs("\n\t", stdout);
+				col_left = 72;
+			}
+			col_left -= need;
+			printf("%llu", (unsigned long long)blk);
+		}
+		putchar('\n');
+	}
+	putchar('\n');
+}
+
+/* Refuse to overwrite what libblkid recognises, unless -F or a yes */
+static bool check_contents(const struct opts *o)
+{
+	char *what, *type;
+	bool ok = true;
+
+	/* told to overwrite: spare the probe, as mke2fs -F does */
+	if (o->force)
+		return true;
+	what = probe_contents(o->dev, &type);
+	if (!what)
+		return true;
+	if (o->dry_run) {
+		say(o, "%s %s (a real run needs -F)\n", o->dev, what);
+	} else if (isatty(0) && isatty(1)) {
+		printf("%s %s\n", o->dev, what);
+		if (type && !strncmp(type, "ext", 3))
+			print_ext_info(o->dev);
+		ok = proceed_question();
+	} else {
+		fail("%s %s; will not overwrite it without -F", o->dev, what);
+		ok = false;
+	}
+	free(what);
+	free(type);
+	return ok;
+}
+
+static int do_format(struct opts *o)
+{
+	struct rfl_mkfs *m = &o->m;
+	unsigned long long dev_bytes = 0, unit;
+	blk64_t count = 0;
+	ext2_filsys fs = NULL;
+	struct stat st;
+	bool exists, is_dev = false;
+	errcode_t ret;
+	int sect = 0, fd;
+
+	o->dev = strdup(o->device);
+	m->device = o->dev;
+	if (o->size_arg) {
+		unit = m->block_size ? m->block_size : 1024;
+		if (rfl_mkfs_parse_size(o->size_arg, unit, &m->size) ||
+		    !m->size) {
+			fail("invalid blocks '%s' on device '%s'",
+			     o->size_arg, o->dev);
+			return EXIT_FAIL;
+		}
+	}
+	if (!check_mount(o->dev))
+		return EXIT_FAIL;
+
+	exists = !stat(o->dev, &st);
+	if (!exists && errno != ENOENT) {
+		com_err(prog, errno, "while trying to open %s", o->dev);
+		return EXIT_FAIL;
+	}
+	if (!exists && !m->size) {
+		fail("The file %s does not exist and no size was specified.",
+		     o->dev);
+		return EXIT_FAIL;
+	}
+	if (exists) {
+		is_dev = S_ISBLK(st.st_mode);
+		ret = ext2fs_get_device_size2(o->dev, 1024, &count);
+		if (ret && ret != EXT2_ET_UNIMPLEMENTED) {
+			com_err(prog, ret, "while trying to determine "
+				"filesystem size");
+			return EXIT_FAIL;
+		}
+		dev_bytes = count * 1024;
+		if (is_dev && !ext2fs_get_device_sectsize(o->dev, &sect) &&
+		    sect > 0)
+			m->sector_size = (unsigned int)sect;
+		if (!m->size && !dev_bytes) {
+			fail("Device size of %s reported to be zero; give a "
+			     "size", o->dev);
+			return EXIT_FAIL;
+		}
+		if (is_dev && m->size > dev_bytes && !o->force) {
+			fail("Filesystem larger than apparent device size of "
+			     "%s; -F to make it anyway", o->dev);
+			return EXIT_FAIL;
+		}
+		if (dev_bytes && !check_contents(o))
+			return EXIT_FAIL;
+	}
+	m->dev_size = dev_bytes;
+
+	ret = rfl_mkfs_plan(m);
+	if (ret) {
+		if (m->why[0] && ret == EXT2_ET_INVALID_ARGUMENT)
+			fail("%s", m->why);
+		else
+			com_err(prog, ret, "while planning a filesystem on "
+				"%s%s%s", o->dev, m->why[0] ? ": " : "",
+				m->why);
+		return EXIT_FAIL;
+	}
+
+	if (o->uuid_arg)
+		parse_uuid_arg("UUID", o->uuid_arg, m->uuid);
+	else
+		uuid_generate(m->uuid);
+	if (o->hash_seed_arg)
+		parse_uuid_arg("hash seed", o->hash_seed_arg, m->hash_seed);
+	else
+		uuid_generate(m->hash_seed);
+
+	m->dry_run = o->dry_run;
+	if (!exists && !o->dry_run) {
+		fd = open(o->dev, O_CREAT | O_WRONLY, 0666);
+		if (fd < 0) {
+			com_err(prog, errno, "while creating %s", o->dev);
+			return EXIT_FAIL;
+		}
+		close(fd);
+		say(o, "Creating regular file %s\n", o->dev);
+	}
+	if (!o->dry_run) {
+		m->undo_file = o->undo_file;
+		if (!prepare_undo(o))
+			return EXIT_FAIL;
+	}
+
+	ret = rfl_mkfs_open(m, &fs);
+	if (ret) {
+		com_err(o->dev, ret, "%s", m->why[0] ? m->why :
+			"while setting up superblock");
+		return EXIT_FAIL;
+	}
+	if (!o->quiet || o->dry_run)
+		show_summary(o, fs);
+	if (o->dry_run) {
+		printf("Dry run: %s was not written.\n", o->dev);
+		ext2fs_free(fs);
+		return EXIT_OK;
+	}
+
+	m->out = o->quiet ? NULL : stdout;
+	ret = rfl_mkfs_write(m, fs);
+	if (ret) {
+		if (m->out)
+			putchar('\n');
+		com_err(prog, ret, "%s", m->why[0] ? m->why :
+			"while formatting");
+		/* the undo file, if any, still covers what was written */
+		ext2fs_free(fs);
+		return EXIT_FAIL;
+	}
+	say(o, "Writing superblocks and filesystem accounting information: ");
+	fflush(stdout);
+	ret = ext2fs_close_free(&fs);
+	if (ret) {
+		com_err(prog, ret, "while writing out and closing file system");
+		return EXIT_FAIL;
+	}
+	say(o, "done\n\n");
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Enable and strip                                                  */
+/* ---------------------------------------------------------------- */
+
+/* Missing feature names after the first, for the refusal line */
+static void missing_features(ext2_filsys fs, errcode_t first, char *buf,
+			     size_t len)
+{
+	static const struct {
+		errcode_t code;
+		const char *name;
+	} need[] = {
+		{ RFL_ET_NEED_64BIT, "64bit" },
+		{ RFL_ET_NEED_EXTENTS, "extent" },
+		{ RFL_ET_NEED_FLEX_BG, "flex_bg" },
+	};
+	struct ext2_super_block *sb = fs->super;
+	bool has[3];
+	size_t i, n = 0;
+
+	has[0] = ext2fs_has_feature_64bit(sb) &&
+		 EXT2_DESC_SIZE(sb) >= EXT2_MIN_DESC_SIZE_64BIT;
+	has[1] = ext2fs_has_feature_extents(sb);
+	has[2] = ext2fs_has_feature_flex_bg(sb);
+	buf[0] = 0;
+	for (i = 0; i < 3; i++) {
+		if (has[i] || need[i].code == first)
+			continue;
+		n += snprintf(buf + n, n < len ? len - n : 0, "%s%s",
+			      n ? ", " : "; it also lacks ", need[i].name);
+	}
+}
+
+/* How to get what rfl_check_features() found missing */
+static const char *feature_hint(errcode_t code)
+{
+	switch (code) {
+	case RFL_ET_NEED_64BIT:
+		return "; convert it with 'resize2fs -b %s' first";
+	case RFL_ET_NEED_EXTENTS:
+		return "; 'tune2fs -O extent %s' adds it (files made without "
+		       "extents never share)";
+	case RFL_ET_NEED_FLEX_BG:
+		return "; 'tune2fs -O flex_bg %s' adds it";
+	case RFL_ET_BIGALLOC:
+		return "; reflink counts blocks, not clusters";
+	case RFL_ET_SHARED_BLOCKS:
+		return "; its files share blocks without counts";
+	default:
+		return NULL;
+	}
+}
+
+static int refuse_open(const struct opts *o, errcode_t ret, const char *doing)
+{
+	char *what = NULL, *type = NULL;
+
+	switch (ret) {
+	case EXT2_ET_BAD_MAGIC:
+	case EXT2_ET_SHORT_READ:
+	case EXT2_ET_CORRUPT_SUPERBLOCK:
+	case EXT2_ET_UNEXPECTED_BLOCK_SIZE:
+		what = probe_contents(o->dev, &type);
+		com_err(prog, RFL_ET_NOT_EXT4, "while %s %s%s%s%s", doing,
+			o->dev, type ? " (it holds " : "", type ? type : "",
+			type ? ")" : "");
+		free(what);
+		free(type);
+		break;
+	case RFL_ET_MOUNTED:
+		com_err(prog, ret, "while %s %s; unmount it first", doing,
+			o->dev);
+		break;
+	default:
+		com_err(prog, ret, "while %s %s", doing, o->dev);
+	}
+	return EXIT_FAIL;
+}
+
+/*
+ * Everything that would make enable refuse, checked on a read-only open
+ * so a refusal leaves no trace, not even an undo file.
+ */
+static int precheck(const struct opts *o, const char *doing, int flags,
+		    dgrp_t *nr_flex)
+{
+	char extra[128], line[512];
+	struct ext2_super_block *sb;
+	struct rfl_fs *rfs = NULL;
+	const char *hint;
+	errcode_t ret;
+
+	ret = rfl_open(o->dev, flags, NULL, &rfs);
+	if (ret)
+		return refuse_open(o, ret, doing);
+	sb = rfs->fs->super;
+	*nr_flex = rfs->nr_flex;
+	ret = 0;
+	if ((sb->s_feature_incompat & ~EXT2_LIB_FEATURE_INCOMPAT_SUPP) ||
+	    (sb->s_feature_ro_compat & ~(EXT2_LIB_FEATURE_RO_COMPAT_SUPP |
+					 EXT4_FEATURE_RO_COMPAT_REFLINK)))
+		ret = RFL_ET_UNKNOWN_FEATURE;
+	else if (o->mode == MODE_ENABLE && rfl_has_feature(rfs->fs))
+		ret = RFL_ET_HAS_FEATURE;
+	if (ret) {
+		rfl_abandon(rfs);
+		com_err(prog, ret, "while %s %s", doing, o->dev);
+		return EXIT_FAIL;
+	}
+	if (o->mode == MODE_ENABLE) {
+		ret = rfl_check_features(rfs->fs);
+		if (ret) {
+			missing_features(rfs->fs, ret, extra, sizeof(extra));
+			hint = feature_hint(ret);
+			snprintf(line, sizeof(line), hint ? hint : "", o->dev);
+			rfl_abandon(rfs);
+			com_err(prog, ret, "while %s %s%s%s", doing, o->dev,
+				line, extra);
+			return EXIT_FAIL;
+		}
+	}
+	if (!o->force && ext2fs_has_feature_journal_needs_recovery(sb)) {
+		rfl_abandon(rfs);
+		fail("%s needs journal recovery; mount it or run e2fsck "
+		     "first", o->dev);
+		return EXIT_FAIL;
+	}
+	if (!o->force && (!(sb->s_state & EXT2_VALID_FS) ||
+			  (sb->s_state & EXT2_ERROR_FS))) {
+		rfl_abandon(rfs);
+		fail("%s is not clean; run e2fsck -f first (or -F)", o->dev);
+		return EXIT_FAIL;
+	}
+	rfl_abandon(rfs);
+	return EXIT_OK;
+}
+
+static dgrp_t count_meta(const struct rfl_fs *rfs)
+{
+	dgrp_t fg, n = 0;
+
+	for (fg = 0; fg < rfs->nr_flex; fg++)
+		if (rfs->groups[fg].loaded && rfs->groups[fg].meta_blk)
+			n++;
+	return n;
+}
+
+static int open_rw(const struct opts *o, const char *doing,
+		   struct rfl_fs **rfsp)
+{
+	int flags = RFL_OPEN_RW;
+	errcode_t ret;
+
+	if (o->mode == MODE_ENABLE)
+		flags |= RFL_OPEN_NO_FEATURE;
+	if (o->undo_file) {
+		if (!prepare_undo(o))
+			return EXIT_FAIL;
+		flags |= RFL_OPEN_UNDO;
+	}
+	ret = rfl_open(o->dev, flags, o->undo_file, rfsp);
+	if (ret)
+		return refuse_open(o, ret, doing);
+	/* s_wtime and friends, for reproducible images */
+	if (o->m.now)
+		(*rfsp)->fs->now = o->m.now;
+	return EXIT_OK;
+}
+
+static int do_enable(struct opts *o)
+{
+	static const char doing[] = "enabling reflink on";
+	struct rfl_fs *rfs;
+	dgrp_t nr_flex = 0, nr_meta;
+	errcode_t ret;
+
+	if (precheck(o, doing, RFL_OPEN_NO_FEATURE, &nr_flex))
+		return EXIT_FAIL;
+	if (o->dry_run) {
+		printf("Dry run: would add reflink and a metadata block to "
+		       "each of the %u flex groups of %s.\n", nr_flex,
+		       o->dev);
+		return EXIT_OK;
+	}
+	if (open_rw(o, doing, &rfs))
+		return EXIT_FAIL;
+	say(o, "Writing reflink metadata: ");
+	fflush(stdout);
+	ret = rfl_enable(rfs);
+	if (ret) {
+		if (!o->quiet)
+			putchar('\n');
+		rfl_abandon(rfs);
+		com_err(prog, ret, "while %s %s", doing, o->dev);
+		return EXIT_FAIL;
+	}
+	nr_meta = count_meta(rfs);
+	ret = rfl_close(rfs);
+	if (ret) {
+		com_err(prog, ret, "while writing out and closing %s", o->dev);
+		return EXIT_FAIL;
+	}
+	say(o, "done\n");
+	say(o, "%s: reflink enabled; %u of %u flex groups have a metadata "
+	    "block\n", o->dev, nr_meta, nr_flex);
+	return EXIT_OK;
+}
+
+static int do_strip(struct opts *o)
+{
+	static const char doing[] = "stripping reflink from";
+	struct rfl_fs *rfs;
+	bool shared = false;
+	dgrp_t nr_flex = 0;
+	errcode_t ret;
+
+	if (precheck(o, doing, 0, &nr_flex))
+		return EXIT_FAIL;
+#ifndef HAVE_RFL_UNSHARE_ALL
+	if (o->unshare) {
+		fail("--unshare is not supported yet (this build has no "
+		     "rfl_unshare_all); %s was not changed", o->dev);
+		return EXIT_FAIL;
+	}
+#endif
+	if (o->dry_run) {
+		printf("Dry run: would %sremove reflink and its metadata "
+		       "from %s.\n", o->unshare ? "unshare every file, then "
+		       : "", o->dev);
+		return EXIT_OK;
+	}
+	if (open_rw(o, doing, &rfs))
+		return EXIT_FAIL;
+#ifdef HAVE_RFL_UNSHARE_ALL
+	if (o->unshare) {
+		say(o, "Unsharing files: ");
+		fflush(stdout);
+		ret = rfl_unshare_all(rfs);
+		if (ret) {
+			if (!o->quiet)
+				putchar('\n');
+			rfl_abandon(rfs);
+			com_err(prog, ret, "while unsharing the files of %s",
+				o->dev);
+			return EXIT_FAIL;
+		}
+		say(o, "done\n");
+	}
+#endif
+	say(o, "Removing reflink metadata: ");
+	fflush(stdout);
+	ret = rfl_disable(rfs, &shared);
+	if (ret) {
+		if (!o->quiet)
+			putchar('\n');
+		rfl_abandon(rfs);
+		com_err(prog, ret, "while %s %s", doing, o->dev);
+		return EXIT_FAIL;
+	}
+	ret = rfl_close(rfs);
+	if (ret) {
+		com_err(prog, ret, "while writing out and closing %s", o->dev);
+		return EXIT_FAIL;
+	}
+	say(o, "done\n");
+	if (shared)
+		say(o, "%s: files still share blocks, so shared_blocks is set:"
+		    " stock e2fsck accepts it, the kernel mounts it read-only "
+		    "(--unshare copies them apart)\n", o->dev);
+	else
+		say(o, "%s: reflink removed\n", o->dev);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .m.reserved_pct = -1, .m.lazy_itable_init = -1 };
+
+	add_error_table(&et_ext2_error_table);
+	initialize_rfl_error_table();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_args(argc, argv, &o);
+	if (!source_date_epoch(&o.m.now))
+		return EXIT_FAIL;
+
+	if (o.mode == MODE_FORMAT)
+		return do_format(&o);
+
+	o.dev = resolve_device(o.device);
+	if (!o.dev) {
+		fail("unable to resolve '%s'", o.device);
+		return EXIT_FAIL;
+	}
+	return o.mode == MODE_ENABLE ? do_enable(&o) : do_strip(&o);
+}

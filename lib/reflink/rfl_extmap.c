@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rfl_extmap.c - block mappings of a file and the extent-tree edits the
+ * sharing primitives make, all through the libext2fs extent API (which
+ * writes each changed node, or the inode for the in-inode root, as it
+ * goes, and allocates and frees index blocks as ordinary blocks of the
+ * inode).  Nothing here touches data blocks or refcounts: callers decide
+ * when the mapped blocks are counted and freed.
+ */
+#include <stdlib.h>
+
+#include "reflink/rfl_share_int.h"
+
+errcode_t rfl_maps_add(struct rfl_maps *m, blk64_t lblk, blk64_t pblk,
+		       __u32 len, __u32 flags)
+{
+	/*
+	 * No merging of contiguous entries: rfl_map_remove needs each entry
+	 * inside one leaf extent.
+	 */
+	if (m->nr == m->max) {
+		size_t n = m->max ? m->max * 2 : 16;
+		void *p = realloc(m->v, n * sizeof(*m->v));
+
+		if (!p)
+			return EXT2_ET_NO_MEMORY;
+		m->v = p;
+		m->max = n;
+	}
+	m->v[m->nr].lblk = lblk;
+	m->v[m->nr].pblk = pblk;
+	m->v[m->nr].len = len;
+	m->v[m->nr].flags = flags;
+	m->nr++;
+	return 0;
+}
+
+void rfl_maps_free(struct rfl_maps *m)
+{
+	free(m->v);
+	m->v = NULL;
+	m->nr = m->max = 0;
+}
+
+blk64_t rfl_maps_blocks(const struct rfl_maps *m)
+{
+	blk64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		n += m->v[i].len;
+	return n;
+}
+
+static inline __u32 uninit(const struct ext2fs_extent *ex)
+{
+	return ex->e_flags & EXT2_EXTENT_FLAGS_UNINIT;
+}
+
+errcode_t rfl_map_collect(ext2_extent_handle_t h, blk64_t start,
+			  blk64_t end, struct rfl_maps *out)
+{
+	struct ext2fs_extent ex;
+	int op = EXT2_EXTENT_CURRENT;
+	blk64_t next = start, s, e;
+	errcode_t ret;
+
+	if (start >= end)
+		return 0;
+	/* in a hole, goto leaves the handle on the extent before start */
+	ret = ext2fs_extent_goto(h, start);
+	if (ret && ret != EXT2_ET_EXTENT_NOT_FOUND)
+		return ret;
+	for (;;) {
+		ret = ext2fs_extent_get(h, op, &ex);
+		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
+		    ret == EXT2_ET_NO_CURRENT_NODE)
+			return 0;
+		if (ret)
+			return ret;
+		op = EXT2_EXTENT_NEXT_LEAF;
+		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF))
+			continue;
+		if (ex.e_lblk >= end)
+			return 0;
+		/*
+		 * goto descends without marking the index nodes visited,
+		 * so NEXT_LEAF may walk a leaf a second time: skip what
+		 * has been seen.
+		 */
+		if (ex.e_lblk + ex.e_len <= next)
+			continue;
+		s = ex.e_lblk > next ? ex.e_lblk : next;
+		e = ex.e_lblk + ex.e_len < end ? ex.e_lblk + ex.e_len : end;
+		next = e;
+		ret = rfl_maps_add(out, s, ex.e_pblk + (s - ex.e_lblk),
+				   (__u32)(e - s), uninit(&ex));
+		if (ret || next >= end)
+			return ret;
+	}
+}
+
+/* Position h on the leaf extent that maps lblk */
+static errcode_t goto_mapped(ext2_extent_handle_t h, blk64_t lblk,
+			     struct ext2fs_extent *ex)
+{
+	errcode_t ret;
+
+	ret = ext2fs_extent_goto(h, lblk);
+	if (ret == EXT2_ET_EXTENT_NOT_FOUND)
+		return RFL_ET_BAD_RANGE;
+	if (ret)
+		return ret;
+	return ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, ex);
+}
+
+/* fix_parents' "no current node" only means the node emptied out */
+static errcode_t fix_parents(ext2_extent_handle_t h)
+{
+	errcode_t ret = ext2fs_extent_fix_parents(h);
+
+	return ret == EXT2_ET_NO_CURRENT_NODE ? 0 : ret;
+}
+
+errcode_t rfl_map_remove(ext2_extent_handle_t h, const struct rfl_map *m)
+{
+	struct ext2fs_extent ex, right;
+	blk64_t head, tail, ex_end;
+	errcode_t ret;
+
+	ret = goto_mapped(h, m->lblk, &ex);
+	if (ret)
+		return ret;
+	ex_end = ex.e_lblk + ex.e_len;
+	/* the tree must still say what the caller counted on */
+	if (m->lblk + m->len > ex_end ||
+	    ex.e_pblk + (m->lblk - ex.e_lblk) != m->pblk)
+		return RFL_ET_BAD_RANGE;
+	head = m->lblk - ex.e_lblk;
+	tail = ex_end - (m->lblk + m->len);
+
+	if (!head && !tail) {
+		ret = ext2fs_extent_delete(h, 0);
+		return ret ? ret : fix_parents(h);
+	}
+	if (!head) {
+		ex.e_lblk += m->len;
+		ex.e_pblk += m->len;
+		ex.e_len -= m->len;
+		ret = ext2fs_extent_replace(h, 0, &ex);
+		return ret ? ret : fix_parents(h);
+	}
+	if (!tail) {
+		ex.e_len = (__u32)head;
+		return ext2fs_extent_replace(h, 0, &ex);
+	}
+	/*
+	 * A hole in the middle: add the right part first, so a failed
+	 * insert (no block for a split) leaves the extent whole.
+	 */
+	right.e_lblk = m->lblk + m->len;
+	right.e_pblk = m->pblk + m->len;
+	right.e_len = (__u32)tail;
+	right.e_flags = uninit(&ex);
+	ret = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &right);
+	if (ret)
+		return ret;
+	ret = fix_parents(h);
+	if (ret)
+		return ret;
+	/* the two now overlap; goto finds the left one (lower start) */
+	ret = goto_mapped(h, ex.e_lblk, &ex);
+	if (ret)
+		return ret;
+	ex.e_len = (__u32)head;
+	return ext2fs_extent_replace(h, 0, &ex);
+}
+
+static bool can_merge(const struct ext2fs_extent *a, blk64_t lblk,
+		      blk64_t pblk, __u32 len, __u32 flags)
+{
+	__u32 max = flags ? RFL_UNINIT_MAX_LEN : RFL_INIT_MAX_LEN;
+
+	return uninit(a) == flags && a->e_lblk + a->e_len == lblk &&
+	       a->e_pblk + a->e_len == pblk && (blk64_t)a->e_len + len <= max;
+}
+
+static errcode_t insert_one(ext2_extent_handle_t h, blk64_t lblk,
+			    blk64_t pblk, __u32 len, __u32 flags)
+{
+	struct ext2fs_extent ex, nex;
+	errcode_t ret;
+
+	nex.e_lblk = lblk;
+	nex.e_pblk = pblk;
+	nex.e_len = len;
+	nex.e_flags = flags;
+
+	ret = ext2fs_extent_goto(h, lblk);
+	if (!ret)
+		return RFL_ET_BAD_RANGE;	/* not a hole */
+	if (ret != EXT2_ET_EXTENT_NOT_FOUND)
+		return ret;
+	ret = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+	if (ret == EXT2_ET_NO_CURRENT_NODE) {
+		/* empty tree */
+		return ext2fs_extent_insert(h, 0, &nex);
+	}
+	if (ret)
+		return ret;
+
+	if (ex.e_lblk < lblk) {
+		/* ex ends before lblk: grow it, or add after it */
+		if (can_merge(&ex, lblk, pblk, len, flags)) {
+			ex.e_len += len;
+			return ext2fs_extent_replace(h, 0, &ex);
+		}
+		ret = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &nex);
+		return ret ? ret : fix_parents(h);
+	}
+
+	/* lblk comes before every extent: ex is the file's first */
+	if (can_merge(&nex, ex.e_lblk, ex.e_pblk, ex.e_len, uninit(&ex))) {
+		ex.e_lblk = lblk;
+		ex.e_pblk = pblk;
+		ex.e_len += len;
+		ret = ext2fs_extent_replace(h, 0, &ex);
+		return ret ? ret : fix_parents(h);
+	}
+	ret = ext2fs_extent_insert(h, 0, &nex);
+	return ret ? ret : fix_parents(h);
+}
+
+errcode_t rfl_map_insert(ext2_extent_handle_t h, const struct rfl_map *m)
+{
+	__u32 max = m->flags ? RFL_UNINIT_MAX_LEN : RFL_INIT_MAX_LEN;
+	blk64_t done = 0;
+	errcode_t ret;
+
+	while (done < m->len) {
+		__u32 n = m->len - done > max ? max : (__u32)(m->len - done);
+
+		ret = insert_one(h, m->lblk + done, m->pblk + done, n,
+				 m->flags);
+		if (ret)
+			return ret;
+		done += n;
+	}
+	return 0;
+}
+
+errcode_t rfl_map_free_nodes(ext2_filsys fs, ext2_extent_handle_t h)
+{
+	struct ext2fs_extent ex;
+	errcode_t ret;
+	int op = EXT2_EXTENT_ROOT;
+
+	for (;;) {
+		ret = ext2fs_extent_get(h, op, &ex);
+		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
+		    ret == EXT2_ET_NO_CURRENT_NODE)
+			return 0;
+		if (ret)
+			return ret;
+		op = EXT2_EXTENT_NEXT;
+		/* an index entry, first visit: its child is a tree block */
+		if (!(ex.e_flags & (EXT2_EXTENT_FLAGS_LEAF |
+				    EXT2_EXTENT_FLAGS_SECOND_VISIT)))
+			ext2fs_block_alloc_stats2(fs, ex.e_pblk, -1);
+	}
+}

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rflctl - drive the reflink library's file-sharing primitives on an
+ * image, one command per run, for the tests.
+ *
+ *	rflctl [-w] IMAGE CMD ARGS
+ *
+ * Commands that change the image need -w.  Paths are absolute paths
+ * inside the image; block numbers are in filesystem blocks; END of punch
+ * is inclusive.  Errors print one line "rflctl: IMAGE: message" and exit
+ * 1 (2 for usage); a refused command leaves the image as it was.
+ *
+ * adjust and flags damage an image on purpose, for the tests of
+ * rfl_recount itself.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "reflink/rfl_share.h"
+
+#define PROG		"rflctl"
+#define EXIT_ERR	1
+#define EXIT_USAGE	2
+
+typedef unsigned long long ull;
+
+static const char *image;
+static struct rfl_fs *rfs;
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: " PROG " [-w] IMAGE CMD ARGS   (-w: open read-write)\n"
+		"  enable | disable [--unshare]\n"
+		"  clone SRC DST\n"
+		"  share SRC SRC_BLK DST DST_BLK NR\n"
+		"  punch PATH START END        (END inclusive)\n"
+		"  truncate PATH SIZE\n"
+		"  rm PATH\n"
+		"  cow PATH START NR\n"
+		"  write PATH OFFSET HOSTFILE\n"
+		"  touch PATH\n"
+		"  count BLOCK | records\n"
+		"  adjust BLOCK LEN +1|-1      raw refcount change (tests)\n"
+		"  flags PATH [VALUE]          print or set i_flags (tests)\n");
+	exit(EXIT_USAGE);
+}
+
+static void die(const char *what, errcode_t ret)
+{
+	if (what)
+		fprintf(stderr, "%s: %s: %s: %s\n", PROG, image, what,
+			error_message(ret));
+	else
+		fprintf(stderr, "%s: %s: %s\n", PROG, image,
+			error_message(ret));
+	if (rfs)
+		rfl_close(rfs);
+	exit(EXIT_ERR);
+}
+
+static void fail(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: %s: ", PROG, image);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	if (rfs)
+		rfl_abandon(rfs);
+	exit(EXIT_ERR);
+}
+
+static ull number(const char *s, const char *what)
+{
+	char *end;
+	ull v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-')
+		fail("bad %s", what);
+	return v;
+}
+
+static ext2_ino_t lookup(const char *path)
+{
+	ext2_ino_t ino;
+	errcode_t ret;
+
+	ret = ext2fs_namei(rfs->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, &ino);
+	if (ret)
+		die(path, ret);
+	return ino;
+}
+
+/* Split path into its directory's inode and its last component */
+static ext2_ino_t parent_of(char *path, const char **name)
+{
+	char *slash = strrchr(path, '/');
+	ext2_ino_t dir;
+
+	if (!slash) {
+		*name = path;
+		return EXT2_ROOT_INO;
+	}
+	*name = slash + 1;
+	if (slash == path)
+		return EXT2_ROOT_INO;
+	*slash = '\0';
+	dir = lookup(path);
+	*slash = '/';
+	return dir;
+}
+
+static void cmd_touch(char *path)
+{
+	ext2_filsys fs = rfs->fs;
+	struct ext2_inode inode;
+	ext2_extent_handle_t h;
+	const char *name;
+	ext2_ino_t dir, ino;
+	errcode_t ret;
+
+	dir = parent_of(path, &name);
+	if (!*name)
+		fail("%s: no file name", path);
+	ret = ext2fs_read_bitmaps(fs);
+	if (!ret)
+		ret = ext2fs_lookup(fs, dir, name, strlen(name), NULL, &ino);
+	if (!ret)
+		die(path, EXT2_ET_FILE_EXISTS);
+	if (ret != EXT2_ET_FILE_NOT_FOUND)
+		die(path, ret);
+	ret = ext2fs_new_inode(fs, dir, LINUX_S_IFREG | 0644, NULL, &ino);
+	if (ret)
+		die(path, ret);
+	memset(&inode, 0, sizeof(inode));
+	inode.i_mode = LINUX_S_IFREG | 0644;
+	inode.i_links_count = 1;
+	/* opening the handle writes an empty extent root into i_block */
+	ret = ext2fs_extent_open2(fs, ino, &inode, &h);
+	if (ret)
+		die(path, ret);
+	ext2fs_extent_free(h);
+	ret = ext2fs_write_new_inode(fs, ino, &inode);
+	if (!ret) {
+		ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
+		ret = ext2fs_link(fs, dir, name, ino, EXT2_FT_REG_FILE);
+		if (ret == EXT2_ET_DIR_NO_SPACE) {
+			ret = ext2fs_expand_dir(fs, dir);
+			if (!ret)
+				ret = ext2fs_link(fs, dir, name, ino,
+						  EXT2_FT_REG_FILE);
+		}
+	}
+	if (ret)
+		die(path, ret);
+}
+
+static void cmd_write(const char *path, ull offset, const char *host)
+{
+	ext2_ino_t ino = lookup(path);
+	struct stat st;
+	char *buf;
+	FILE *f;
+	errcode_t ret;
+
+	f = fopen(host, "rb");
+	if (!f || fstat(fileno(f), &st))
+		fail("%s: cannot read", host);
+	buf = malloc(st.st_size ? st.st_size : 1);
+	if (!buf || fread(buf, 1, st.st_size, f) != (size_t)st.st_size)
+		fail("%s: cannot read", host);
+	fclose(f);
+	ret = rfl_write_range(rfs, ino, offset, buf, st.st_size);
+	free(buf);
+	if (ret)
+		die(path, ret);
+}
+
+/* A bare refcount change, so tests can make the trees disagree */
+static void cmd_adjust(char **a)
+{
+	blk64_t blk = number(a[0], "block"), len = number(a[1], "length");
+	int delta;
+	errcode_t ret;
+
+	if (!strcmp(a[2], "+1"))
+		delta = 1;
+	else if (!strcmp(a[2], "-1"))
+		delta = -1;
+	else
+		fail("bad delta %s: +1 or -1", a[2]);
+	ret = rfl_begin(rfs);
+	if (!ret)
+		ret = rfl_adjust(rfs, blk, len, delta);
+	if (!ret)
+		ret = rfl_commit(rfs);
+	if (ret) {
+		rfl_abort(rfs);
+		die("adjust", ret);
+	}
+}
+
+/* Print i_flags, or set them (tests clear EXT4_REFLINK_FL with it) */
+static void cmd_flags(char **a, int nargs)
+{
+	ext2_ino_t ino = lookup(a[0]);
+	struct ext2_inode inode;
+	errcode_t ret;
+
+	ret = ext2fs_read_inode(rfs->fs, ino, &inode);
+	if (ret)
+		die(a[0], ret);
+	if (nargs == 1) {
+		printf("0x%x\n", inode.i_flags);
+		return;
+	}
+	inode.i_flags = (__u32)number(a[1], "flags");
+	ret = ext2fs_write_inode(rfs->fs, ino, &inode);
+	if (ret)
+		die(a[0], ret);
+}
+
+static int print_record(void *priv, dgrp_t fg, blk64_t start, blk64_t len,
+			__u32 count)
+{
+	(void)priv;
+	printf("%u %llu %llu %u\n", fg, (ull)start, (ull)len, count);
+	return 0;
+}
+
+struct command {
+	const char *name;
+	int nargs;		/* -1: 0 or 1, -2: 1 or 2 */
+	bool writes;
+	bool no_feature;	/* may run on an image without the bit */
+};
+
+static const struct command commands[] = {
+	{ "enable",	0, true,  true  },
+	{ "disable",	-1, true, false },
+	{ "clone",	2, true,  false },
+	{ "share",	5, true,  false },
+	{ "punch",	3, true,  false },
+	{ "truncate",	2, true,  false },
+	{ "rm",		1, true,  false },
+	{ "cow",	3, true,  false },
+	{ "write",	3, true,  false },
+	{ "touch",	1, true,  false },
+	{ "count",	1, false, false },
+	{ "records",	0, false, false },
+	{ "adjust",	3, true,  false },
+	{ "flags",	-2, false, false },
+};
+
+int main(int argc, char **argv)
+{
+	const struct command *c = NULL;
+	bool rw = false;
+	char **a;
+	const char *name;
+	ext2_ino_t ino, dir;
+	errcode_t ret = 0;
+	size_t i;
+	int nargs;
+
+	initialize_rfl_error_table();
+	initialize_ext2_error_table();
+	if (argc > 1 && !strcmp(argv[1], "-w")) {
+		rw = true;
+		argv++;
+		argc--;
+	}
+	if (argc < 3)
+		usage();
+	image = argv[1];
+	a = argv + 3;
+	nargs = argc - 3;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[2], commands[i].name))
+			c = &commands[i];
+	if (!c)
+		usage();
+	if (c->nargs == -1 ? nargs > 1 : c->nargs == -2 ?
+	    nargs < 1 || nargs > 2 : nargs != c->nargs)
+		usage();
+	if (!strcmp(c->name, "flags") && nargs == 2 && !rw)
+		fail("%s changes the image: give -w", c->name);
+	if (c->writes && !rw)
+		fail("%s changes the image: give -w", c->name);
+
+	ret = rfl_open(image, (rw ? RFL_OPEN_RW : 0) |
+		       (c->no_feature ? RFL_OPEN_NO_FEATURE : 0), NULL, &rfs);
+	if (ret)
+		die(NULL, ret);
+
+	if (!strcmp(c->name, "enable")) {
+		ret = rfl_enable(rfs);
+	} else if (!strcmp(c->name, "disable")) {
+		bool unshare = false, shared = false;
+
+		if (nargs && strcmp(a[0], "--unshare"))
+			usage();
+		unshare = nargs;
+		if (unshare) {
+			ret = rfl_unshare_all(rfs);
+			if (ret == RFL_ET_NO_SPACE)
+				fail("%s: not enough free space to copy the "
+				     "shared blocks", "disable --unshare");
+		}
+		if (!ret)
+			ret = rfl_disable(rfs, &shared);
+		if (!ret && shared)
+			printf("shared blocks kept: shared_blocks set\n");
+	} else if (!strcmp(c->name, "clone")) {
+		ino = lookup(a[0]);
+		dir = parent_of(a[1], &name);
+		ret = rfl_clone_inode(rfs, ino, dir, name, NULL);
+		/* most refusals are about the source */
+		if (ret == EXT2_ET_FILE_EXISTS || ret == RFL_ET_BAD_ARG ||
+		    ret == EXT2_ET_NO_DIRECTORY)
+			die(a[1], ret);
+		if (ret)
+			die(a[0], ret);
+	} else if (!strcmp(c->name, "share")) {
+		ext2_ino_t src = lookup(a[0]), dst = lookup(a[2]);
+
+		ret = rfl_share_range(rfs, src, number(a[1], "block"), dst,
+				      number(a[3], "block"),
+				      number(a[4], "count"));
+		if (ret)
+			die(a[ret == RFL_ET_BAD_RANGE ? 0 : 2], ret);
+	} else if (!strcmp(c->name, "punch")) {
+		ino = lookup(a[0]);
+		ret = rfl_punch(rfs, ino, number(a[1], "block"),
+				number(a[2], "block"));
+		if (ret)
+			die(a[0], ret);
+	} else if (!strcmp(c->name, "truncate")) {
+		ino = lookup(a[0]);
+		ret = rfl_truncate(rfs, ino, number(a[1], "size"));
+		if (ret)
+			die(a[0], ret);
+	} else if (!strcmp(c->name, "rm")) {
+		dir = parent_of(a[0], &name);
+		ret = rfl_unlink(rfs, dir, name);
+		if (ret)
+			die(a[0], ret);
+	} else if (!strcmp(c->name, "cow")) {
+		ino = lookup(a[0]);
+		ret = rfl_cow_range(rfs, ino, number(a[1], "block"),
+				    number(a[2], "count"));
+		if (ret)
+			die(a[0], ret);
+	} else if (!strcmp(c->name, "write")) {
+		cmd_write(a[0], number(a[1], "offset"), a[2]);
+	} else if (!strcmp(c->name, "touch")) {
+		cmd_touch(a[0]);
+	} else if (!strcmp(c->name, "count")) {
+		__u32 count;
+
+		ret = rfl_refcount(rfs, number(a[0], "block"), &count);
+		if (!ret)
+			printf("%u\n", count);
+	} else if (!strcmp(c->name, "records")) {
+		ret = rfl_for_each_record(rfs, print_record, NULL);
+	} else if (!strcmp(c->name, "adjust")) {
+		cmd_adjust(a);
+	} else if (!strcmp(c->name, "flags")) {
+		cmd_flags(a, nargs);
+	}
+	if (ret)
+		die(c->name, ret);
+	ret = rfl_close(rfs);
+	rfs = NULL;
+	if (ret)
+		die(NULL, ret);
+	return 0;
+}

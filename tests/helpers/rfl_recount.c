@@ -339,7 +339,8 @@ static void check_flags(const struct vec *runs, const struct vec *expv)
 			*ino = r[i].ino;
 		}
 	}
-	qsort(bad.v, bad.nr, sizeof(ext2_ino_t), cmp_ino);
+	if (bad.nr)
+		qsort(bad.v, bad.nr, sizeof(ext2_ino_t), cmp_ino);
 	ino = bad.v;
 	for (i = 0; i < bad.nr; i++)
 		if (!i || ino[i] != ino[i - 1])
@@ -370,7 +371,8 @@ int main(int argc, char **argv)
 		oper_error("opening", ret);
 
 	scan_inodes(rfs->fs, &runs);
-	qsort(runs.v, runs.nr, sizeof(struct run), cmp_run);
+	if (runs.nr)
+		qsort(runs.v, runs.nr, sizeof(struct run), cmp_run);
 	sweep(rfs->fs, &runs, &expv);
 	for (i = 0; i < expv.nr; i++) {
 		const struct rec *e = (const struct rec *)expv.v + i;

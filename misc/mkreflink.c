@@ -60,7 +60,7 @@ struct opts {
 	const char *size_arg;
 	const char *uuid_arg;
 	const char *hash_seed_arg;
-	bool root_owner_set;
+	bool created;			/* we made the image file */
 	struct rfl_mkfs m;
 };
 
@@ -226,7 +226,6 @@ static void parse_extended(struct opts *o, const char *arg)
 			unsigned long uid, gid;
 			char *end;
 
-			o->root_owner_set = true;
 			if (!val) {
 				m->root_uid = getuid();
 				m->root_gid = getgid();
@@ -812,6 +811,7 @@ static int do_format(struct opts *o)
 			return EXIT_FAIL;
 		}
 		close(fd);
+		o->created = true;
 		say(o, "Creating regular file %s\n", o->dev);
 	}
 	if (!o->dry_run) {
@@ -822,8 +822,11 @@ static int do_format(struct opts *o)
 
 	ret = rfl_mkfs_open(m, &fs);
 	if (ret) {
-		com_err(o->dev, ret, "%s", m->why[0] ? m->why :
-			"while setting up superblock");
+		if (ret == EXT2_ET_INVALID_ARGUMENT && m->why[0])
+			fail("%s", m->why);
+		else
+			com_err(prog, ret, "%s on %s", m->why[0] ? m->why :
+				"while setting up superblock", o->dev);
 		return EXIT_FAIL;
 	}
 	if (!o->quiet || o->dry_run)
@@ -839,8 +842,8 @@ static int do_format(struct opts *o)
 	if (ret) {
 		if (m->out)
 			putchar('\n');
-		com_err(prog, ret, "%s", m->why[0] ? m->why :
-			"while formatting");
+		com_err(prog, ret, "%s on %s", m->why[0] ? m->why :
+			"while formatting", o->dev);
 		/* the undo file, if any, still covers what was written */
 		ext2fs_free(fs);
 		return EXIT_FAIL;
@@ -1133,6 +1136,7 @@ static int do_strip(struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = { .m.reserved_pct = -1, .m.lazy_itable_init = -1 };
+	int rc;
 
 	add_error_table(&et_ext2_error_table);
 	initialize_rfl_error_table();
@@ -1141,8 +1145,13 @@ int main(int argc, char **argv)
 	if (!source_date_epoch(&o.m.now))
 		return EXIT_FAIL;
 
-	if (o.mode == MODE_FORMAT)
-		return do_format(&o);
+	if (o.mode == MODE_FORMAT) {
+		rc = do_format(&o);
+		/* a failed format leaves no half-made file of ours behind */
+		if (rc && o.created)
+			unlink(o.dev);
+		return rc;
+	}
 
 	o.dev = resolve_device(o.device);
 	if (!o.dev) {

@@ -74,7 +74,8 @@ static const struct feature_name features[] = {
 	{ "uninit_bg", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_GDT_CSUM, true },
 	{ "uninit_groups", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_GDT_CSUM, true },
 	{ "dir_nlink", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_DIR_NLINK, true },
-	{ "extra_isize", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE, true },
+	{ "extra_isize", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE,
+	  true },
 	{ "quota", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_QUOTA, false },
 	{ "bigalloc", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_BIGALLOC, true },
 	{ "metadata_csum", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_METADATA_CSUM,
@@ -307,7 +308,9 @@ errcode_t rfl_mkfs_plan(struct rfl_mkfs *m)
 			       isize, EXT2_GOOD_OLD_INODE_SIZE, bs);
 	p->s_inode_size = isize;
 
-	ratio = m->inode_ratio ? m->inode_ratio : type_inode_ratio(m->size_type);
+	ratio = m->inode_ratio;
+	if (!ratio)
+		ratio = type_inode_ratio(m->size_type);
 	if (!m->inode_ratio && ratio < bs)
 		ratio = bs;
 	if (ratio < EXT2_MIN_BLOCK_SIZE || ratio > EXT2_MAX_BLOCK_SIZE * 1024)

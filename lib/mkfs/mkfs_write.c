@@ -99,8 +99,10 @@ errcode_t rfl_mkfs_open(struct rfl_mkfs *m, ext2_filsys *fsp)
 			goto fail;
 		}
 		if (!ret && m->journal_mb) {
-			unsigned long long n = (unsigned long long)m->journal_mb *
-					       1024 / (fs->blocksize / 1024);
+			unsigned long long n;
+
+			n = (unsigned long long)m->journal_mb * 1024 /
+			    (fs->blocksize / 1024);
 
 			if (n < 1024 || n > 10240000) {
 				snprintf(m->why, sizeof(m->why),

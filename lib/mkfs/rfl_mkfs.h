@@ -51,7 +51,7 @@ struct rfl_mkfs {
 	int lazy_itable_init;		/* < 0 = yes */
 	bool lazy_journal_init;
 	bool nodiscard;
-	bool dry_run;			/* open on a null device, write nothing */
+	bool dry_run;			/* null device: nothing written */
 	const char *undo_file;		/* through undo_io_manager */
 	unsigned char uuid[16];
 	unsigned char hash_seed[16];

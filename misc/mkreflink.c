@@ -314,6 +314,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	struct rfl_mkfs *m = &o->m;
 	const char **args;
 	bool version = false;
+	int format_opt = 0;
 	poptContext pc;
 	char *arg;
 	int c, n = 0;
@@ -321,6 +322,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	pc = poptGetContext(prog, argc, (const char **)argv, table, 0);
 	while ((c = poptGetNextOpt(pc)) >= 0) {
 		arg = poptGetOptArg(pc);
+		/* the options that shape a new filesystem */
+		if ((c < 128 && strchr("bLUNiIGmEJO", c)) || c == OPT_ERRORS)
+			format_opt = c;
 		switch (c) {
 		case 'b':
 			bs_arg = arg;
@@ -460,6 +464,13 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (n > 2)
 		usage();
+	if (o->mode != MODE_FORMAT && format_opt) {
+		if (format_opt == OPT_ERRORS)
+			fail("--errors only applies when formatting");
+		else
+			fail("-%c only applies when formatting", format_opt);
+		usage();
+	}
 
 	if (bs_arg) {
 		unsigned long long v;

@@ -660,6 +660,9 @@ big_image() {
 	[[ $stderr == *"Usage: mkreflink"* ]]
 	run --separate-stderr "$BIN" -e --strip "$IMG"
 	[ "$status" -eq 1 ]
+	run --separate-stderr "$BIN" -e -b 4096 "$IMG"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"-b only applies when formatting"* ]]
 	run --separate-stderr "$BIN" -b 3000 "$IMG" 64M
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"invalid block size"* ]]

@@ -679,9 +679,14 @@ static void show_summary(const struct opts *o, ext2_filsys fs)
 		uuid_unparse(s->s_uuid, buf);
 		printf("Filesystem UUID: %s\n", buf);
 	}
-	printf("Flex groups: %u of up to %u block groups, one reflink "
-	       "metadata block each\n", o->m.nr_flex,
-	       e2fs_flex_group_size(fs));
+	if (o->m.nr_flex == 1)
+		printf("Flex groups: 1 (all %u block group%s), one reflink "
+		       "metadata block\n", fs->group_desc_count,
+		       fs->group_desc_count == 1 ? "" : "s");
+	else
+		printf("Flex groups: %u of up to %u block groups, one reflink "
+		       "metadata block each\n", o->m.nr_flex,
+		       e2fs_flex_group_size(fs));
 	if (fs->group_desc_count > 1) {
 		fputs("Superblock backups stored on blocks: ", stdout);
 		blk = s->s_first_data_block;
@@ -842,6 +847,9 @@ static int do_format(struct opts *o)
 	}
 	if (!o->quiet || o->dry_run)
 		show_summary(o, fs);
+	/* mke2fs goes on without one, and says so */
+	if (ext2fs_has_feature_journal(&m->param) && !m->journal_blocks)
+		say(o, "Filesystem too small for a journal\n");
 	if (o->dry_run) {
 		printf("Dry run: %s was not written.\n", o->dev);
 		ext2fs_free(fs);

@@ -1368,24 +1368,39 @@ static int fix_after_remove(struct ext4_btree *t,
 	return 0;
 }
 
+/*
+ * Inside a transaction, walk down to the leaf entry holding exactly key.
+ * Returns its index with cur holding the path, or an error (cur released).
+ */
+static int seek_exact(struct ext4_btree *t, struct ext4_btree_cursor *cur,
+		      const void *key)
+{
+	int idx, err;
+
+	err = require_txn(t);
+	if (err)
+		return err;
+	ext4_btree_cursor_init(cur, t);
+	err = descend(cur, key);
+	if (err)
+		return err;
+	idx = cur->path[0].idx;
+	if (idx < 0 || cmp_keys(t, key_at(t, cur->path[0].buf->data, idx),
+				key)) {
+		ext4_btree_cursor_release(cur);
+		return -ENOENT;
+	}
+	return idx;
+}
+
 int ext4_btree_delete(struct ext4_btree *tree, const void *key)
 {
 	struct ext4_btree_cursor cur;
 	int idx, err;
 
-	err = require_txn(tree);
-	if (err)
-		return err;
-	ext4_btree_cursor_init(&cur, tree);
-	err = descend(&cur, key);
-	if (err)
-		return err;
-	idx = cur.path[0].idx;
-	if (idx < 0 ||
-	    cmp_keys(tree, key_at(tree, cur.path[0].buf->data, idx), key)) {
-		err = -ENOENT;
-		goto out;
-	}
+	idx = seek_exact(tree, &cur, key);
+	if (idx < 0)
+		return idx;
 	err = make_path_writable(tree, &cur);
 	if (err)
 		goto out;
@@ -1407,25 +1422,13 @@ int ext4_btree_update(struct ext4_btree *tree, const void *key,
 	struct ext4_btree_cursor cur;
 	int idx, err;
 
-	err = require_txn(tree);
-	if (err)
-		return err;
-	ext4_btree_cursor_init(&cur, tree);
-	err = descend(&cur, key);
-	if (err)
-		return err;
-	idx = cur.path[0].idx;
-	if (idx < 0 ||
-	    cmp_keys(tree, key_at(tree, cur.path[0].buf->data, idx), key)) {
-		err = -ENOENT;
-		goto out;
-	}
+	idx = seek_exact(tree, &cur, key);
+	if (idx < 0)
+		return idx;
 	err = make_path_writable(tree, &cur);
-	if (err)
-		goto out;
-	memcpy(val_at(tree, cur.path[0].buf->data, 0, idx), val,
-	       tree->geo->val_size);
-out:
+	if (!err)
+		memcpy(val_at(tree, cur.path[0].buf->data, 0, idx), val,
+		       tree->geo->val_size);
 	ext4_btree_cursor_release(&cur);
 	return err;
 }
@@ -1493,16 +1496,9 @@ int ext4_btree_replace(struct ext4_btree *tree, const void *key,
 	if (err)
 		return err;
 
-	ext4_btree_cursor_init(&cur, tree);
-	err = descend(&cur, key);
-	if (err)
-		return err;
-	idx = cur.path[0].idx;
-	if (idx < 0 ||
-	    cmp_keys(tree, key_at(tree, cur.path[0].buf->data, idx), key)) {
-		err = -ENOENT;
-		goto out;
-	}
+	idx = seek_exact(tree, &cur, key);
+	if (idx < 0)
+		return idx;
 	if (!below_upper_bounds(tree, &cur, new_key)) {
 		/* the key moves past a separator: take the long way */
 		ext4_btree_cursor_release(&cur);

@@ -159,6 +159,36 @@ static errcode_t set_reflink_flag(ext2_filsys fs, struct rfl_inode *ri)
 /* ---------------------------------------------------------------- */
 
 /*
+ * The first i maps of m were unmapped from ri (all of them unless ret
+ * says something failed): account them, write the inode and make it
+ * durable, then commit the prepared refcount changes.  On failure the
+ * transaction is aborted and only the unmapped maps get their decrement.
+ */
+static errcode_t commit_unmap(struct rfl_fs *rfs, struct rfl_inode *ri,
+			      const struct rfl_maps *m, size_t i,
+			      errcode_t ret)
+{
+	ext2_filsys fs = rfs->fs;
+	errcode_t ret2;
+
+	ret2 = ext2fs_iblk_sub_blocks(fs, rfl_raw(ri), maps_blocks(m, 0, i));
+	if (!ret2)
+		ret2 = rfl_inode_write(fs, ri);
+	/* the unmapping must be on disk before the counts drop */
+	if (!ret2)
+		ret2 = io_channel_flush(fs->io);
+	if (!ret)
+		ret = ret2;
+	if (ret) {
+		rfl_abort(rfs);
+		if (!ret2)
+			settle(rfs, m, 0, i, -1);
+		return ret;
+	}
+	return rfl_commit(rfs);
+}
+
+/*
  * Unmap [start, end) of ri and drop a reference from each block: the
  * decrements are prepared first (a refusal changes nothing), the extents
  * removed and the inode written, then the decrements committed.
@@ -169,8 +199,7 @@ static errcode_t release_range(struct rfl_fs *rfs, struct rfl_inode *ri,
 	ext2_filsys fs = rfs->fs;
 	struct rfl_maps maps = { 0 };
 	ext2_extent_handle_t h = NULL;
-	blk64_t removed = 0;
-	errcode_t ret, ret2;
+	errcode_t ret;
 	size_t i = 0;
 
 	ret = ext2fs_extent_open2(fs, ri->ino, rfl_raw(ri), &h);
@@ -192,23 +221,8 @@ static errcode_t release_range(struct rfl_fs *rfs, struct rfl_inode *ri,
 		ret = rfl_map_remove(h, &maps.v[i]);
 		if (ret)
 			break;
-		removed += maps.v[i].len;
 	}
-	ret2 = ext2fs_iblk_sub_blocks(fs, rfl_raw(ri), removed);
-	if (!ret2)
-		ret2 = rfl_inode_write(fs, ri);
-	/* the unmapping must be on disk before the counts drop */
-	if (!ret2)
-		ret2 = io_channel_flush(fs->io);
-	if (!ret)
-		ret = ret2;
-	if (ret) {
-		rfl_abort(rfs);
-		if (!ret2)
-			settle(rfs, &maps, 0, i, -1);
-		goto out;
-	}
-	ret = rfl_commit(rfs);
+	ret = commit_unmap(rfs, ri, &maps, i, ret);
 out:
 	ext2fs_extent_free(h);
 	rfl_maps_free(&maps);
@@ -612,22 +626,7 @@ errcode_t rfl_share_range(struct rfl_fs *rfs, ext2_ino_t src_ino,
 		if (ret)
 			break;	/* old.v[i] is still mapped */
 	}
-	/* i maps were removed, all of them unless something failed */
-	ret2 = ext2fs_iblk_sub_blocks(fs, rfl_raw(&dst),
-				      maps_blocks(&old, 0, i));
-	if (!ret2)
-		ret2 = rfl_inode_write(fs, &dst);
-	if (!ret2)
-		ret2 = io_channel_flush(fs->io);
-	if (!ret)
-		ret = ret2;
-	if (ret) {
-		rfl_abort(rfs);
-		if (!ret2)
-			settle(rfs, &old, 0, i, -1);
-		goto out;
-	}
-	ret = rfl_commit(rfs);
+	ret = commit_unmap(rfs, &dst, &old, i, ret);
 	if (ret)
 		goto out;
 	if (!add.nr)

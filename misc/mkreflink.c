@@ -30,6 +30,7 @@
 #include <uuid/uuid.h>
 
 #include "mkfs/rfl_mkfs.h"
+#include "populate/rfl_populate.h"
 #include "reflink/rfl.h"
 
 #if defined(__has_include)
@@ -60,6 +61,8 @@ struct opts {
 	const char *size_arg;
 	const char *uuid_arg;
 	const char *hash_seed_arg;
+	const char *root_dir;		/* -d: copy this tree in */
+	bool no_dedup, keep_zero;
 	bool created;			/* we made the image file */
 	struct rfl_mkfs m;
 };
@@ -75,7 +78,8 @@ static void usage(void)
 		"[-U UUID]\n"
 		"\t[-O feature[,...]] [-E extended-option[,...]] "
 		"[-z undo_file]\n"
-		"\t[-nqFV] device [fs-size]\n"
+		"\t[-d root-directory [--no-dedup] [--keep-zero]] "
+		"[-nqFV] device [fs-size]\n"
 		"       %s -e|--enable [-nqF] [-z undo_file] device\n"
 		"       %s --strip [--unshare] [-nqF] [-z undo_file] device\n",
 		prog, prog, prog);
@@ -282,6 +286,8 @@ enum {
 	OPT_UNSHARE,
 	OPT_ERRORS,
 	OPT_HELP,
+	OPT_NO_DEDUP,
+	OPT_KEEP_ZERO,
 };
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -300,6 +306,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ NULL, 'J', POPT_ARG_STRING, NULL, 'J', NULL, NULL },
 		{ NULL, 'O', POPT_ARG_STRING, NULL, 'O', NULL, NULL },
 		{ NULL, 'z', POPT_ARG_STRING, NULL, 'z', NULL, NULL },
+		{ NULL, 'd', POPT_ARG_STRING, NULL, 'd', NULL, NULL },
+		{ "no-dedup", 0, POPT_ARG_NONE, NULL, OPT_NO_DEDUP, NULL,
+		  NULL },
+		{ "keep-zero", 0, POPT_ARG_NONE, NULL, OPT_KEEP_ZERO, NULL,
+		  NULL },
 		{ NULL, 'q', POPT_ARG_NONE, NULL, 'q', NULL, NULL },
 		{ NULL, 'n', POPT_ARG_NONE, NULL, 'n', NULL, NULL },
 		{ NULL, 'F', POPT_ARG_NONE, NULL, 'F', NULL, NULL },
@@ -323,7 +334,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	while ((c = poptGetNextOpt(pc)) >= 0) {
 		arg = poptGetOptArg(pc);
 		/* the options that shape a new filesystem */
-		if ((c < 128 && strchr("bLUNiIGmEJO", c)) || c == OPT_ERRORS)
+		if ((c < 128 && strchr("bLUNiIGmEJOd", c)) || c == OPT_ERRORS)
 			format_opt = c;
 		switch (c) {
 		case 'b':
@@ -389,6 +400,15 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'z':
 			o->undo_file = arg;
+			break;
+		case 'd':
+			o->root_dir = arg;
+			break;
+		case OPT_NO_DEDUP:
+			o->no_dedup = true;
+			break;
+		case OPT_KEEP_ZERO:
+			o->keep_zero = true;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -472,6 +492,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		usage();
 	}
 
+	if ((o->no_dedup || o->keep_zero) && !o->root_dir) {
+		fail("--%s goes with -d", o->no_dedup ? "no-dedup" :
+		     "keep-zero");
+		usage();
+	}
 	if (bs_arg) {
 		unsigned long long v;
 
@@ -737,6 +762,65 @@ static bool check_contents(const struct opts *o)
 	return ok;
 }
 
+static int open_rw(const struct opts *o, const char *doing,
+		   struct rfl_fs **rfsp);
+
+/* -d: copy the tree into the image just made */
+static int do_populate(struct opts *o)
+{
+	struct rfl_populate p = {
+		.src = o->root_dir,
+		.no_dedup = o->no_dedup,
+		.keep_zero = o->keep_zero,
+		/* set only by SOURCE_DATE_EPOCH */
+		.build_time = o->m.now,
+	};
+	const char *undo = o->undo_file;
+	struct rfl_fs *rfs;
+	errcode_t ret;
+
+	/* the format's undo file already covers the whole device */
+	o->undo_file = NULL;
+	if (open_rw(o, "copying files into", &rfs)) {
+		o->undo_file = undo;
+		return EXIT_FAIL;
+	}
+	o->undo_file = undo;
+	say(o, "Copying files into the device: ");
+	fflush(stdout);
+	ret = rfl_populate(rfs, &p);
+	if (ret) {
+		if (!o->quiet)
+			putchar('\n');
+		rfl_abandon(rfs);
+		if (ret == RFL_ET_NO_SPACE && p.more_blocks)
+			fail("%s does not fit in %s: it needs %llu more blocks "
+			     "of data (and room for their metadata)",
+			     o->root_dir, o->dev,
+			     (unsigned long long)p.more_blocks);
+		else if (p.why[0])
+			com_err(prog, ret, "while copying %s", p.why);
+		else
+			com_err(prog, ret, "while copying %s into %s",
+				o->root_dir, o->dev);
+		return EXIT_FAIL;
+	}
+	ret = rfl_close(rfs);
+	if (ret) {
+		com_err(prog, ret, "while writing out and closing %s", o->dev);
+		return EXIT_FAIL;
+	}
+	say(o, "done\n");
+	say(o, "%llu files, %llu directories, %llu symlinks, %llu special; "
+	    "%llu data blocks stored as %llu (%llu shared, %llu zero "
+	    "blocks left as holes)\n",
+	    (unsigned long long)p.files, (unsigned long long)p.dirs,
+	    (unsigned long long)p.symlinks, (unsigned long long)p.specials,
+	    (unsigned long long)p.data_blocks, (unsigned long long)p.written,
+	    (unsigned long long)p.deduped, (unsigned long long)p.zero_blocks);
+	return EXIT_OK;
+}
+
 static int do_format(struct opts *o)
 {
 	struct rfl_mkfs *m = &o->m;
@@ -875,7 +959,7 @@ static int do_format(struct opts *o)
 		return EXIT_FAIL;
 	}
 	say(o, "done\n\n");
-	return EXIT_OK;
+	return o->root_dir ? do_populate(o) : EXIT_OK;
 }
 
 /* ---------------------------------------------------------------- */

@@ -1,0 +1,1119 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rfl_populate.c - copy a directory tree into a reflink image, sharing
+ * identical blocks (mkreflink -d).  Written on the public libext2fs API;
+ * what is copied follows mke2fs -d.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ext2fs/ext3_extents.h>
+
+#include "populate/rfl_populate.h"
+
+/* Blocks read from a file at a time, and written to the image at a time */
+#define CHUNK_BLOCKS	256
+
+/* A run of blocks: the first copies of one inode, or one more reference */
+struct run {
+	blk64_t start;
+	blk64_t len;
+	ext2_ino_t ino;
+};
+
+struct runs {
+	struct run *v;
+	size_t nr, max;
+};
+
+/* Dedup table entry; pblk 0 is an empty slot (block 0 is never data) */
+struct slot {
+	__u64 hash;
+	blk64_t pblk;
+};
+
+/* A source inode with more than one link, and where it went */
+struct link_ent {
+	dev_t dev;
+	ino_t sino;
+	ext2_ino_t ino;
+};
+
+struct ctx {
+	struct rfl_fs *rfs;
+	ext2_filsys fs;
+	struct rfl_populate *p;
+	bool full;			/* out of space: only count from now on */
+
+	struct slot *tab;
+	size_t tab_size, tab_used;	/* size a power of 2 */
+
+	struct runs owners;		/* first copies, by inode */
+	struct runs refs;		/* one extra reference each */
+
+	struct link_ent *links;
+	size_t nr_links, max_links;
+
+	char *buf;			/* CHUNK_BLOCKS of file data */
+	char *pend;			/* new blocks not yet written */
+	blk64_t pend_start;
+	unsigned int pend_nr;
+	char *cmp;			/* one block read back */
+	blk64_t goal;
+};
+
+static errcode_t why(struct ctx *c, errcode_t ret, const char *fmt,
+		     const char *path)
+{
+	snprintf(c->p->why, sizeof(c->p->why), fmt, path);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- */
+/* Hash and dedup table                                              */
+/* ---------------------------------------------------------------- */
+
+/*
+ * A 64-bit hash of one block: four independent multiply-rotate lanes
+ * over 8-byte words, then a murmur-style finish.  Only has to spread
+ * well; equality is always confirmed by comparing the bytes.
+ */
+static __u64 hash_block(const void *data, unsigned int len)
+{
+	const unsigned char *d = data;
+	const __u64 k = 0x9e3779b97f4a7c15ULL;
+	__u64 a = 1, b = 2, cc = 3, e = 4, w[4], h;
+	unsigned int i;
+
+	for (i = 0; i + 32 <= len; i += 32) {
+		memcpy(w, d + i, 32);
+		a = ((a ^ w[0]) * k);
+		a = (a << 31) | (a >> 33);
+		b = ((b ^ w[1]) * k);
+		b = (b << 29) | (b >> 35);
+		cc = ((cc ^ w[2]) * k);
+		cc = (cc << 27) | (cc >> 37);
+		e = ((e ^ w[3]) * k);
+		e = (e << 25) | (e >> 39);
+	}
+	h = a ^ (b * 3) ^ (cc * 5) ^ (e * 7) ^ len;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static errcode_t tab_grow(struct ctx *c)
+{
+	size_t n = c->tab_size ? c->tab_size * 2 : 1024, i, j;
+	struct slot *t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return EXT2_ET_NO_MEMORY;
+	for (i = 0; i < c->tab_size; i++) {
+		if (!c->tab[i].pblk)
+			continue;
+		for (j = c->tab[i].hash & (n - 1); t[j].pblk; j = (j + 1) & (n - 1))
+			;
+		t[j] = c->tab[i];
+	}
+	free(c->tab);
+	c->tab = t;
+	c->tab_size = n;
+	return 0;
+}
+
+static errcode_t tab_insert(struct ctx *c, __u64 hash, blk64_t pblk)
+{
+	size_t j;
+	errcode_t ret;
+
+	if ((c->tab_used + 1) * 2 > c->tab_size) {
+		ret = tab_grow(c);
+		if (ret)
+			return ret;
+	}
+	for (j = hash & (c->tab_size - 1); c->tab[j].pblk;
+	     j = (j + 1) & (c->tab_size - 1))
+		;
+	c->tab[j].hash = hash;
+	c->tab[j].pblk = pblk;
+	c->tab_used++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Runs                                                              */
+/* ---------------------------------------------------------------- */
+
+static errcode_t runs_add(struct runs *r, blk64_t start, blk64_t len,
+			  ext2_ino_t ino)
+{
+	struct run *last = r->nr ? &r->v[r->nr - 1] : NULL;
+
+	if (last && last->ino == ino && last->start + last->len == start) {
+		last->len += len;
+		return 0;
+	}
+	if (r->nr == r->max) {
+		size_t n = r->max ? r->max * 2 : 256;
+		void *v = realloc(r->v, n * sizeof(*r->v));
+
+		if (!v)
+			return EXT2_ET_NO_MEMORY;
+		r->v = v;
+		r->max = n;
+	}
+	r->v[r->nr].start = start;
+	r->v[r->nr].len = len;
+	r->v[r->nr].ino = ino;
+	r->nr++;
+	return 0;
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+	const struct run *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Block I/O                                                         */
+/* ---------------------------------------------------------------- */
+
+static errcode_t pend_flush(struct ctx *c)
+{
+	errcode_t ret;
+
+	if (!c->pend_nr)
+		return 0;
+	ret = io_channel_write_blk64(c->fs->io, c->pend_start, c->pend_nr,
+				     c->pend);
+	c->pend_nr = 0;
+	return ret;
+}
+
+static errcode_t pend_add(struct ctx *c, blk64_t pblk, const void *data)
+{
+	errcode_t ret;
+
+	if (c->pend_nr && (c->pend_nr == CHUNK_BLOCKS ||
+			   c->pend_start + c->pend_nr != pblk)) {
+		ret = pend_flush(c);
+		if (ret)
+			return ret;
+	}
+	if (!c->pend_nr)
+		c->pend_start = pblk;
+	memcpy(c->pend + (size_t)c->pend_nr * c->fs->blocksize, data,
+	       c->fs->blocksize);
+	c->pend_nr++;
+	return 0;
+}
+
+/* Does stored block pblk hold data? */
+static errcode_t same_block(struct ctx *c, blk64_t pblk, const void *data,
+			    bool *same)
+{
+	unsigned int bs = c->fs->blocksize;
+	errcode_t ret;
+
+	if (c->pend_nr && pblk >= c->pend_start &&
+	    pblk < c->pend_start + c->pend_nr) {
+		*same = !memcmp(c->pend + (pblk - c->pend_start) * bs, data,
+				bs);
+		return 0;
+	}
+	ret = io_channel_read_blk64(c->fs->io, pblk, 1, c->cmp);
+	if (ret)
+		return ret;
+	*same = !memcmp(c->cmp, data, bs);
+	return 0;
+}
+
+/* An earlier block equal to data, or 0 */
+static errcode_t find_block(struct ctx *c, __u64 hash, const void *data,
+			    blk64_t *pblk)
+{
+	size_t j;
+	bool same;
+	errcode_t ret;
+
+	*pblk = 0;
+	if (!c->tab_size)
+		return 0;
+	for (j = hash & (c->tab_size - 1); c->tab[j].pblk;
+	     j = (j + 1) & (c->tab_size - 1)) {
+		if (c->tab[j].hash != hash)
+			continue;
+		/* past the end of space nothing is stored to compare */
+		if (c->full) {
+			*pblk = c->tab[j].pblk;
+			return 0;
+		}
+		ret = same_block(c, c->tab[j].pblk, data, &same);
+		if (ret)
+			return ret;
+		if (same) {
+			*pblk = c->tab[j].pblk;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static errcode_t new_block(struct ctx *c, blk64_t *pblk)
+{
+	errcode_t ret;
+
+	ret = ext2fs_new_block2(c->fs, c->goal, NULL, pblk);
+	if (ret)
+		return ret;
+	ext2fs_block_alloc_stats2(c->fs, *pblk, +1);
+	c->goal = *pblk + 1;
+	return 0;
+}
+
+static bool all_zero(const char *d, unsigned int len)
+{
+	return !d[0] && !memcmp(d, d + 1, len - 1);
+}
+
+/* ---------------------------------------------------------------- */
+/* Inodes                                                            */
+/* ---------------------------------------------------------------- */
+
+static __u32 time_extra(const struct timespec *ts)
+{
+	/* bits 0-1 extend the 32-bit seconds, as the kernel encodes it */
+	__u64 epoch = ((__u64)((__s64)ts->tv_sec - (__s32)ts->tv_sec)) >> 32;
+
+	return (__u32)((epoch & 3) | ((__u64)ts->tv_nsec << 2));
+}
+
+/* ts, or the build time if later (reproducible builds' clamping) */
+static struct timespec clamp(const struct ctx *c, struct timespec ts)
+{
+	if (c->p->build_time && ts.tv_sec >= c->p->build_time) {
+		ts.tv_sec = c->p->build_time;
+		ts.tv_nsec = 0;
+	}
+	return ts;
+}
+
+/* Owner, permissions and times from st, onto an inode read in full */
+static void set_meta(const struct ctx *c, struct ext2_inode_large *in,
+		     const struct stat *st)
+{
+	struct timespec at = clamp(c, st->st_atim);
+	struct timespec mt = clamp(c, st->st_mtim);
+	struct timespec ct = st->st_ctim;
+
+	/* nobody can set a ctime: a reproducible image takes the build's */
+	if (c->p->build_time) {
+		ct.tv_sec = c->p->build_time;
+		ct.tv_nsec = 0;
+	}
+	in->i_mode = (__u16)((in->i_mode & LINUX_S_IFMT) |
+			     (st->st_mode & 07777));
+	in->i_uid = (__u16)st->st_uid;
+	ext2fs_set_i_uid_high(*in, st->st_uid >> 16);
+	in->i_gid = (__u16)st->st_gid;
+	ext2fs_set_i_gid_high(*in, st->st_gid >> 16);
+	in->i_atime = (__u32)at.tv_sec;
+	in->i_mtime = (__u32)mt.tv_sec;
+	in->i_ctime = (__u32)ct.tv_sec;
+	if (in->i_extra_isize >= 24) {
+		in->i_atime_extra = time_extra(&at);
+		in->i_mtime_extra = time_extra(&mt);
+		in->i_ctime_extra = time_extra(&ct);
+	}
+}
+
+static errcode_t update_meta(struct ctx *c, ext2_ino_t ino,
+			     const struct stat *st, __u32 add_flags)
+{
+	struct ext2_inode_large in;
+	errcode_t ret;
+
+	ret = ext2fs_read_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				     sizeof(in));
+	if (ret)
+		return ret;
+	set_meta(c, &in, st);
+	in.i_flags |= add_flags;
+	return ext2fs_write_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				       sizeof(in));
+}
+
+/* The directory entry's file type for a mode */
+static int dir_file_type(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return EXT2_FT_REG_FILE;
+	case S_IFDIR:
+		return EXT2_FT_DIR;
+	case S_IFCHR:
+		return EXT2_FT_CHRDEV;
+	case S_IFBLK:
+		return EXT2_FT_BLKDEV;
+	case S_IFIFO:
+		return EXT2_FT_FIFO;
+	case S_IFSOCK:
+		return EXT2_FT_SOCK;
+	case S_IFLNK:
+		return EXT2_FT_SYMLINK;
+	default:
+		return EXT2_FT_UNKNOWN;
+	}
+}
+
+static errcode_t link_in(struct ctx *c, ext2_ino_t dir, const char *name,
+			 ext2_ino_t ino, int ft)
+{
+	errcode_t ret;
+
+	ret = ext2fs_link(c->fs, dir, name, ino, ft);
+	if (ret == EXT2_ET_DIR_NO_SPACE) {
+		ret = ext2fs_expand_dir(c->fs, dir);
+		if (!ret)
+			ret = ext2fs_link(c->fs, dir, name, ino, ft);
+	}
+	return ret;
+}
+
+/* A fresh inode of the type and owner of st, linked as name in dir */
+static errcode_t new_inode(struct ctx *c, ext2_ino_t dir, const char *name,
+			   const struct stat *st, __u32 flags,
+			   ext2_ino_t *inop)
+{
+	struct ext2_inode_large in;
+	ext2_ino_t ino;
+	errcode_t ret;
+
+	ret = ext2fs_new_inode(c->fs, dir, (int)(st->st_mode & S_IFMT), NULL,
+			       &ino);
+	if (ret)
+		return ret;
+	ret = link_in(c, dir, name, ino, dir_file_type(st->st_mode));
+	if (ret)
+		return ret;
+	ext2fs_inode_alloc_stats2(c->fs, ino, +1, 0);
+	memset(&in, 0, sizeof(in));
+	in.i_mode = (__u16)(st->st_mode & S_IFMT);
+	in.i_links_count = 1;
+	in.i_flags = flags;
+	in.i_extra_isize = (__u16)(sizeof(in) - EXT2_GOOD_OLD_INODE_SIZE);
+	if (EXT2_INODE_SIZE(c->fs->super) < sizeof(in))
+		in.i_extra_isize = (__u16)(EXT2_INODE_SIZE(c->fs->super) -
+					   EXT2_GOOD_OLD_INODE_SIZE);
+	if (flags & EXT4_EXTENTS_FL) {
+		/* an empty extent root, valid even if nothing gets mapped */
+		struct ext3_extent_header *eh = (void *)in.i_block;
+
+		eh->eh_magic = ext2fs_cpu_to_le16(EXT3_EXT_MAGIC);
+		eh->eh_max = ext2fs_cpu_to_le16((sizeof(in.i_block) -
+						 sizeof(*eh)) /
+						sizeof(struct ext3_extent));
+	}
+	set_meta(c, &in, st);
+	/* a creation time that is reproducible, as every other one */
+	in.i_crtime = (__u32)(c->fs->now ? c->fs->now : time(NULL));
+	ret = ext2fs_write_new_inode(c->fs, ino, (struct ext2_inode *)&in);
+	/* that wrote the small inode only: now the nanoseconds too */
+	ret = ret ?: ext2fs_write_inode_full(c->fs, ino,
+					     (struct ext2_inode *)&in,
+					     sizeof(in));
+	if (ret)
+		return ret;
+	*inop = ino;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Regular files                                                     */
+/* ---------------------------------------------------------------- */
+
+/* Map [lblk, lblk + len) onto pblk..; the extent code merges neighbours */
+static errcode_t map_run(ext2_extent_handle_t h, blk64_t lblk, blk64_t pblk,
+			 blk64_t len)
+{
+	errcode_t ret;
+	blk64_t i;
+
+	for (i = 0; i < len; i++) {
+		ret = ext2fs_extent_set_bmap(h, lblk + i, pblk + i, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static errcode_t read_full(int fd, char *buf, size_t len, off_t off,
+			   size_t *got)
+{
+	ssize_t n;
+
+	*got = 0;
+	while (*got < len) {
+		n = pread(fd, buf + *got, len - *got, off + (off_t)*got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (!n)
+			break;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
+static errcode_t copy_data(struct ctx *c, int fd, const struct stat *st,
+			   ext2_ino_t ino, const char *path)
+{
+	unsigned int bs = c->fs->blocksize;
+	blk64_t nblocks = ((__u64)st->st_size + bs - 1) / bs, lblk, i;
+	blk64_t run_l = 0, run_p = 0, run_n = 0, mapped = 0;
+	ext2_extent_handle_t h = NULL;
+	struct ext2_inode_large in;
+	bool shared = false;
+	errcode_t ret = 0, ret2;
+	size_t got, want;
+
+	if (!c->full) {
+		ret = ext2fs_extent_open(c->fs, ino, &h);
+		if (ret)
+			return ret;
+	}
+	for (lblk = 0; lblk < nblocks; lblk += CHUNK_BLOCKS) {
+		want = (size_t)((nblocks - lblk < CHUNK_BLOCKS ?
+				 nblocks - lblk : CHUNK_BLOCKS) * bs);
+		ret = read_full(fd, c->buf, want, (off_t)(lblk * bs), &got);
+		if (ret) {
+			why(c, ret, "%s", path);
+			goto out;
+		}
+		if (got < want && (__u64)(lblk * bs + got) < (__u64)st->st_size) {
+			ret = why(c, EIO, "%s shrank while being copied",
+				  path);
+			goto out;
+		}
+		memset(c->buf + got, 0, want - got);
+		for (i = 0; i < want / bs; i++) {
+			const char *d = c->buf + i * bs;
+			blk64_t pblk = 0;
+			__u64 hash = 0;
+
+			if (!c->p->keep_zero && all_zero(d, bs)) {
+				c->p->zero_blocks++;
+				continue;
+			}
+			c->p->data_blocks++;
+			if (!c->p->no_dedup) {
+				hash = hash_block(d, bs);
+				ret = find_block(c, hash, d, &pblk);
+				if (ret)
+					goto out;
+			}
+			if (pblk) {
+				c->p->deduped++;
+				if (c->full)
+					continue;
+				shared = true;
+				ret = runs_add(&c->refs, pblk, 1, 0);
+			} else if (c->full) {
+				c->p->more_blocks++;
+				/* any non-zero stand-in marks the hash seen */
+				if (!c->p->no_dedup)
+					ret = tab_insert(c, hash, 1);
+				if (ret)
+					goto out;
+				continue;
+			} else {
+				ret = new_block(c, &pblk);
+				if (ret == EXT2_ET_BLOCK_ALLOC_FAIL) {
+					c->full = true;
+					c->p->more_blocks++;
+					ret = 0;
+					continue;
+				}
+				ret = ret ?: pend_add(c, pblk, d);
+				ret = ret ?: runs_add(&c->owners, pblk, 1, ino);
+				if (!ret && !c->p->no_dedup)
+					ret = tab_insert(c, hash, pblk);
+				c->p->written++;
+			}
+			if (ret)
+				goto out;
+			if (c->full)
+				continue;
+			if (run_n && run_l + run_n == lblk + i &&
+			    run_p + run_n == pblk && run_n < 32768) {
+				run_n++;
+				continue;
+			}
+			if (run_n) {
+				ret = map_run(h, run_l, run_p, run_n);
+				if (ret)
+					goto out;
+				mapped += run_n;
+			}
+			run_l = lblk + i;
+			run_p = pblk;
+			run_n = 1;
+		}
+	}
+	if (c->full)
+		goto out;
+	if (run_n) {
+		ret = map_run(h, run_l, run_p, run_n);
+		if (ret)
+			goto out;
+		mapped += run_n;
+	}
+out:
+	if (h)
+		ext2fs_extent_free(h);
+	if (ret || c->full)
+		return ret;
+	/* the extent code has counted its own tree blocks in i_blocks */
+	ret2 = ext2fs_read_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				      sizeof(in));
+	if (ret2)
+		return ret2;
+	ret2 = ext2fs_iblk_add_blocks(c->fs, (struct ext2_inode *)&in,
+				      mapped);
+	if (ret2)
+		return ret2;
+	ret2 = ext2fs_inode_size_set(c->fs, (struct ext2_inode *)&in,
+				     (ext2_off64_t)st->st_size);
+	if (ret2)
+		return ret2;
+	if (shared)
+		in.i_flags |= EXT4_REFLINK_FL;
+	set_meta(c, &in, st);
+	return ext2fs_write_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				       sizeof(in));
+}
+
+/* ---------------------------------------------------------------- */
+/* The walk                                                          */
+/* ---------------------------------------------------------------- */
+
+static errcode_t find_link(struct ctx *c, const struct stat *st,
+			   ext2_ino_t *ino)
+{
+	size_t i;
+
+	/* few files have several links; a linear list is enough for now */
+	for (i = 0; i < c->nr_links; i++)
+		if (c->links[i].dev == st->st_dev &&
+		    c->links[i].sino == st->st_ino) {
+			*ino = c->links[i].ino;
+			return 0;
+		}
+	*ino = 0;
+	return 0;
+}
+
+static errcode_t add_link(struct ctx *c, const struct stat *st,
+			  ext2_ino_t ino)
+{
+	if (c->nr_links == c->max_links) {
+		size_t n = c->max_links ? c->max_links * 2 : 64;
+		void *v = realloc(c->links, n * sizeof(*c->links));
+
+		if (!v)
+			return EXT2_ET_NO_MEMORY;
+		c->links = v;
+		c->max_links = n;
+	}
+	c->links[c->nr_links].dev = st->st_dev;
+	c->links[c->nr_links].sino = st->st_ino;
+	c->links[c->nr_links].ino = ino;
+	c->nr_links++;
+	return 0;
+}
+
+/* One more name for an inode already copied */
+static errcode_t hard_link(struct ctx *c, ext2_ino_t dir, const char *name,
+			   ext2_ino_t ino, const struct stat *st)
+{
+	struct ext2_inode_large in;
+	errcode_t ret;
+
+	ret = link_in(c, dir, name, ino, dir_file_type(st->st_mode));
+	if (ret)
+		return ret;
+	ret = ext2fs_read_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				     sizeof(in));
+	if (ret)
+		return ret;
+	in.i_links_count++;
+	c->p->hardlinks++;
+	return ext2fs_write_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				       sizeof(in));
+}
+
+static errcode_t copy_file(struct ctx *c, ext2_ino_t dir, const char *name,
+			   const char *path, const struct stat *st)
+{
+	ext2_ino_t ino = 0;
+	errcode_t ret;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, O_RDONLY | O_NOFOLLOW);
+	if (fd < 0)
+		return why(c, errno, "%s", path);
+	if (!c->full) {
+		ret = new_inode(c, dir, name, st, EXT4_EXTENTS_FL, &ino);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+	}
+	ret = copy_data(c, fd, st, ino, path);
+	close(fd);
+	c->p->files++;
+	return ret;
+}
+
+static errcode_t copy_symlink(struct ctx *c, ext2_ino_t dir,
+			      const char *name, const char *path,
+			      const struct stat *st)
+{
+	char target[PATH_MAX + 1];
+	ext2_ino_t ino;
+	errcode_t ret;
+	ssize_t n;
+
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return why(c, errno, "%s", path);
+	target[n] = 0;
+	ret = ext2fs_new_inode(c->fs, dir, LINUX_S_IFLNK, NULL, &ino);
+	if (ret)
+		return ret;
+	ret = ext2fs_symlink(c->fs, dir, ino, name, target);
+	if (ret == EXT2_ET_DIR_NO_SPACE) {
+		ret = ext2fs_expand_dir(c->fs, dir);
+		if (!ret)
+			ret = ext2fs_symlink(c->fs, dir, ino, name, target);
+	}
+	if (ret)
+		return ret;
+	c->p->symlinks++;
+	return update_meta(c, ino, st, 0);
+}
+
+static errcode_t copy_special(struct ctx *c, ext2_ino_t dir,
+			      const char *name, const struct stat *st)
+{
+	struct ext2_inode_large in;
+	unsigned int maj = major(st->st_rdev), min = minor(st->st_rdev);
+	ext2_ino_t ino;
+	errcode_t ret;
+
+	ret = new_inode(c, dir, name, st, 0, &ino);
+	if (ret)
+		return ret;
+	ret = ext2fs_read_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				     sizeof(in));
+	if (ret)
+		return ret;
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		/* the old 16-bit encoding when it fits, as the kernel does */
+		if (maj < 256 && min < 256)
+			in.i_block[0] = maj * 256 + min;
+		else
+			in.i_block[1] = (min & 0xff) | (maj << 8) |
+					((min & ~0xffU) << 12);
+	}
+	c->p->specials++;
+	return ext2fs_write_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				       sizeof(in));
+}
+
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int not_dots(const struct dirent *d)
+{
+	return strcmp(d->d_name, ".") && strcmp(d->d_name, "..");
+}
+
+static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, const char *path,
+			  int depth);
+
+static errcode_t copy_entry(struct ctx *c, ext2_ino_t dir, const char *name,
+			    const char *path, int depth)
+{
+	ext2_ino_t ino = 0;
+	struct stat st;
+	errcode_t ret;
+
+	if (strlen(name) > EXT2_NAME_LEN)
+		return why(c, ENAMETOOLONG, "%s: name longer than 255 bytes",
+			   path);
+	if (lstat(path, &st))
+		return why(c, errno, "%s", path);
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+		ret = find_link(c, &st, &ino);
+		if (ret)
+			return ret;
+		if (ino)
+			return c->full ? 0 : hard_link(c, dir, name, ino, &st);
+	}
+	if (S_ISREG(st.st_mode)) {
+		ret = copy_file(c, dir, name, path, &st);
+		if (!ret && !c->full && st.st_nlink > 1) {
+			ret = ext2fs_lookup(c->fs, dir, name, strlen(name),
+					    NULL, &ino);
+			ret = ret ?: add_link(c, &st, ino);
+		}
+		return ret;
+	}
+	if (c->full && !S_ISDIR(st.st_mode))
+		return 0;
+	if (S_ISDIR(st.st_mode)) {
+		if (c->full)
+			return copy_dir(c, 0, path, depth + 1);
+		/* mke2fs made lost+found already: fill that one */
+		if (dir != EXT2_ROOT_INO || strcmp(name, "lost+found") ||
+		    ext2fs_lookup(c->fs, dir, name, strlen(name), NULL, &ino)) {
+			ret = ext2fs_mkdir(c->fs, dir, 0, name);
+			if (ret == EXT2_ET_DIR_NO_SPACE) {
+				ret = ext2fs_expand_dir(c->fs, dir);
+				if (!ret)
+					ret = ext2fs_mkdir(c->fs, dir, 0, name);
+			}
+			ret = ret ?: ext2fs_lookup(c->fs, dir, name,
+						   strlen(name), NULL, &ino);
+			if (ret)
+				return ret;
+		}
+		c->p->dirs++;
+		ret = copy_dir(c, ino, path, depth + 1);
+		/* after the entries: linking into it changed nothing we set */
+		return ret ?: update_meta(c, ino, &st, 0);
+	}
+	if (S_ISLNK(st.st_mode))
+		ret = copy_symlink(c, dir, name, path, &st);
+	else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
+		 S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+		ret = copy_special(c, dir, name, &st);
+	else
+		return why(c, EXT2_ET_UNIMPLEMENTED, "%s: unknown file type",
+			   path);
+	if (ret || st.st_nlink < 2)
+		return ret;
+	ret = ext2fs_lookup(c->fs, dir, name, strlen(name), NULL, &ino);
+	return ret ?: add_link(c, &st, ino);
+}
+
+static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, const char *path,
+			  int depth)
+{
+	struct dirent **ents = NULL;
+	char *child = NULL;
+	errcode_t ret = 0;
+	int n, i;
+
+	if (depth > 4096)
+		return why(c, ELOOP, "%s: tree too deep", path);
+	n = scandir(path, &ents, not_dots, name_cmp);
+	if (n < 0)
+		return why(c, errno, "%s", path);
+	for (i = 0; i < n; i++) {
+		if (!ret) {
+			if (asprintf(&child, "%s/%s", path,
+				     ents[i]->d_name) < 0) {
+				ret = EXT2_ET_NO_MEMORY;
+			} else {
+				ret = copy_entry(c, dir, ents[i]->d_name,
+						 child, depth);
+				if (ret && !c->p->why[0])
+					why(c, ret, "%s", child);
+				free(child);
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- */
+/* Refcounts                                                         */
+/* ---------------------------------------------------------------- */
+
+/* A record and its flex group */
+struct grec {
+	dgrp_t fg;
+	struct ext4_refcount_rec r;
+};
+
+struct rec_iter {
+	const struct grec *v;
+	size_t pos;
+};
+
+static int rec_next(void *priv, void *key, void *val)
+{
+	struct rec_iter *it = priv;
+
+	ext4_refcount_rec_encode(&it->v[it->pos++].r, key, val);
+	return 0;
+}
+
+/* Load one flex group's records into its (empty) tree */
+static errcode_t load_group(struct ctx *c, dgrp_t fg, const struct grec *v,
+			    size_t nr)
+{
+	struct rfl_group *grp;
+	struct rec_iter it = { v, 0 };
+	errcode_t ret;
+	int err;
+
+	ret = rfl_group_load(c->rfs, fg, &grp);
+	if (!ret && !grp->meta_blk) {
+		ret = rfl_group_create(c->rfs, fg);
+		ret = ret ?: rfl_group_load(c->rfs, fg, &grp);
+	}
+	if (ret)
+		return ret;
+	err = ext4_btree_begin(&grp->tree);
+	if (!err) {
+		err = ext4_btree_bulk_load(&grp->tree, nr, 75, rec_next, &it);
+		if (err)
+			ext4_btree_abort(&grp->tree);
+		else
+			err = ext4_btree_commit(&grp->tree);
+	}
+	if (err == -ENOSPC)
+		return RFL_ET_NO_SPACE;
+	return err ? RFL_ET_CORRUPT_TREE : 0;
+}
+
+struct edge {
+	blk64_t pos;
+	long delta;
+};
+
+static int edge_cmp(const void *a, const void *b)
+{
+	const struct edge *x = a, *y = b;
+
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Turn the extra references into canonical records (count = 1 + the
+ * references over a block), split at flex group ends, and bulk load each
+ * flex group: one sort and one sweep, never a tree update per share.
+ */
+static errcode_t load_refcounts(struct ctx *c)
+{
+	size_t nr_edges = c->refs.nr * 2, i, nr = 0, first;
+	struct grec *recs = NULL;
+	struct edge *e;
+	errcode_t ret = 0;
+	long active = 0;
+
+	if (!c->refs.nr)
+		return 0;
+	e = malloc(nr_edges * sizeof(*e));
+	recs = malloc((nr_edges + c->rfs->nr_flex) * sizeof(*recs));
+	if (!e || !recs) {
+		ret = EXT2_ET_NO_MEMORY;
+		goto out;
+	}
+	for (i = 0; i < c->refs.nr; i++) {
+		e[2 * i].pos = c->refs.v[i].start;
+		e[2 * i].delta = 1;
+		e[2 * i + 1].pos = c->refs.v[i].start + c->refs.v[i].len;
+		e[2 * i + 1].delta = -1;
+	}
+	qsort(e, nr_edges, sizeof(*e), edge_cmp);
+	for (i = 0; i < nr_edges; i++) {
+		blk64_t start = e[i].pos, end;
+
+		active += e[i].delta;
+		if (i + 1 == nr_edges || e[i + 1].pos == start || !active)
+			continue;
+		end = e[i + 1].pos;
+		while (start < end) {
+			struct grec *last = nr ? &recs[nr - 1] : NULL;
+			struct rfl_group *grp;
+			blk64_t piece;
+			dgrp_t fg;
+
+			fg = rfl_block_flex_group(c->rfs, start);
+			ret = rfl_group_load(c->rfs, fg, &grp);
+			if (ret)
+				goto out;
+			piece = grp->first + grp->nr_blocks - start;
+			if (piece > end - start)
+				piece = end - start;
+			if (last && last->fg == fg &&
+			    grp->first + ext4_refcount_rec_end(&last->r) ==
+			    start && last->r.count == (u32)(active + 1)) {
+				last->r.len += (u32)piece;
+			} else {
+				recs[nr].fg = fg;
+				recs[nr].r.start = (u32)(start - grp->first);
+				recs[nr].r.len = (u32)piece;
+				recs[nr].r.count = (u32)(active + 1);
+				nr++;
+			}
+			start += piece;
+		}
+	}
+	c->p->records = nr;
+	/* records are in block order, so each flex group's are together */
+	for (first = 0; !ret && first < nr; first = i) {
+		for (i = first; i < nr && recs[i].fg == recs[first].fg; i++)
+			;
+		ret = load_group(c, recs[first].fg, recs + first, i - first);
+	}
+out:
+	free(e);
+	free(recs);
+	return ret;
+}
+
+static int ino_cmp(const void *a, const void *b)
+{
+	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every owner of a block someone else maps gets EXT4_REFLINK_FL too */
+static errcode_t flag_owners(struct ctx *c)
+{
+	struct ext2_inode_large in;
+	size_t i, n = 0, max = 0, lo, hi, mid;
+	ext2_ino_t *inos = NULL, last = 0;
+	errcode_t ret = 0;
+
+	if (!c->refs.nr)
+		return 0;
+	qsort(c->owners.v, c->owners.nr, sizeof(*c->owners.v), run_cmp);
+	for (i = 0; i < c->refs.nr; i++) {
+		blk64_t b = c->refs.v[i].start;
+		blk64_t end = b + c->refs.v[i].len;
+
+		/* the last owner run starting at or before b, and on */
+		lo = 0;
+		hi = c->owners.nr;
+		while (hi - lo > 1) {
+			mid = (lo + hi) / 2;
+			if (c->owners.v[mid].start <= b)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		for (; lo < c->owners.nr && c->owners.v[lo].start < end; lo++) {
+			if (c->owners.v[lo].start + c->owners.v[lo].len <= b)
+				continue;
+			if (n && inos[n - 1] == c->owners.v[lo].ino)
+				continue;
+			if (n == max) {
+				void *v;
+
+				max = max ? max * 2 : 256;
+				v = realloc(inos, max * sizeof(*inos));
+				if (!v) {
+					free(inos);
+					return EXT2_ET_NO_MEMORY;
+				}
+				inos = v;
+			}
+			inos[n++] = c->owners.v[lo].ino;
+		}
+	}
+	qsort(inos, n, sizeof(*inos), ino_cmp);
+	for (i = 0; !ret && i < n; i++) {
+		if (inos[i] == last)
+			continue;
+		last = inos[i];
+		ret = ext2fs_read_inode_full(c->fs, last,
+					     (struct ext2_inode *)&in,
+					     sizeof(in));
+		if (ret)
+			break;
+		in.i_flags |= EXT4_REFLINK_FL;
+		ret = ext2fs_write_inode_full(c->fs, last,
+					      (struct ext2_inode *)&in,
+					      sizeof(in));
+	}
+	free(inos);
+	return ret;
+}
+
+errcode_t rfl_populate(struct rfl_fs *rfs, struct rfl_populate *p)
+{
+	struct ctx c = { .rfs = rfs, .fs = rfs->fs, .p = p };
+	ext2_ino_t root = p->root ? p->root : EXT2_ROOT_INO;
+	unsigned int bs = rfs->fs->blocksize;
+	struct stat st;
+	errcode_t ret;
+
+	p->why[0] = 0;
+	if (stat(p->src, &st))
+		return why(&c, errno, "%s", p->src);
+	if (!S_ISDIR(st.st_mode))
+		return why(&c, ENOTDIR, "%s", p->src);
+	c.buf = malloc((size_t)CHUNK_BLOCKS * bs);
+	c.pend = malloc((size_t)CHUNK_BLOCKS * bs);
+	c.cmp = malloc(bs);
+	if (!c.buf || !c.pend || !c.cmp) {
+		ret = EXT2_ET_NO_MEMORY;
+		goto out;
+	}
+	ret = ext2fs_read_bitmaps(c.fs);
+	if (ret)
+		goto out;
+	ret = copy_dir(&c, root, p->src, 0);
+	ret = ret ?: pend_flush(&c);
+	if (!ret && c.full) {
+		ret = RFL_ET_NO_SPACE;
+		goto out;
+	}
+	ret = ret ?: update_meta(&c, root, &st, 0);
+	ret = ret ?: flag_owners(&c);
+	ret = ret ?: load_refcounts(&c);
+out:
+	free(c.tab);
+	free(c.owners.v);
+	free(c.refs.v);
+	free(c.links);
+	free(c.buf);
+	free(c.pend);
+	free(c.cmp);
+	return ret;
+}

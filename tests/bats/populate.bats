@@ -1,0 +1,240 @@
+#!/usr/bin/env bats
+# populate.bats - mkreflink -d: copy a tree in, sharing identical blocks.
+#
+# Outside oracles: the kernel's read-only mount compared with the source
+# (diff -r and a find -printf metadata listing), rfl_recount (the refcount
+# trees equal a recount of the extents), stock e2fsck -fn after --strip,
+# and mke2fs -d on the same tree for the blocks used.
+
+bats_require_minimum_version 1.5.0
+
+REPO="$BATS_TEST_DIRNAME/../.."
+BIN="$REPO/build/bin/mkreflink"
+HELPERS="$REPO/build/bin"
+
+U1=6e1b7a3c-0f4d-4c2b-9a51-3d2e8f7c6b10
+HS=9d3c2b1a-4e5f-4a6b-8c7d-0e1f2a3b4c5d
+export SOURCE_DATE_EPOCH=1700000000
+
+teardown() {
+	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
+		umount "$MNT"
+	fi
+}
+
+setup() {
+	[ -x "$BIN" ] || { echo "$BIN is not built: run make" >&2; return 1; }
+	for t in mke2fs e2fsck debugfs sha256sum dd find; do
+		command -v "$t" >/dev/null ||
+			skip "$t is not installed (scripts/install-deps)"
+	done
+	IMG="$BATS_TEST_TMPDIR/img"
+	MNT="$BATS_TEST_TMPDIR/mnt"
+	SRC="$BATS_TEST_TMPDIR/src"
+	mkdir -p "$MNT"
+}
+
+# A deterministic block of 4 KiB: seed n
+blk() {
+	python3 -c "import random,sys; r=random.Random($1); \
+sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(4096)))"
+}
+
+# make_tree DIR [reverse]: the same tree, files created in either order
+make_tree() {
+	local d=$1 order=${2:-} i f files
+	mkdir -p "$d/sub/deep" "$d/empty_dir"
+	for i in 1 2 3 4 5 6 7 8; do blk $i; done > "$d/.base"
+	files=(whole1 sub/whole2 sub/deep/whole3 partial onediff sparse
+	       zeros tail small)
+	[ "$order" = reverse ] &&
+		files=(small tail zeros sparse onediff partial sub/deep/whole3
+		       sub/whole2 whole1)
+	for f in "${files[@]}"; do
+		case $f in
+		whole*|sub/whole2|sub/deep/whole3) cp "$d/.base" "$d/$f" ;;
+		partial)
+			# blocks 4..7 of base, then new data
+			{ dd if="$d/.base" bs=4096 skip=4 2>/dev/null
+			  blk 100; blk 101; } > "$d/$f" ;;
+		onediff)
+			cp "$d/.base" "$d/$f"
+			blk 200 | dd of="$d/$f" bs=4096 seek=3 conv=notrunc \
+				2>/dev/null ;;
+		sparse)
+			truncate -s 1M "$d/$f"
+			blk 2 | dd of="$d/$f" bs=4096 seek=100 conv=notrunc \
+				2>/dev/null ;;
+		zeros) dd if=/dev/zero of="$d/$f" bs=4096 count=3 2>/dev/null ;;
+		tail) { cat "$d/.base"; printf 'tail'; } > "$d/$f" ;;
+		small) echo hello > "$d/$f" ;;
+		esac
+	done
+	rm "$d/.base"
+	ln -s whole1 "$d/fastlink"
+	ln -s "$(printf 'l%.0s' $(seq 1 200))" "$d/slowlink"
+	ln "$d/whole1" "$d/sub/hard_whole1"
+	mkfifo "$d/fifo"
+	mknod "$d/chardev" c 1 3
+	mknod "$d/blockdev" b 7 200
+	chown 1234:5678 "$d/small"
+	chmod 4751 "$d/partial"
+	chmod 700 "$d/sub/deep"
+	# fixed times with nanoseconds, deepest first so parents keep theirs
+	find "$d" -depth -exec touch -h -d '2021-05-06 07:08:09.123456789' {} +
+	touch -h -a -d '2020-01-02 03:04:05.987654321' "$d/small"
+}
+
+# The metadata the kernel shows: type, mode, owner, size (not of
+# directories), links, mtime, atime, link target; ctime is the copy's own
+listing() {
+	(cd "$1" && find . -path ./lost+found -prune -o -path . -o \
+		\( -type d -printf '%P %y %m %U %G - %n %T@ %A@\n' \) -o \
+		-printf '%P %y %m %U %G %s %n %T@ %A@ %l\n' | sort)
+}
+
+mount_ro() {
+	[ "$(id -u)" -eq 0 ] || skip "not root: cannot mount the image"
+	mount -o loop,ro "$1" "$MNT" 2>/dev/null ||
+		skip "the kernel cannot loop-mount the image here"
+}
+
+@test "populate: the kernel sees the source tree, byte for byte" {
+	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
+	make_tree "$SRC"
+	# times as they are, not clamped to SOURCE_DATE_EPOCH
+	unset SOURCE_DATE_EPOCH
+	# reading a directory or symlink moves its atime once (relatime):
+	# let that happen before the snapshot, not during the copy
+	listing "$SRC" > /dev/null
+	listing "$SRC" > "$BATS_TEST_TMPDIR/src.list"
+	run "$BIN" -q -F -d "$SRC" "$IMG" 16M
+	[ "$status" -eq 0 ]
+	mount_ro "$IMG"
+	run diff -r --no-dereference -x lost+found -x fifo -x chardev \
+		-x blockdev "$SRC" "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	listing "$MNT" > "$BATS_TEST_TMPDIR/img.list"
+	run diff "$BATS_TEST_TMPDIR/src.list" "$BATS_TEST_TMPDIR/img.list"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run stat -c '%t:%T' "$MNT/blockdev"
+	[ "$output" = "7:c8" ]
+}
+
+@test "populate: refcounts equal a recount, and shared inodes are flagged" {
+	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
+	make_tree "$SRC"
+	run "$BIN" -F -d "$SRC" "$IMG" 16M
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"shared"* ]]
+	run "$HELPERS/rfl_recount" "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" 0 differences"* ]]
+	[[ "$output" != *" 0 records"* ]]
+	# every file with a shared block carries EXT4_REFLINK_FL (0x400000)
+	for f in whole1 sub/whole2 sub/deep/whole3 partial onediff tail; do
+		run debugfs -R "stat /$f" "$IMG"
+		[[ "$output" =~ Flags:\ 0x4[0-9a-f]{5} ]] ||
+			{ echo "$f: $output" | head -5; false; }
+	done
+	run debugfs -R "stat /small" "$IMG"
+	[[ ! "$output" =~ Flags:\ 0x4[0-9a-f]{5} ]]
+}
+
+@test "populate: holes stay holes, zero blocks become holes" {
+	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
+	make_tree "$SRC"
+	run "$BIN" -q -F -d "$SRC" "$IMG" 16M
+	[ "$status" -eq 0 ]
+	run debugfs -R "stat /zeros" "$IMG"
+	[[ "$output" == *"Blockcount: 0"* ]]
+	run debugfs -R "stat /sparse" "$IMG"
+	[[ "$output" == *"Blockcount: 8"* ]]
+}
+
+@test "populate: fewer blocks than mke2fs -d; --no-dedup stores all" {
+	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
+	make_tree "$SRC"
+	used() {
+		dumpe2fs -h "$1" 2>/dev/null | awk -F: \
+			'/^Block count/ { t = $2 } /^Free blocks/ { f = $2 }
+			 END { print t - f }'
+	}
+	mke2fs -q -F -t ext4 -b 4096 -U "$U1" -d "$SRC" "$IMG.e2" 16M
+	"$BIN" -q -F -b 4096 -d "$SRC" "$IMG" 16M
+	"$BIN" -q -F -b 4096 --no-dedup -d "$SRC" "$IMG.nd" 16M
+	e2=$(used "$IMG.e2") ours=$(used "$IMG") nd=$(used "$IMG.nd")
+	echo "mke2fs -d $e2, mkreflink -d $ours, --no-dedup $nd"
+	# 8 + 8 + 8 + 2 + 1 + 1 + 1 + 1 + 1 data blocks without dedup, 11 with
+	[ $((e2 - ours)) -ge 18 ]
+	[ $((nd - ours)) -ge 18 ]
+	run "$HELPERS/rfl_recount" "$IMG.nd"
+	[ "$status" -eq 0 ]
+}
+
+@test "populate: --strip, then stock e2fsck -fn is clean" {
+	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
+	make_tree "$SRC"
+	"$BIN" -q -F -d "$SRC" "$IMG" 16M
+	"$BIN" -q --strip "$IMG"
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "populate: the same tree made in another order gives the same image" {
+	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
+	make_tree "$SRC"
+	make_tree "$SRC.2" reverse
+	"$BIN" -q -F -U "$U1" -E hash_seed="$HS" -d "$SRC" "$IMG" 16M
+	"$BIN" -q -F -U "$U1" -E hash_seed="$HS" -d "$SRC.2" "$IMG.2" 16M
+	a=$(sha256sum < "$IMG") b=$(sha256sum < "$IMG.2")
+	[ "$a" = "$b" ]
+}
+
+@test "populate: a tree larger than the image says how much more it needs" {
+	mkdir -p "$SRC"
+	head -c 3M /dev/urandom > "$SRC/big"
+	run "$BIN" -q -F -d "$SRC" "$IMG" 2M
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" =~ needs\ [0-9]+\ more\ blocks ]]
+	[ ! -e "$IMG" ]
+}
+
+@test "populate: an unreadable file is named, and fails the run" {
+	[ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null ||
+		skip "needs root and setpriv to read as another user"
+	# somewhere the other user can reach
+	TOP=$(mktemp -d /tmp/populate.XXXXXX)
+	chmod 777 "$TOP"
+	SRC="$TOP/src"
+	mkdir -p "$SRC"
+	echo secret > "$SRC/locked"
+	chmod 000 "$SRC/locked"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$BIN" -q -F -d "$SRC" "$TOP/img" 4M
+	rm -rf "$TOP"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$SRC/locked"* ]]
+	[[ "$output" == *"ermission denied"* ]]
+}
+
+@test "populate: a name longer than 255 bytes is refused by name" {
+	mkdir -p "$SRC"
+	n=$(printf 'n%.0s' $(seq 1 256))
+	touch "$SRC/$n" 2>/dev/null || skip "the source filesystem refuses it"
+	run "$BIN" -q -F -d "$SRC" "$IMG" 4M
+	[ "$status" -eq 1 ]
+}
+
+@test "populate: --no-dedup without -d is a usage error" {
+	run "$BIN" --no-dedup "$IMG" 4M
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"goes with -d"* ]]
+}

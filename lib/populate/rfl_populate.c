@@ -446,6 +446,84 @@ static errcode_t new_inode(struct ctx *c, ext2_ino_t dir, const char *name,
 	return 0;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The extended attributes of path onto ino, in name order so the image
+ * does not depend on the order the source lists them.  libext2fs turns
+ * system.posix_acl_* from the kernel's xattr form into ext4's.
+ */
+static errcode_t copy_xattrs(struct ctx *c, ext2_ino_t ino, const char *path)
+{
+	struct ext2_xattr_handle *h = NULL;
+	char *names = NULL, **v = NULL, *val = NULL, *n;
+	ssize_t len, vlen;
+	size_t nr = 0, i;
+	errcode_t ret = 0;
+
+	len = llistxattr(path, NULL, 0);
+	if (len <= 0)
+		return len < 0 && errno != ENOTSUP && errno != ENODATA ?
+		       why(c, errno, "%s: listing extended attributes",
+			   path) : 0;
+	names = malloc((size_t)len);
+	if (!names)
+		return EXT2_ET_NO_MEMORY;
+	len = llistxattr(path, names, (size_t)len);
+	if (len < 0) {
+		ret = why(c, errno, "%s: listing extended attributes", path);
+		goto out;
+	}
+	for (n = names; n < names + len; n += strlen(n) + 1)
+		nr++;
+	v = malloc(nr * sizeof(*v));
+	if (!v) {
+		ret = EXT2_ET_NO_MEMORY;
+		goto out;
+	}
+	for (i = 0, n = names; n < names + len; n += strlen(n) + 1)
+		v[i++] = n;
+	qsort(v, nr, sizeof(*v), str_cmp);
+	ret = ext2fs_xattrs_open(c->fs, ino, &h);
+	ret = ret ?: ext2fs_xattrs_read(h);
+	for (i = 0; !ret && i < nr; i++) {
+		vlen = lgetxattr(path, v[i], NULL, 0);
+		if (vlen < 0) {
+			ret = why(c, errno, "%s: reading extended attributes",
+				  path);
+			break;
+		}
+		free(val);
+		val = malloc(vlen ? (size_t)vlen : 1);
+		if (!val) {
+			ret = EXT2_ET_NO_MEMORY;
+			break;
+		}
+		vlen = lgetxattr(path, v[i], val, (size_t)vlen);
+		if (vlen < 0) {
+			ret = why(c, errno, "%s: reading extended attributes",
+				  path);
+			break;
+		}
+		ret = ext2fs_xattr_set(h, v[i], val, (size_t)vlen);
+		if (ret) {
+			snprintf(c->p->why, sizeof(c->p->why),
+				 "%s: extended attribute %s", path, v[i]);
+			break;
+		}
+	}
+out:
+	if (h)
+		ext2fs_xattrs_close(&h);
+	free(val);
+	free(v);
+	free(names);
+	return ret;
+}
+
 /* ---------------------------------------------------------------- */
 /* Regular files                                                     */
 /* ---------------------------------------------------------------- */
@@ -693,6 +771,8 @@ static errcode_t copy_file(struct ctx *c, ext2_ino_t dir, const char *name,
 	}
 	ret = copy_data(c, fd, st, ino, path);
 	close(fd);
+	if (!ret && !c->full)
+		ret = copy_xattrs(c, ino, path);
 	c->p->files++;
 	return ret;
 }
@@ -722,11 +802,13 @@ static errcode_t copy_symlink(struct ctx *c, ext2_ino_t dir,
 	if (ret)
 		return ret;
 	c->p->symlinks++;
-	return update_meta(c, ino, st, 0);
+	ret = update_meta(c, ino, st, 0);
+	return ret ?: copy_xattrs(c, ino, path);
 }
 
 static errcode_t copy_special(struct ctx *c, ext2_ino_t dir,
-			      const char *name, const struct stat *st)
+			      const char *name, const char *path,
+			      const struct stat *st)
 {
 	struct ext2_inode_large in;
 	unsigned int maj = major(st->st_rdev), min = minor(st->st_rdev);
@@ -749,8 +831,9 @@ static errcode_t copy_special(struct ctx *c, ext2_ino_t dir,
 					((min & ~0xffU) << 12);
 	}
 	c->p->specials++;
-	return ext2fs_write_inode_full(c->fs, ino, (struct ext2_inode *)&in,
-				       sizeof(in));
+	ret = ext2fs_write_inode_full(c->fs, ino, (struct ext2_inode *)&in,
+				      sizeof(in));
+	return ret ?: copy_xattrs(c, ino, path);
 }
 
 static int name_cmp(const struct dirent **a, const struct dirent **b)
@@ -816,13 +899,14 @@ static errcode_t copy_entry(struct ctx *c, ext2_ino_t dir, const char *name,
 		c->p->dirs++;
 		ret = copy_dir(c, ino, path, depth + 1);
 		/* after the entries: linking into it changed nothing we set */
-		return ret ?: update_meta(c, ino, &st, 0);
+		ret = ret ?: update_meta(c, ino, &st, 0);
+		return ret ?: copy_xattrs(c, ino, path);
 	}
 	if (S_ISLNK(st.st_mode))
 		ret = copy_symlink(c, dir, name, path, &st);
 	else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
 		 S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
-		ret = copy_special(c, dir, name, &st);
+		ret = copy_special(c, dir, name, path, &st);
 	else
 		return why(c, EXT2_ET_UNIMPLEMENTED, "%s: unknown file type",
 			   path);
@@ -1105,6 +1189,7 @@ errcode_t rfl_populate(struct rfl_fs *rfs, struct rfl_populate *p)
 		goto out;
 	}
 	ret = ret ?: update_meta(&c, root, &st, 0);
+	ret = ret ?: copy_xattrs(&c, root, p->src);
 	ret = ret ?: flag_owners(&c);
 	ret = ret ?: load_refcounts(&c);
 out:

@@ -123,6 +123,59 @@ mount_ro() {
 	[ "$output" = "7:c8" ]
 }
 
+# Extended attributes of every name under a tree, as one sorted text
+xattrs() {
+	python3 - "$1" <<'PY'
+import os, sys
+root = sys.argv[1]
+for dp, dn, fn in sorted(os.walk(root)):
+    for n in sorted(dn + fn) + ["."]:
+        p = os.path.join(dp, n)
+        r = os.path.relpath(p, root)
+        if r.startswith("lost+found"):
+            continue
+        for k in sorted(os.listxattr(p, follow_symlinks=False)):
+            print(r, k, os.getxattr(p, k, follow_symlinks=False).hex())
+PY
+}
+
+@test "populate: extended attributes and POSIX ACLs survive" {
+	[ "$(id -u)" -eq 0 ] || skip "not root: trusted.* and mknod need it"
+	make_tree "$SRC"
+	python3 - "$SRC" <<'PY' || skip "the source filesystem has no xattrs"
+import os, struct, sys
+d = sys.argv[1]
+os.setxattr(d + "/small", "user.colour", b"blue")
+os.setxattr(d + "/whole1", "security.big", b"x" * 300)
+os.setxattr(d + "/sub", "user.dir", b"")
+os.setxattr(d + "/fastlink", "trusted.t", b"1", follow_symlinks=False)
+os.setxattr(d, "user.root", b"r")
+# user::rw- user:1000:rwx group::r-- mask::rwx other::r--
+acl = struct.pack("<I", 2) + b"".join(
+    struct.pack("<HHI", t, p, i) for t, p, i in
+    [(1, 6, 0xffffffff), (2, 7, 1000), (4, 4, 0xffffffff),
+     (0x10, 7, 0xffffffff), (0x20, 4, 0xffffffff)])
+os.setxattr(d + "/tail", "system.posix_acl_access", acl)
+os.setxattr(d + "/sub", "system.posix_acl_default", acl)
+PY
+	xattrs "$SRC" > "$BATS_TEST_TMPDIR/src.x"
+	grep -q posix_acl_access "$BATS_TEST_TMPDIR/src.x"
+	run "$BIN" -q -F -d "$SRC" "$IMG" 16M
+	[ "$status" -eq 0 ]
+	run "$HELPERS/rfl_recount" "$IMG"
+	[ "$status" -eq 0 ]
+	mount_ro "$IMG"
+	xattrs "$MNT" > "$BATS_TEST_TMPDIR/img.x"
+	run diff "$BATS_TEST_TMPDIR/src.x" "$BATS_TEST_TMPDIR/img.x"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	umount "$MNT"
+	"$BIN" -q --strip "$IMG"
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "populate: refcounts equal a recount, and shared inodes are flagged" {
 	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
 	make_tree "$SRC"

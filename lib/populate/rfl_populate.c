@@ -563,6 +563,32 @@ static errcode_t read_full(int fd, char *buf, size_t len, off_t off,
 	return 0;
 }
 
+/*
+ * The first block at or after lblk holding data (*next, past the end if
+ * none), and how many of the *n blocks from there do before a hole.
+ * Where SEEK_DATA is not supported everything is data.
+ */
+static errcode_t data_span(int fd, blk64_t lblk, unsigned int bs,
+			   blk64_t *next, blk64_t *n)
+{
+	off_t data, hole;
+	blk64_t end;
+
+	*next = lblk;
+	data = lseek(fd, (off_t)(lblk * bs), SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO ? (*next = ~0ULL, 0) :
+		       errno == EINVAL ? 0 : errno;
+	*next = (blk64_t)data / bs;
+	hole = lseek(fd, data, SEEK_HOLE);
+	if (hole < 0)
+		return 0;
+	end = ((blk64_t)hole + bs - 1) / bs;
+	if (end - *next < *n)
+		*n = end - *next;
+	return 0;
+}
+
 static errcode_t copy_data(struct ctx *c, int fd, const struct stat *st,
 			   ext2_ino_t ino, const char *path)
 {
@@ -580,9 +606,22 @@ static errcode_t copy_data(struct ctx *c, int fd, const struct stat *st,
 		if (ret)
 			return ret;
 	}
-	for (lblk = 0; lblk < nblocks; lblk += CHUNK_BLOCKS) {
-		want = (size_t)((nblocks - lblk < CHUNK_BLOCKS ?
-				 nblocks - lblk : CHUNK_BLOCKS) * bs);
+	for (lblk = 0; lblk < nblocks; lblk += want / bs) {
+		blk64_t n = nblocks - lblk < CHUNK_BLOCKS ? nblocks - lblk :
+			    CHUNK_BLOCKS, next;
+
+		/* skip the source's holes rather than read their zeroes */
+		ret = data_span(fd, lblk, bs, &next, &n);
+		if (ret) {
+			why(c, ret, "%s", path);
+			goto out;
+		}
+		if (next >= nblocks)
+			break;
+		lblk = next;
+		if (n > nblocks - lblk)
+			n = nblocks - lblk;
+		want = (size_t)(n * bs);
 		ret = read_full(fd, c->buf, want, (off_t)(lblk * bs), &got);
 		if (ret) {
 			why(c, ret, "%s", path);

@@ -209,6 +209,26 @@ PY
 	[[ "$output" == *"Blockcount: 8"* ]]
 }
 
+@test "populate: a 1 TiB sparse file is not read; --keep-zero keeps zeroes" {
+	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
+	make_tree "$SRC"
+	truncate -s 1T "$SRC/huge"
+	printf x >> "$SRC/huge"
+	run timeout 20 "$BIN" -q -F -b 1024 --keep-zero -d "$SRC" "$IMG" 16M
+	[ "$status" -eq 0 ]
+	run debugfs -R "stat /huge" "$IMG"
+	[[ "$output" == *"Size: 1099511627777"* ]]
+	[[ "$output" == *"Blockcount: 2"* ]]
+	# 12 KiB of zeroes kept: 12 one-block extents onto one block, which
+	# need an extent tree block
+	run debugfs -R "stat /zeros" "$IMG"
+	[[ "$output" == *"Blockcount: 26"* ]]
+	run debugfs -R "stat /sparse" "$IMG"
+	[[ "$output" == *"Blockcount: 8"* ]]
+	run "$HELPERS/rfl_recount" "$IMG"
+	[ "$status" -eq 0 ]
+}
+
 @test "populate: fewer blocks than mke2fs -d; --no-dedup stores all" {
 	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
 	make_tree "$SRC"

@@ -734,37 +734,52 @@ out:
 /* The walk                                                          */
 /* ---------------------------------------------------------------- */
 
-static errcode_t find_link(struct ctx *c, const struct stat *st,
-			   ext2_ino_t *ino)
+/* Slot of a source inode in the link table: its own, or the empty one */
+static size_t link_slot(const struct ctx *c, dev_t dev, ino_t sino)
 {
-	size_t i;
+	__u64 h = ((__u64)sino ^ ((__u64)dev << 32)) * 0x9e3779b97f4a7c15ULL;
+	size_t mask = c->max_links - 1, j;
 
-	/* few files have several links; a linear list is enough for now */
-	for (i = 0; i < c->nr_links; i++)
-		if (c->links[i].dev == st->st_dev &&
-		    c->links[i].sino == st->st_ino) {
-			*ino = c->links[i].ino;
-			return 0;
-		}
-	*ino = 0;
-	return 0;
+	for (j = (size_t)(h >> 20) & mask; c->links[j].ino;
+	     j = (j + 1) & mask)
+		if (c->links[j].dev == dev && c->links[j].sino == sino)
+			break;
+	return j;
+}
+
+/* The inode a source file with several links was copied to, or 0 */
+static ext2_ino_t find_link(const struct ctx *c, const struct stat *st)
+{
+	if (!c->max_links)
+		return 0;
+	return c->links[link_slot(c, st->st_dev, st->st_ino)].ino;
 }
 
 static errcode_t add_link(struct ctx *c, const struct stat *st,
 			  ext2_ino_t ino)
 {
-	if (c->nr_links == c->max_links) {
-		size_t n = c->max_links ? c->max_links * 2 : 64;
-		void *v = realloc(c->links, n * sizeof(*c->links));
+	struct link_ent *old = c->links;
+	size_t n = c->max_links, i;
 
-		if (!v)
+	/* a hash table at most half full: trees with many hard links */
+	if ((c->nr_links + 1) * 2 > c->max_links) {
+		c->max_links = n ? n * 2 : 64;
+		c->links = calloc(c->max_links, sizeof(*c->links));
+		if (!c->links) {
+			c->links = old;
+			c->max_links = n;
 			return EXT2_ET_NO_MEMORY;
-		c->links = v;
-		c->max_links = n;
+		}
+		for (i = 0; i < n; i++)
+			if (old[i].ino)
+				c->links[link_slot(c, old[i].dev,
+						   old[i].sino)] = old[i];
+		free(old);
 	}
-	c->links[c->nr_links].dev = st->st_dev;
-	c->links[c->nr_links].sino = st->st_ino;
-	c->links[c->nr_links].ino = ino;
+	i = link_slot(c, st->st_dev, st->st_ino);
+	c->links[i].dev = st->st_dev;
+	c->links[i].sino = st->st_ino;
+	c->links[i].ino = ino;
 	c->nr_links++;
 	return 0;
 }
@@ -901,9 +916,7 @@ static errcode_t copy_entry(struct ctx *c, ext2_ino_t dir, const char *name,
 	if (lstat(path, &st))
 		return why(c, errno, "%s", path);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-		ret = find_link(c, &st, &ino);
-		if (ret)
-			return ret;
+		ino = find_link(c, &st);
 		if (ino)
 			return c->full ? 0 : hard_link(c, dir, name, ino, &st);
 	}

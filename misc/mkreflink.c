@@ -798,6 +798,8 @@ static int do_populate(struct opts *o)
 			     "of data (and room for their metadata)",
 			     o->root_dir, o->dev,
 			     (unsigned long long)p.more_blocks);
+		else if (p.why_full)
+			fail("%s", p.why);
 		else if (p.why[0])
 			com_err(prog, ret, "while copying %s", p.why);
 		else

@@ -76,7 +76,19 @@ static errcode_t why(struct ctx *c, errcode_t ret, const char *fmt,
 		     const char *path)
 {
 	snprintf(c->p->why, sizeof(c->p->why), fmt, path);
+	/* "%s" alone names a path for the error code; more is a sentence */
+	c->p->why_full = strcmp(fmt, "%s") != 0;
 	return ret;
+}
+
+/* "path: what: reason", for a system call that failed on path */
+static errcode_t why_errno(struct ctx *c, int err, const char *what,
+			   const char *path)
+{
+	snprintf(c->p->why, sizeof(c->p->why), "%s: %s: %s", path, what,
+		 strerror(err));
+	c->p->why_full = true;
+	return err;
 }
 
 /* ---------------------------------------------------------------- */
@@ -467,14 +479,15 @@ static errcode_t copy_xattrs(struct ctx *c, ext2_ino_t ino, const char *path)
 	len = llistxattr(path, NULL, 0);
 	if (len <= 0)
 		return len < 0 && errno != ENOTSUP && errno != ENODATA ?
-		       why(c, errno, "%s: listing extended attributes",
-			   path) : 0;
+		       why_errno(c, errno, "listing extended attributes",
+				 path) : 0;
 	names = malloc((size_t)len);
 	if (!names)
 		return EXT2_ET_NO_MEMORY;
 	len = llistxattr(path, names, (size_t)len);
 	if (len < 0) {
-		ret = why(c, errno, "%s: listing extended attributes", path);
+		ret = why_errno(c, errno, "listing extended attributes",
+				path);
 		goto out;
 	}
 	for (n = names; n < names + len; n += strlen(n) + 1)
@@ -492,8 +505,8 @@ static errcode_t copy_xattrs(struct ctx *c, ext2_ino_t ino, const char *path)
 	for (i = 0; !ret && i < nr; i++) {
 		vlen = lgetxattr(path, v[i], NULL, 0);
 		if (vlen < 0) {
-			ret = why(c, errno, "%s: reading extended attributes",
-				  path);
+			ret = why_errno(c, errno, "reading extended attributes",
+					path);
 			break;
 		}
 		free(val);
@@ -504,8 +517,8 @@ static errcode_t copy_xattrs(struct ctx *c, ext2_ino_t ino, const char *path)
 		}
 		vlen = lgetxattr(path, v[i], val, (size_t)vlen);
 		if (vlen < 0) {
-			ret = why(c, errno, "%s: reading extended attributes",
-				  path);
+			ret = why_errno(c, errno, "reading extended attributes",
+					path);
 			break;
 		}
 		ret = ext2fs_xattr_set(h, v[i], val, (size_t)vlen);
@@ -824,6 +837,18 @@ static errcode_t copy_file(struct ctx *c, ext2_ino_t dir, const char *name,
 		}
 	}
 	ret = copy_data(c, fd, st, ino, path);
+	if (!ret) {
+		struct stat now;
+
+		/* a copy of a file being written would be neither version */
+		if (fstat(fd, &now))
+			ret = why(c, errno, "%s", path);
+		else if (now.st_size != st->st_size ||
+			 now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+			 now.st_mtim.tv_nsec != st->st_mtim.tv_nsec)
+			ret = why(c, EAGAIN, "%s changed while it was being "
+				  "copied", path);
+	}
 	close(fd);
 	if (!ret && !c->full)
 		ret = copy_xattrs(c, ino, path);

@@ -43,8 +43,12 @@ struct rfl_populate {
 	__u64 more_blocks;		/* with RFL_ET_NO_SPACE: blocks short */
 	__u64 records;			/* refcount records loaded */
 
-	/* what failed, with its path, when an error code says too little */
+	/*
+	 * What failed: the path the error code is about, or with why_full
+	 * a whole sentence that needs no error code.
+	 */
 	char why[PATH_MAX + 128];
+	bool why_full;
 };
 
 /*

@@ -272,6 +272,18 @@ void e2fs_meta_map_free(struct e2fs_meta_map *map)
 	ext2fs_free_mem(&map);
 }
 
+unsigned int e2fs_meta_map_nr(const struct e2fs_meta_map *map)
+{
+	return map->nr;
+}
+
+void e2fs_meta_map_run(const struct e2fs_meta_map *map, unsigned int i,
+		       blk64_t *start, blk64_t *len)
+{
+	*start = map->runs[i].start;
+	*len = map->runs[i].len;
+}
+
 /* Index of the first run ending after blk */
 static unsigned int meta_lower(const struct e2fs_meta_map *m, blk64_t blk)
 {

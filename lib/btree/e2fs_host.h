@@ -76,6 +76,11 @@ void e2fs_meta_map_free(struct e2fs_meta_map *map);
 bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
 			    blk64_t len);
 
+/* Run i (< e2fs_meta_map_nr) of the map, in block order */
+unsigned int e2fs_meta_map_nr(const struct e2fs_meta_map *map);
+void e2fs_meta_map_run(const struct e2fs_meta_map *map, unsigned int i,
+		       blk64_t *start, blk64_t *len);
+
 /* e2fs_host_open with a prebuilt map (not owned; must outlive the host) */
 errcode_t e2fs_host_open2(ext2_filsys fs, dgrp_t flex_group,
 			  unsigned int cache_blocks,

@@ -3,7 +3,8 @@
  * problem.c - reflinkck's problem table and the question machinery
  *
  * Templates expand %-codes from struct rfl_pctx: %g flex group, %b block,
- * %l length, %i inode, %e expected, %f found, %m error message.
+ * %l length, %i inode, %e expected, %f found, %m error message,
+ * %B/%L the expected range, %s a lower layer's description.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,17 +22,74 @@ struct rfl_problem_ent {
 
 static const struct rfl_problem_ent problem_table[] = {
 	{ PR_1_BAD_META,
-	  "flex group %g: metadata block %b is invalid (%m)",
-	  "Rebuild", "flex group %g: tree and metadata rebuilt",
-	  PR_PREEN_OK },
+	  "flex group %g: metadata block at bg_reserved is invalid (%m)",
+	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_1_META_RANGE,
-	  "flex group %g: bg_reserved %b is not inside the flex group",
-	  "Rebuild", "flex group %g: metadata block recreated",
-	  PR_PREEN_OK },
-	{ PR_2_BAD_TREE,
-	  "flex group %g: refcount tree is corrupt (%m)",
-	  "Rebuild", "flex group %g: tree rebuilt from the file extents",
-	  PR_PREEN_OK },
+	  "flex group %g: bg_reserved %b points outside the flex group, "
+	  "at fs metadata or at file data",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_1_STRAY_RESERVED,
+	  "group %g: bg_reserved is %f, expected 0 (only the first group "
+	  "of a flex group points at its metadata block)",
+	  "Clear", "group %g: bg_reserved cleared", PR_PREEN_OK },
+	{ PR_2_TREE,
+	  "flex group %g: refcount tree node %b: %s (expected %e, found %f)",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_2_BAD_RECORD,
+	  "flex group %g: refcount record %b+%l count %f: %s",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_3_BAD_INODE,
+	  "inode %i: extent tree unreadable (%m); run e2fsck after "
+	  "mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_3_MISSING,
+	  "flex group %g: missing refcount record %b+%l, expected count %e",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_3_EXTRA,
+	  "flex group %g: extra refcount record %b+%l count %f, "
+	  "no file shares it",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_3_COUNT,
+	  "flex group %g: refcount record %b+%l has count %f, expected %e",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_3_LENGTH,
+	  "flex group %g: refcount record %b+%l count %f, expected "
+	  "%B+%L count %e",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_3_LOST_TREE,
+	  "flex group %g: %e expected refcount records are lost with the "
+	  "metadata block",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_4_TREE_UNMARKED,
+	  "flex group %g: refcount tree block %b is not marked in use",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_4_TREE_FILE,
+	  "flex group %g: refcount tree block %b is also file data",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_4_META_UNMARKED,
+	  "flex group %g: metadata block is not marked in use",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_4_LEAKED,
+	  "blocks %b-%B are marked in use but nothing owns them (leaked)",
+	  "Free", "blocks %b-%B freed", PR_PREEN_OK },
+	{ PR_4_GROUP_FREE,
+	  "group %g: free blocks count wrong (%f, counted=%e)",
+	  "Fix", "group %g: free blocks count set to %e", PR_PREEN_OK },
+	{ PR_4_SUPER_FREE,
+	  "free blocks count wrong (%f, counted=%e)",
+	  "Fix", "free blocks count set to %e", PR_PREEN_OK | PR_NO_OK },
+	{ PR_5_CROSS_LINK,
+	  "inode %i shares blocks with other files but lacks "
+	  "EXT4_REFLINK_FL: cross-linked",
+	  "Clone", "inode %i: %e shared blocks copied; the file has its own "
+	  "copy now", 0 },
+	{ PR_5_NO_CLONE,
+	  "inode %i: cannot give the file its own copy: %s",
+	  "Clone", NULL, PR_NO_FIX },
+	{ PR_R_REBUILT, NULL, NULL,
+	  "flex group %g: refcount tree rebuilt from the files: %e records "
+	  "in %f blocks, metadata block %b",
+	  0 },
 };
 
 static const struct rfl_problem_ent *find_problem(enum rfl_problem code)
@@ -44,25 +102,28 @@ static const struct rfl_problem_ent *find_problem(enum rfl_problem code)
 	return NULL;
 }
 
-static void expand(const char *tmpl, const struct rfl_pctx *p)
+static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 {
 	const char *s;
 
 	for (s = tmpl; *s; s++) {
 		if (*s != '%' || !s[1]) {
-			putchar(*s);
+			fputc(*s, f);
 			continue;
 		}
 		switch (*++s) {
-		case 'g': printf("%u", p->fg); break;
-		case 'b': printf("%llu", (unsigned long long)p->blk); break;
-		case 'l': printf("%llu", (unsigned long long)p->len); break;
-		case 'i': printf("%u", p->ino); break;
-		case 'e': printf("%llu", (unsigned long long)p->expected);
+		case 'g': fprintf(f, "%u", p->fg); break;
+		case 'b': fprintf(f, "%llu", (unsigned long long)p->blk); break;
+		case 'l': fprintf(f, "%llu", (unsigned long long)p->len); break;
+		case 'i': fprintf(f, "%u", p->ino); break;
+		case 'e': fprintf(f, "%llu", (unsigned long long)p->expected);
 			break;
-		case 'f': printf("%llu", (unsigned long long)p->found); break;
-		case 'm': fputs(error_message(p->err), stdout); break;
-		default: putchar('%'); putchar(*s); break;
+		case 'f': fprintf(f, "%llu", (unsigned long long)p->found); break;
+		case 'B': fprintf(f, "%llu", (unsigned long long)p->blk2); break;
+		case 'L': fprintf(f, "%llu", (unsigned long long)p->len2); break;
+		case 's': fputs(p->str ? p->str : "", f); break;
+		case 'm': fputs(error_message(p->err), f); break;
+		default: fputc('%', f); fputc(*s, f); break;
 		}
 	}
 }
@@ -72,7 +133,7 @@ static int ask_tty(struct rfl_check_ctx *ctx)
 {
 	int c;
 
-	fflush(stdout);
+	fflush(ctx->out);
 	for (;;) {
 		c = getchar();
 		if (c == EOF) {
@@ -95,28 +156,41 @@ bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 	if (!e)
 		return false;
 	if (ctx->mode == RFL_PREEN)
-		printf("%s: ", ctx->device);
-	expand(e->msg, pctx);
-	putchar('\n');
+		fprintf(ctx->out, "%s: ", ctx->device);
+	expand(ctx->out, e->msg, pctx);
+	fputc('\n', ctx->out);
+	if (e->flags & PR_NO_FIX) {
+		/* say so rather than pretend: the problem stays */
+		fprintf(ctx->out, "%s? no (not repaired by this version)\n\n",
+			e->question);
+		ctx->left++;
+		if (ctx->mode == RFL_PREEN)
+			ctx->halted = true;
+		return false;
+	}
 	switch (ctx->mode) {
 	case RFL_NO:
-		printf("%s? no\n\n", e->question);
+		fprintf(ctx->out, "%s? no\n\n", e->question);
 		fix = false;
 		break;
 	case RFL_YES:
-		printf("%s? yes\n\n", e->question);
+		fprintf(ctx->out, "%s? yes\n\n", e->question);
 		fix = true;
 		break;
 	case RFL_PREEN:
 		fix = e->flags & PR_PREEN_OK;
-		if (!fix)
-			printf("\n%s: UNEXPECTED INCONSISTENCY; RUN reflinkck "
-			       "MANUALLY.\n", ctx->device);
+		if (!fix) {
+			/* e2fsck's preenhalt: a person must look at it */
+			fprintf(ctx->out, "\n\n%s: UNEXPECTED INCONSISTENCY; "
+				"RUN reflinkck MANUALLY.\n\t(i.e., without -a "
+				"or -p options)\n", ctx->device);
+			ctx->halted = true;
+		}
 		break;
 	default:
-		printf("%s<y>? ", e->question);
+		fprintf(ctx->out, "%s<y>? ", e->question);
 		fix = ask_tty(ctx);
-		putchar('\n');
+		fputc('\n', ctx->out);
 		break;
 	}
 	if (!fix && !(e->flags & PR_NO_OK))
@@ -132,8 +206,8 @@ void rfl_problem_fixed(struct rfl_check_ctx *ctx, enum rfl_problem code,
 	if (!e)
 		return;
 	if (ctx->mode == RFL_PREEN)
-		printf("%s: ", ctx->device);
-	expand(e->done, pctx);
-	putchar('\n');
+		fprintf(ctx->out, "%s: ", ctx->device);
+	expand(ctx->out, e->done, pctx);
+	fputc('\n', ctx->out);
 	ctx->fixed++;
 }

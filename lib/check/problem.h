@@ -7,6 +7,7 @@
 #define RFL_CHECK_PROBLEM_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <ext2fs/ext2fs.h>
 
 /* What a problem report may name; unused fields are ignored */
@@ -14,21 +15,40 @@ struct rfl_pctx {
 	dgrp_t fg;
 	blk64_t blk, len;
 	ext2_ino_t ino;
+	blk64_t blk2, len2;		/* the expected range */
 	__u64 expected, found;
 	errcode_t err;
+	const char *str;		/* what a lower layer found */
 };
 
 /* Problem codes: pass in the top byte, like e2fsck */
 enum rfl_problem {
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
-	PR_2_BAD_TREE = 0x020001,	/* tree failed verification */
+	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */
+	PR_2_TREE = 0x020001,		/* a node failed verification */
+	PR_2_BAD_RECORD = 0x020002,	/* a record is malformed */
+	PR_3_BAD_INODE = 0x030001,	/* extent tree unreadable */
+	PR_3_MISSING = 0x030002,	/* expected record absent */
+	PR_3_EXTRA = 0x030003,		/* record nobody shares */
+	PR_3_COUNT = 0x030004,		/* wrong count */
+	PR_3_LENGTH = 0x030005,		/* wrong range */
+	PR_3_LOST_TREE = 0x030006,	/* records lost with the metadata */
+	PR_4_TREE_UNMARKED = 0x040001,	/* tree node free in the bitmap */
+	PR_4_TREE_FILE = 0x040002,	/* tree node is also file data */
+	PR_4_META_UNMARKED = 0x040003,	/* metadata block free in bitmap */
+	PR_4_LEAKED = 0x040004,		/* in use, owned by nothing */
+	PR_4_GROUP_FREE = 0x040005,	/* group's free block count wrong */
+	PR_4_SUPER_FREE = 0x040006,	/* superblock's free count wrong */
+	PR_5_CROSS_LINK = 0x050001,	/* shared without EXT4_REFLINK_FL */
+	PR_5_NO_CLONE = 0x050002,	/* the cross-link cannot be cloned */
+	PR_R_REBUILT = 0x0f0001,	/* what a rebuild did */
 };
 
 /* Entry flags */
 #define PR_PREEN_OK	0x01	/* -p may fix it without asking */
 #define PR_NO_OK	0x02	/* answering no is not an error */
-#define PR_FATAL	0x04	/* cannot go on */
+#define PR_NO_FIX	0x04	/* no repair exists yet: always left */
 
 /* How questions are answered */
 enum rfl_answer_mode {
@@ -41,9 +61,11 @@ enum rfl_answer_mode {
 struct rfl_check_ctx {
 	const char *device;
 	enum rfl_answer_mode mode;
+	FILE *out;			/* where problems are printed */
 	unsigned int fixed;		/* problems fixed */
 	unsigned int left;		/* problems left unfixed */
-	bool cancelled;
+	bool cancelled;			/* EOF at a question */
+	bool halted;			/* -p met a problem it may not fix */
 };
 
 /*

@@ -92,3 +92,248 @@ sum() {
 	[[ "$output" == *"reflink feature"*"$IMG"* ]]
 	[ "$(sum "$IMG")" = "$before" ]
 }
+
+# -n finds it (exit 4, named by $2) and changes nothing; -y fixes it
+# (exit 1); then clean, the recount agrees, and stock e2fsck accepts the
+# stripped image with every file's bytes unchanged
+fixes() {
+	local name=$1 msg=$2 before s
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"$msg"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"rebuilt from the files"* ]]
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$BIN/rfl_recount" "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	command -v e2fsck >/dev/null || return 0
+	for f in /a /b /c /small; do
+		s=$(debugfs -R "cat $f" "$IMG" 2>/dev/null | sha256sum)
+		echo "$s" >>"$BATS_TEST_TMPDIR/sums"
+	done
+	"$BIN/mkreflink" --strip "$IMG" >/dev/null
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for f in /a /b /c /small; do
+		debugfs -R "cat $f" "$IMG" 2>/dev/null | sha256sum
+	done >"$BATS_TEST_TMPDIR/sums2"
+	cmp "$BATS_TEST_TMPDIR/sums" "$BATS_TEST_TMPDIR/sums2"
+}
+
+# The first record of flex group 0: "start len"
+first_record() {
+	"$BIN/rflctl" "$IMG" records | awk 'NR == 1 { print $2, $3 }'
+}
+
+@test "wrong count: found and fixed" {
+	"$BIN/rflctl" -w "$IMG" adjust $(first_record) +1
+	fixes count "has count 4, expected 3"
+}
+
+@test "missing record: found and fixed" {
+	local r
+	r=$(first_record)
+	"$BIN/rflctl" -w "$IMG" adjust $r -1
+	"$BIN/rflctl" -w "$IMG" adjust $r -1
+	fixes missing "missing refcount record"
+}
+
+@test "part of a record with another count: found and fixed" {
+	set -- $(first_record)
+	"$BIN/rflctl" -w "$IMG" adjust $(($1 + 3)) 2 +1
+	fixes length "expected"
+}
+
+# Clear EXT4_REFLINK_FL on $1: its shares become a cross-link
+unflag() {
+	local f
+	f=$("$BIN/rflctl" "$IMG" flags "$1")
+	"$BIN/rflctl" -w "$IMG" flags "$1" $(printf '0x%x' $((f & ~0x400000)))
+}
+
+@test "a sharer without EXT4_REFLINK_FL is a cross-link: the file gets its own copy" {
+	local before sb sa
+	unflag /b
+	sb=$(debugfs -R "cat /b" "$IMG" 2>/dev/null | sha256sum)
+	sa=$(debugfs -R "cat /a" "$IMG" 2>/dev/null | sha256sum)
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"inode "*" lacks EXT4_REFLINK_FL: cross-linked"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"100 shared blocks copied; the file has its own copy now"* ]]
+	# never recorded as a share: /b shares nothing now, /a and /c do
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[-1]}" == *" 100 shared blocks, 1 records,"* ]]
+	run "$BIN/rfl_recount" "$IMG"
+	[ "$status" -eq 0 ]
+	[ "$(debugfs -R "cat /b" "$IMG" 2>/dev/null | sha256sum)" = "$sb" ]
+	[ "$(debugfs -R "cat /a" "$IMG" 2>/dev/null | sha256sum)" = "$sa" ]
+	"$BIN/mkreflink" --strip "$IMG" >/dev/null
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "-p fixes a wrong count without asking (exit 1)" {
+	"$BIN/rflctl" -w "$IMG" adjust $(first_record) +1
+	run "$BIN/reflinkck" -p "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "$IMG: flex group 0: refcount record"* ]]
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+}
+
+@test "-p stops at a cross-link: UNEXPECTED INCONSISTENCY, exit 4, unchanged" {
+	local before
+	unflag /c
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -p "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"UNEXPECTED INCONSISTENCY; RUN reflinkck MANUALLY."* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
+@test "a leaked block (in use, owned by nothing) is found and freed" {
+	local free0 blk
+	free0=$(dumpe2fs -h "$IMG" 2>/dev/null | awk '/^Free blocks:/ {print $3}')
+	blk=$(debugfs -R "ffb 1 20000" "$IMG" 2>/dev/null |
+		awk '{print $NF}')
+	[ -n "$blk" ]
+	"$BIN/rflctl" -w "$IMG" setb "$blk"
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"blocks $blk-$blk are marked in use but nothing owns them (leaked)"* ]]
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"blocks $blk-$blk freed"* ]]
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(dumpe2fs -h "$IMG" 2>/dev/null | awk '/^Free blocks:/ {print $3}')" = "$free0" ]
+	"$BIN/mkreflink" --strip "$IMG" >/dev/null
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "a group's free blocks count is checked against the bitmap" {
+	local n
+	n=$(dumpe2fs "$IMG" 2>/dev/null |
+		awk '/^Group 3:/ {g = 1} g && /free blocks,/ {print $1; exit}')
+	"$BIN/rflctl" -w "$IMG" bg_free 3 $((n - 5))
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"group 3: free blocks count wrong ($((n - 5)), counted=$n)"* ]]
+	run "$BIN/reflinkck" -fy "$IMG"
+	[ "$status" -eq 1 ]
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+}
+
+@test "bg_reserved set in a flex group's second descriptor is cleared" {
+	"$BIN/rflctl" -w "$IMG" bg_reserved 1 5
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"group 1: bg_reserved is 5, expected 0"* ]]
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+	"$BIN/mkreflink" --strip "$IMG" >/dev/null
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "-C fd: e2fsck's \"pass done total device\" lines, each pass rising to its total" {
+	run "$BIN/reflinkck" -fn -C 3 "$IMG" 3>"$BATS_TEST_TMPDIR/progress"
+	[ "$status" -eq 0 ]
+	cat "$BATS_TEST_TMPDIR/progress"
+	[ -s "$BATS_TEST_TMPDIR/progress" ]
+	awk -v dev="$IMG" '
+		NF != 4 || $4 != dev || $2 > $3 { print "bad: " $0; bad = 1 }
+		$1 == p && $2 < d { print "falls: " $0; bad = 1 }
+		$1 < p { print "pass goes back: " $0; bad = 1 }
+		{ p = $1; d = $2; last[$1] = $2 == $3 }
+		END { for (k in last) if (!last[k]) { print "pass " k " unfinished"; bad = 1 }
+		      exit bad }' "$BATS_TEST_TMPDIR/progress"
+	grep -q '^1 ' "$BATS_TEST_TMPDIR/progress"
+	grep -q '^2 ' "$BATS_TEST_TMPDIR/progress"
+}
+
+@test "-z undo: e2undo puts back what the repair overwrote" {
+	local before
+	"$BIN/rflctl" -w "$IMG" adjust $(first_record) +1
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fy -z "$BATS_TEST_TMPDIR/undo" "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(sum "$IMG")" != "$before" ]
+	e2undo "$BATS_TEST_TMPDIR/undo" "$IMG"
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
+@test "a mounted image is refused: exit 8, one line" {
+	local mnt="$BATS_TEST_TMPDIR/mnt"
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount"
+	"$BIN/mkreflink" --strip "$IMG" >/dev/null
+	mkdir -p "$mnt"
+	mount -o loop,ro "$IMG" "$mnt" || skip "loop mount unavailable"
+	"$BIN/rflctl" "$IMG" records >/dev/null 2>&1 || true
+	run "$BIN/reflinkck" -fn "$IMG"
+	umount "$mnt"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"$IMG"* ]]
+}
+
+# Flex group 0's metadata block: bg_reserved of group 0 (descriptor at
+# block 2 with 1 KiB blocks, field at 0x3C) plus the first data block
+meta_block() {
+	echo $((1 + $(od -An -tu4 -j $((2 * 1024 + 0x3C)) -N4 "$IMG")))
+}
+
+@test "metadata block overwritten: found and fixed" {
+	dd if=/dev/urandom of="$IMG" bs=1024 seek="$(meta_block)" count=1 \
+		conv=notrunc status=none
+	fixes meta "metadata block at bg_reserved is invalid"
+}
+
+@test "a tree node's byte flipped: found and fixed" {
+	local node
+	# rr_root of root slot 0 (FORMAT.md 4.3): the tree's root node
+	node=$(od -An -tu8 -j $(($(meta_block) * 1024 + 0x48)) -N8 "$IMG")
+	node=$((node))
+	printf '\377' | dd of="$IMG" bs=1 seek=$((node * 1024 + 40)) \
+		conv=notrunc status=none
+	fixes node "refcount tree node $node: bad checksum"
+}
+
+@test "bg_reserved outside its flex group: found and fixed" {
+	"$BIN/rflctl" -w "$IMG" bg_reserved 0 1048576
+	fixes range "points outside the flex group"
+}

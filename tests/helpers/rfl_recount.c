@@ -2,7 +2,8 @@
 /*
  * rfl_recount - count every block's sharers from the files themselves and
  * compare with the refcount trees, both ways.  The tests' oracle until
- * the checker exists.
+ * the checker exists.  Deliberately independent of lib/check (its own
+ * scan, sweep and compare): it is the oracle that judges reflinkck.
  *
  *	rfl_recount IMAGE
  *

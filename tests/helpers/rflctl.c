@@ -10,8 +10,9 @@
  * is inclusive.  Errors print one line "rflctl: IMAGE: message" and exit
  * 1 (2 for usage); a refused command leaves the image as it was.
  *
- * adjust and flags damage an image on purpose, for the tests of
- * rfl_recount itself.
+ * adjust, flags, setb, bg_free and bg_reserved damage an image on
+ * purpose, for the tests of rfl_recount and reflinkck (descriptor
+ * checksums are kept valid).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,7 +46,10 @@ static void usage(void)
 		"  touch PATH\n"
 		"  count BLOCK | records\n"
 		"  adjust BLOCK LEN +1|-1      raw refcount change (tests)\n"
-		"  flags PATH [VALUE]          print or set i_flags (tests)\n");
+		"  flags PATH [VALUE]          print or set i_flags (tests)\n"
+		"  setb BLOCK                  mark in use, counts untouched\n"
+		"  bg_free GROUP N             set bg_free_blocks_count\n"
+		"  bg_reserved GROUP VALUE     set bg_reserved\n");
 	exit(EXIT_USAGE);
 }
 
@@ -224,6 +228,35 @@ static void cmd_flags(char **a, int nargs)
 		die(a[0], ret);
 }
 
+/* Raw damage to the bitmap and the group descriptors */
+static void cmd_raw(const char *name, char **a)
+{
+	ext2_filsys fs = rfs->fs;
+	blk64_t v = number(a[0], "number");
+	errcode_t ret;
+
+	if (!strcmp(name, "setb")) {
+		if (v < fs->super->s_first_data_block ||
+		    v >= ext2fs_blocks_count(fs->super))
+			fail("block %s out of range", a[0]);
+		ret = ext2fs_read_block_bitmap(fs);
+		if (ret)
+			die(name, ret);
+		ext2fs_mark_block_bitmap2(fs->block_map, v);
+		ext2fs_mark_bb_dirty(fs);
+		return;
+	}
+	if (v >= fs->group_desc_count)
+		fail("group %s out of range", a[0]);
+	if (!strcmp(name, "bg_free")) {
+		ext2fs_bg_free_blocks_count_set(fs, v, number(a[1], "count"));
+		ext2fs_group_desc_csum_set(fs, v);
+		ext2fs_mark_super_dirty(fs);
+	} else {
+		rfl_set_bg_reserved(fs, v, (__u32)number(a[1], "value"));
+	}
+}
+
 static int print_record(void *priv, dgrp_t fg, blk64_t start, blk64_t len,
 			__u32 count)
 {
@@ -254,6 +287,9 @@ static const struct command commands[] = {
 	{ "records",	0, false, false },
 	{ "adjust",	3, true,  false },
 	{ "flags",	-2, false, false },
+	{ "setb",	1, true,  false },
+	{ "bg_free",	2, true,  false },
+	{ "bg_reserved", 2, true, false },
 };
 
 int main(int argc, char **argv)
@@ -371,6 +407,8 @@ int main(int argc, char **argv)
 		cmd_adjust(a);
 	} else if (!strcmp(c->name, "flags")) {
 		cmd_flags(a, nargs);
+	} else {
+		cmd_raw(c->name, a);
 	}
 	if (ret)
 		die(c->name, ret);

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * check.c - the checker's driver: open the image, scan the files once,
+ * compute the expected records, run the passes over every flex group,
+ * print the summary and return e2fsck's exit code.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <et/com_err.h>
+
+#include "btree/e2fs_host.h"
+#include "check/check_int.h"
+
+errcode_t rfl_ck_fail(struct checker *c, errcode_t ret, const char *what)
+{
+	if (!c->err) {
+		c->err = ret;
+		c->err_what = what;
+	} else if (!c->err_what) {
+		c->err_what = what;
+	}
+	return ret;
+}
+
+errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk)
+{
+	if (l->nr == l->max) {
+		size_t n = l->max ? l->max * 2 : 64;
+		void *q = realloc(l->v, n * sizeof(*l->v));
+
+		if (!q)
+			return EXT2_ET_NO_MEMORY;
+		l->v = q;
+		l->max = n;
+	}
+	l->v[l->nr++] = blk;
+	return 0;
+}
+
+/*
+ * e2fsck's -C convention: "pass done total device" lines on fd, at most
+ * one per thousandth; -C 0 draws a bar on a terminal instead.
+ */
+void rfl_ck_progress(struct checker *c, int pass, unsigned long long done,
+		     unsigned long long total)
+{
+	const struct rfl_check_opts *o = c->o;
+	unsigned int permille;
+	int fd = o->progress_fd;
+
+	if (fd < 0 || !total)
+		return;
+	permille = done >= total ? 1000 : done * 1000 / total;
+	if (pass == c->last_pass && permille == c->last_permille)
+		return;
+	c->last_pass = pass;
+	c->last_permille = permille;
+	if (fd > 0) {
+		dprintf(fd, "%d %llu %llu %s\n", pass, done, total,
+			o->device);
+		return;
+	}
+	if (!isatty(fileno(o->out)))
+		return;
+	fprintf(o->out, "\r%s: pass %d |%-40.*s| %5.1f%%", o->device, pass,
+		(int)(permille * 40 / 1000),
+		"========================================", permille / 10.0);
+	if (permille == 1000)
+		fputs("\r\033[K", o->out);
+	fflush(o->out);
+}
+
+static void scan_progress(void *priv, dgrp_t done, dgrp_t total)
+{
+	rfl_ck_progress(priv, 1, done, total);
+}
+
+bool rfl_ck_file_owns(const struct checker *c, blk64_t blk)
+{
+	const struct rfl_scan *s = &c->scan;
+	size_t lo = 0, hi = s->nr_runs, mid;
+
+	/* runs starting at or before blk: [0, lo) */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (s->runs[mid].start <= blk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && c->max_end[lo - 1] > blk)
+		return true;
+	lo = 0;
+	hi = s->nr_owned;
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (s->owned[mid].start <= blk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && c->owned_max_end[lo - 1] > blk;
+}
+
+static void bad_inode(void *priv, ext2_ino_t ino, errcode_t err)
+{
+	struct checker *c = priv;
+	struct rfl_pctx pctx = { .ino = ino, .err = err };
+
+	rfl_fix_problem(&c->ctx, PR_3_BAD_INODE, &pctx);
+}
+
+static errcode_t scan_files(struct checker *c)
+{
+	struct rfl_scan *s = &c->scan;
+	errcode_t ret;
+	size_t i;
+
+	ret = rfl_scan_files(c->fs, bad_inode, scan_progress, c, s);
+	if (ret)
+		return rfl_ck_fail(c, ret, "scanning the inodes");
+	c->max_end = malloc((s->nr_runs ? s->nr_runs : 1) * sizeof(blk64_t));
+	if (!c->max_end)
+		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "scanning the inodes");
+	for (i = 0; i < s->nr_runs; i++) {
+		blk64_t end = s->runs[i].start + s->runs[i].len;
+
+		c->max_end[i] = i && c->max_end[i - 1] > end ?
+				c->max_end[i - 1] : end;
+	}
+	c->owned_max_end = malloc((s->nr_owned ? s->nr_owned : 1) *
+				  sizeof(blk64_t));
+	if (!c->owned_max_end)
+		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "scanning the inodes");
+	for (i = 0; i < s->nr_owned; i++) {
+		blk64_t end = s->owned[i].start + s->owned[i].len;
+
+		c->owned_max_end[i] = i && c->owned_max_end[i - 1] > end ?
+				      c->owned_max_end[i - 1] : end;
+	}
+	ret = rfl_expected_records(c->fs, s->runs, s->nr_runs, &c->exp,
+				   &c->nr_exp);
+	if (ret)
+		return rfl_ck_fail(c, ret, "counting the shared blocks");
+	return 0;
+}
+
+static errcode_t check_groups(struct checker *c)
+{
+	blk64_t max_blocks = 0, nb;
+	dgrp_t fg;
+
+	for (fg = 0; fg < c->rfs->nr_flex; fg++) {
+		nb = e2fs_flex_group_blocks(c->fs, fg);
+		if (nb > max_blocks)
+			max_blocks = nb;
+	}
+	/* one flex group's bitmap at a time keeps memory bounded */
+	c->seen = malloc((max_blocks + 7) / 8);
+	c->unsure = calloc(c->rfs->nr_flex, 1);
+	if (!c->seen || !c->unsure)
+		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "checking the trees");
+	for (fg = 0; fg < c->rfs->nr_flex && !rfl_ck_stop(c); fg++) {
+		rfl_ck_group(c, fg);
+		rfl_ck_progress(c, 2, fg + 1, c->rfs->nr_flex);
+	}
+	return c->err;
+}
+
+static void summary(struct checker *c)
+{
+	const struct rfl_scan *s = &c->scan;
+	unsigned long long shared = 0;
+	size_t i;
+
+	for (i = 0; i < c->nr_exp; i++)
+		shared += c->exp[i].len;
+	if (c->o->verbose) {
+		fprintf(c->o->out, "\n%12zu extents\n", s->nr_runs);
+		fprintf(c->o->out, "%12zu other inode block ranges\n",
+			s->nr_owned);
+		fprintf(c->o->out, "%12llu shared blocks\n", shared);
+		fprintf(c->o->out, "%12zu expected records\n", c->nr_exp);
+		fprintf(c->o->out, "%12llu tree blocks\n", c->tree_blocks);
+		fprintf(c->o->out, "%12u flex groups\n\n", c->rfs->nr_flex);
+	}
+	fprintf(c->o->out, "%s: %zu extents, %llu shared blocks, %llu records, "
+		"%llu tree blocks, %u flex groups\n", c->o->device,
+		s->nr_runs, shared, c->records, c->tree_blocks,
+		c->rfs->nr_flex);
+}
+
+static void free_checker(struct checker *c)
+{
+	rfl_scan_free(&c->scan);
+	free(c->max_end);
+	free(c->owned_max_end);
+	free(c->exp);
+	free(c->found);
+	free(c->seen);
+	free(c->unsure);
+	free(c->damaged.v);
+	free(c->tree_blks.v);
+}
+
+static int error_exit(struct checker *c, errcode_t ret, const char *what)
+{
+	fprintf(c->o->err, "%s: %s while %s on %s\n", c->o->prog,
+		error_message(ret), what, c->o->device);
+	if (c->rfs)
+		rfl_abandon(c->rfs);
+	free_checker(c);
+	return RFL_EXIT_ERROR;
+}
+
+int rfl_check_run(const struct rfl_check_opts *o)
+{
+	struct checker c = {
+		.o = o,
+		.ctx = { .device = o->device, .mode = o->mode, .out = o->out },
+		.last_pass = -1,
+	};
+	int flags = 0, code;
+	errcode_t ret;
+
+	add_error_table(&et_ext2_error_table);
+	initialize_rfl_error_table();
+	if (o->mode != RFL_NO)
+		flags |= RFL_OPEN_RW;
+	if (o->undo_file)
+		flags |= RFL_OPEN_UNDO;
+	ret = rfl_open(o->device, flags, o->undo_file, &c.rfs);
+	if (ret) {
+		fprintf(o->err, "%s: %s while opening %s\n", o->prog,
+			error_message(ret), o->device);
+		return RFL_EXIT_ERROR;
+	}
+	c.fs = c.rfs->fs;
+	ret = ext2fs_read_bitmaps(c.fs);
+	if (ret)
+		return error_exit(&c, ret, "reading the bitmaps");
+	if (!c.rfs->meta_map) {
+		ret = e2fs_meta_map_build(c.fs, &c.rfs->meta_map);
+		if (ret)
+			return error_exit(&c, ret, "mapping the fs metadata");
+	}
+
+	/* The files first: every pass asks who owns a block */
+	if (!scan_files(&c) && !rfl_ck_stop(&c))
+		check_groups(&c);
+	if (!rfl_ck_stop(&c))
+		rfl_ck_bitmaps(&c);
+	if (!rfl_ck_stop(&c))
+		rfl_ck_cross_links(&c);
+	if (c.err)
+		return error_exit(&c, c.err, c.err_what ? c.err_what :
+				  "checking");
+	summary(&c);
+
+	if (c.changed) {
+		ret = rfl_close(c.rfs);
+		if (ret) {
+			c.rfs = NULL;
+			return error_exit(&c, ret, "closing");
+		}
+	} else {
+		rfl_abandon(c.rfs);
+	}
+	free_checker(&c);
+	if (c.ctx.cancelled)
+		return RFL_EXIT_CANCEL |
+		       (c.ctx.left ? RFL_EXIT_UNCORRECTED : 0);
+	if (c.ctx.left || c.ctx.halted)
+		code = RFL_EXIT_UNCORRECTED;
+	else
+		code = c.ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK;
+	return code;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * check.h - the reflink checker as a library: every pass of reflinkck
+ * (docs/FORMAT.md section 8), for reflinkck itself and for the debug
+ * shell's `check`.
+ *
+ * Pass 1: each flex group's bg_reserved pointer and metadata block.
+ * Pass 2: every tree node and record.
+ * Pass 3: the records against the counts recomputed from the files.
+ * Pass 4: tree and metadata blocks in the bitmap; leaked blocks; free
+ *         block counts.
+ * Pass 5: files that share blocks without EXT4_REFLINK_FL (cross-links).
+ */
+#ifndef RFL_CHECK_H
+#define RFL_CHECK_H
+
+#include <stdio.h>
+#include "check/problem.h"
+
+/* e2fsck's exit codes */
+#define RFL_EXIT_OK		0
+#define RFL_EXIT_NONDESTRUCT	1
+#define RFL_EXIT_UNCORRECTED	4
+#define RFL_EXIT_ERROR		8
+#define RFL_EXIT_USAGE		16
+#define RFL_EXIT_CANCEL		32
+
+struct rfl_check_opts {
+	const char *device;
+	enum rfl_answer_mode mode;	/* RFL_NO opens read-only */
+	bool verbose;			/* -v: statistics */
+	int progress_fd;		/* -C fd: -1 none, 0 a bar on out */
+	const char *undo_file;		/* -z FILE, or NULL */
+	FILE *out;			/* problems, fixes, summary */
+	FILE *err;			/* operational errors */
+	const char *prog;		/* names operational errors */
+};
+
+/*
+ * Check (and with mode != RFL_NO repair) the image at opts->device.
+ * Returns e2fsck's exit code: RFL_EXIT_OK clean, RFL_EXIT_NONDESTRUCT
+ * fixed, RFL_EXIT_UNCORRECTED left, RFL_EXIT_ERROR operational error
+ * (one line on opts->err; nothing written), RFL_EXIT_CANCEL (or'ed)
+ * when the user cancelled.
+ */
+int rfl_check_run(const struct rfl_check_opts *opts);
+
+#endif

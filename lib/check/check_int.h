@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * check_int.h - the checker's state, shared by its passes (check.c,
+ * pass_tree.c, pass_bitmap.c, pass_xlink.c).
+ */
+#ifndef RFL_CHECK_INT_H
+#define RFL_CHECK_INT_H
+
+#include "check/check.h"
+#include "check/recount.h"
+#include "reflink/rfl.h"
+
+struct blk_list {
+	blk64_t *v;
+	size_t nr, max;
+};
+
+struct checker {
+	const struct rfl_check_opts *o;
+	struct rfl_check_ctx ctx;
+	struct rfl_fs *rfs;
+	ext2_filsys fs;
+	struct rfl_scan scan;
+	blk64_t *max_end;		/* max run end over runs[0..i] */
+	blk64_t *owned_max_end;		/* the same over scan.owned */
+	struct rfl_rec *exp;
+	size_t nr_exp;
+	unsigned long long records, tree_blocks;
+	bool changed;			/* something was written */
+
+	/* the first operational error, and what we were doing */
+	errcode_t err;
+	const char *err_what;
+
+	/* every tree node and metadata block reached (pass 4) */
+	struct blk_list tree_blks;
+	/* flex groups whose tree was left damaged: leaks not judged */
+	unsigned char *unsure;
+
+	/* the flex group being checked */
+	struct rfl_group *grp;
+	unsigned char *seen;		/* one bit per block of the group */
+	struct rfl_rec *found;
+	size_t nr_found, max_found;
+	struct blk_list damaged;	/* nodes that failed a check */
+	unsigned long long grp_nodes;	/* nodes that passed their checks */
+	bool rebuild;			/* a fix was accepted */
+	bool bad;			/* a problem was found */
+
+	/* progress (-C) */
+	int last_pass;
+	unsigned int last_permille;
+};
+
+/* Record the first operational error; returns ret */
+errcode_t rfl_ck_fail(struct checker *c, errcode_t ret, const char *what);
+
+/* Stop checking: an error, a cancel, or -p met a problem it may not fix */
+static inline bool rfl_ck_stop(const struct checker *c)
+{
+	return c->err || c->ctx.cancelled || c->ctx.halted;
+}
+
+/* -C: pass, done of total */
+void rfl_ck_progress(struct checker *c, int pass, unsigned long long done,
+		     unsigned long long total);
+
+/* Does any inode hold blk (as data, index, xattr or mapped block)? */
+bool rfl_ck_file_owns(const struct checker *c, blk64_t blk);
+
+errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk);
+
+/* Passes 1-3 and the rebuild of flex group fg (pass_tree.c) */
+void rfl_ck_group(struct checker *c, dgrp_t fg);
+
+/* Pass 4: leaked blocks and free counts (pass_bitmap.c) */
+void rfl_ck_bitmaps(struct checker *c);
+
+/* Pass 5: cross-links (pass_xlink.c) */
+void rfl_ck_cross_links(struct checker *c);
+
+#endif

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pass_bitmap.c - reflinkck pass 4 over the whole block bitmap
+ * (docs/FORMAT.md 8.10): a block marked in use that is neither fs
+ * metadata, nor held by an inode, nor a reachable tree or metadata block
+ * is leaked (an interrupted share or copy-on-write leaves such blocks
+ * behind, 7.5) and is freed; then every group's free block count and the
+ * superblock's are compared with the bitmap.
+ *
+ * Memory: the claimed ranges (extents, inode blocks, tree blocks, fs
+ * metadata runs), never a bitmap of the disk.
+ */
+#include <stdlib.h>
+
+#include "btree/e2fs_host.h"
+#include "check/check_int.h"
+
+struct claims {
+	struct rfl_range *v;
+	size_t nr, max;
+};
+
+static errcode_t claim(struct claims *c, blk64_t start, blk64_t len)
+{
+	if (!len)
+		return 0;
+	if (c->nr == c->max) {
+		size_t n = c->max ? c->max * 2 : 1024;
+		void *p = realloc(c->v, n * sizeof(*c->v));
+
+		if (!p)
+			return EXT2_ET_NO_MEMORY;
+		c->v = p;
+		c->max = n;
+	}
+	c->v[c->nr].start = start;
+	c->v[c->nr].len = len;
+	c->nr++;
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct rfl_range *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
+}
+
+/* Sort and merge overlapping or touching ranges in place */
+static void merge(struct claims *c)
+{
+	size_t i, n = 0;
+
+	if (!c->nr)
+		return;
+	qsort(c->v, c->nr, sizeof(*c->v), cmp_range);
+	for (i = 1; i < c->nr; i++) {
+		struct rfl_range *last = &c->v[n];
+		blk64_t end = last->start + last->len;
+
+		if (c->v[i].start <= end) {
+			if (c->v[i].start + c->v[i].len > end)
+				last->len = c->v[i].start + c->v[i].len -
+					    last->start;
+		} else {
+			c->v[++n] = c->v[i];
+		}
+	}
+	c->nr = n + 1;
+}
+
+static errcode_t collect(struct checker *ck, struct claims *c)
+{
+	const struct rfl_scan *s = &ck->scan;
+	struct e2fs_meta_map *map = ck->rfs->meta_map;
+	unsigned int m, nm = e2fs_meta_map_nr(map);
+	blk64_t start, len;
+	errcode_t ret = 0;
+	size_t i;
+
+	for (i = 0; !ret && i < s->nr_runs; i++)
+		ret = claim(c, s->runs[i].start, s->runs[i].len);
+	for (i = 0; !ret && i < s->nr_owned; i++)
+		ret = claim(c, s->owned[i].start, s->owned[i].len);
+	for (i = 0; !ret && i < ck->tree_blks.nr; i++)
+		ret = claim(c, ck->tree_blks.v[i], 1);
+	for (m = 0; !ret && m < nm; m++) {
+		e2fs_meta_map_run(map, m, &start, &len);
+		ret = claim(c, start, len);
+	}
+	if (!ret && ext2fs_has_feature_mmp(ck->fs->super) &&
+	    ck->fs->super->s_mmp_block)
+		ret = claim(c, ck->fs->super->s_mmp_block, 1);
+	if (!ret)
+		merge(c);
+	return ret;
+}
+
+/* Report and free leaked [start, end), one flex group at a time */
+static void leaked(struct checker *ck, blk64_t start, blk64_t end)
+{
+	ext2_filsys fs = ck->fs;
+	blk64_t first = fs->super->s_first_data_block, edge;
+	blk64_t per_flex = (blk64_t)e2fs_flex_group_size(fs) *
+			   fs->super->s_blocks_per_group;
+	struct rfl_pctx pctx = { 0 };
+	dgrp_t fg;
+
+	while (start < end && !rfl_ck_stop(ck)) {
+		fg = (start - first) / per_flex;
+		edge = first + (blk64_t)(fg + 1) * per_flex;
+		if (edge > end)
+			edge = end;
+		/* a tree left damaged owns blocks we cannot see */
+		if (fg >= ck->rfs->nr_flex || !ck->unsure[fg]) {
+			pctx.fg = fg;
+			pctx.blk = start;
+			pctx.blk2 = edge - 1;
+			pctx.len = edge - start;
+			if (rfl_fix_problem(&ck->ctx, PR_4_LEAKED, &pctx)) {
+				ext2fs_block_alloc_stats_range(fs, start,
+							       edge - start,
+							       -1);
+				ck->changed = true;
+				rfl_problem_fixed(&ck->ctx, PR_4_LEAKED,
+						  &pctx);
+			}
+		}
+		start = edge;
+	}
+}
+
+static errcode_t find_leaks(struct checker *ck)
+{
+	ext2fs_block_bitmap bmap = ck->fs->block_map;
+	blk64_t first = ext2fs_get_block_bitmap_start2(bmap), pos = first;
+	blk64_t last = ext2fs_get_block_bitmap_end2(bmap);
+	struct claims c = { 0 };
+	blk64_t a, b, ce;
+	size_t i = 0;
+	errcode_t ret;
+
+	ret = collect(ck, &c);
+	if (ret)
+		goto out;
+	while (pos <= last && !rfl_ck_stop(ck)) {
+		/* the next run of blocks marked in use: [a, b) */
+		if (ext2fs_find_first_set_block_bitmap2(bmap, pos, last, &a))
+			break;
+		if (ext2fs_find_first_zero_block_bitmap2(bmap, a, last, &b))
+			b = last + 1;
+		pos = b;
+		/* minus every claimed range */
+		while (a < b) {
+			while (i < c.nr && c.v[i].start + c.v[i].len <= a)
+				i++;
+			if (i == c.nr || c.v[i].start >= b) {
+				leaked(ck, a, b);
+				break;
+			}
+			if (c.v[i].start > a)
+				leaked(ck, a, c.v[i].start);
+			ce = c.v[i].start + c.v[i].len;
+			a = ce;
+		}
+		rfl_ck_progress(ck, 4, pos - first, last + 1 - first);
+	}
+	rfl_ck_progress(ck, 4, last + 1 - first, last + 1 - first);
+out:
+	free(c.v);
+	return ret;
+}
+
+/* Free blocks of group g by the bitmap */
+static blk64_t count_free(ext2_filsys fs, dgrp_t g)
+{
+	ext2fs_block_bitmap bmap = fs->block_map;
+	blk64_t pos = ext2fs_group_first_block2(fs, g);
+	blk64_t last = ext2fs_group_last_block2(fs, g);
+	blk64_t z, s, n = 0;
+
+	while (pos <= last) {
+		if (ext2fs_find_first_zero_block_bitmap2(bmap, pos, last, &z))
+			break;
+		if (ext2fs_find_first_set_block_bitmap2(bmap, z, last, &s))
+			s = last + 1;
+		n += s - z;
+		pos = s;
+	}
+	return n;
+}
+
+static void check_counts(struct checker *ck)
+{
+	ext2_filsys fs = ck->fs;
+	struct rfl_pctx pctx = { 0 };
+	blk64_t total = 0, n;
+	dgrp_t g;
+
+	for (g = 0; g < fs->group_desc_count && !rfl_ck_stop(ck); g++) {
+		n = count_free(fs, g);
+		total += n;
+		if (n == ext2fs_bg_free_blocks_count(fs, g))
+			continue;
+		pctx.fg = g;
+		pctx.expected = n;
+		pctx.found = ext2fs_bg_free_blocks_count(fs, g);
+		if (!rfl_fix_problem(&ck->ctx, PR_4_GROUP_FREE, &pctx))
+			continue;
+		ext2fs_bg_free_blocks_count_set(fs, g, n);
+		ext2fs_bg_flags_clear(fs, g, EXT2_BG_BLOCK_UNINIT);
+		ext2fs_group_desc_csum_set(fs, g);
+		ext2fs_mark_super_dirty(fs);
+		ext2fs_mark_bb_dirty(fs);
+		ck->changed = true;
+		rfl_problem_fixed(&ck->ctx, PR_4_GROUP_FREE, &pctx);
+	}
+	if (rfl_ck_stop(ck) || total == ext2fs_free_blocks_count(fs->super))
+		return;
+	pctx.expected = total;
+	pctx.found = ext2fs_free_blocks_count(fs->super);
+	if (!rfl_fix_problem(&ck->ctx, PR_4_SUPER_FREE, &pctx))
+		return;
+	ext2fs_free_blocks_count_set(fs->super, total);
+	ext2fs_mark_super_dirty(fs);
+	ck->changed = true;
+	rfl_problem_fixed(&ck->ctx, PR_4_SUPER_FREE, &pctx);
+}
+
+void rfl_ck_bitmaps(struct checker *ck)
+{
+	errcode_t ret;
+
+	/* an unreadable inode may own any block: judge no leak then */
+	if (!ck->scan.bad_inodes) {
+		ret = find_leaks(ck);
+		if (ret) {
+			rfl_ck_fail(ck, ret, "looking for leaked blocks");
+			return;
+		}
+	}
+	check_counts(ck);
+}

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pass_tree.c - reflinkck passes 1 to 3 for one flex group: the
+ * bg_reserved pointer and metadata block, every tree node and record,
+ * the records against the counts recomputed from the files; and the
+ * rebuild of a damaged group's tree (docs/FORMAT.md 7.3).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "btree/e2fs_host.h"
+#include "check/check_int.h"
+#include "flexbg/flexbg_rec.h"
+#include "refcount/refcount_rec.h"
+
+/* Bulk-load fill: room for later shares without splitting at once */
+#define REBUILD_FILL	75
+
+static const char *btree_problem_name(enum ext4_btree_problem_code code)
+{
+	static const char *const names[] = {
+		[EXT4_BTREE_BAD_MAGIC] = "bad magic",
+		[EXT4_BTREE_BAD_CSUM] = "bad checksum",
+		[EXT4_BTREE_BAD_BLOCKNR] = "wrong own block number",
+		[EXT4_BTREE_BAD_OWNER] = "wrong owner",
+		[EXT4_BTREE_BAD_TREE_TYPE] = "wrong tree type",
+		[EXT4_BTREE_BAD_LEVEL] = "wrong level",
+		[EXT4_BTREE_BAD_GEOMETRY] = "wrong geometry",
+		[EXT4_BTREE_BAD_NR_ENTRIES] = "bad entry count",
+		[EXT4_BTREE_BAD_KEY_ORDER] = "keys out of order",
+		[EXT4_BTREE_KEY_OUT_OF_BOUNDS] = "key outside its parent's range",
+		[EXT4_BTREE_BAD_CHILD_PTR] = "child pointer out of range",
+		[EXT4_BTREE_NODE_REACHED_TWICE] = "node reached twice",
+		[EXT4_BTREE_DIRTY_TAIL] = "unused space not zero",
+		[EXT4_BTREE_BAD_RESERVED] = "reserved field not zero",
+		[EXT4_BTREE_READ_ERROR] = "read error",
+		[EXT4_BTREE_BAD_RECORD_COUNT] = "record count differs from the root slot",
+		[EXT4_BTREE_BAD_NODE_COUNT] = "node count differs from the root slot",
+		[EXT4_BTREE_BAD_HEIGHT] = "bad height",
+		[EXT4_BTREE_BAD_GENERATION] = "written after the last commit",
+	};
+
+	if ((unsigned int)code < EXT4_BTREE_PROBLEM_MAX && names[code])
+		return names[code];
+	return "unknown problem";
+}
+
+static const char *record_problem_name(enum ext4_refcount_problem rp)
+{
+	switch (rp) {
+	case EXT4_REFCOUNT_ZERO_LEN: return "zero length";
+	case EXT4_REFCOUNT_LOW_COUNT: return "count below 2";
+	case EXT4_REFCOUNT_PAST_GROUP: return "ends past the flex group";
+	case EXT4_REFCOUNT_OVERLAP: return "overlaps the previous record";
+	case EXT4_REFCOUNT_NOT_MERGED: return "not merged with the previous record";
+	default: return "unknown problem";
+	}
+}
+
+/* A problem of the current flex group; a yes means rebuild it */
+static void group_problem(struct checker *c, enum rfl_problem code,
+			  struct rfl_pctx *pctx)
+{
+	c->bad = true;
+	if (rfl_fix_problem(&c->ctx, code, pctx))
+		c->rebuild = true;
+}
+
+/*
+ * Problems found after the node's magic matched, on a node of this group
+ * at its own place: the block is ours to free once the tree is rebuilt.
+ * A wrong owner or magic may be someone else's block: never freed.
+ */
+static bool damaged_node(enum ext4_btree_problem_code code)
+{
+	switch (code) {
+	case EXT4_BTREE_BAD_CSUM:
+	case EXT4_BTREE_BAD_LEVEL:
+	case EXT4_BTREE_BAD_GEOMETRY:
+	case EXT4_BTREE_BAD_NR_ENTRIES:
+	case EXT4_BTREE_BAD_KEY_ORDER:
+	case EXT4_BTREE_KEY_OUT_OF_BOUNDS:
+	case EXT4_BTREE_DIRTY_TAIL:
+	case EXT4_BTREE_BAD_RESERVED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int v_report(void *priv, const struct ext4_btree_problem *p)
+{
+	struct checker *c = priv;
+	struct rfl_pctx pctx = {
+		.fg = c->grp->fg, .blk = p->blocknr, .expected = p->expected,
+		.found = p->found, .str = btree_problem_name(p->code),
+	};
+
+	group_problem(c, PR_2_TREE, &pctx);
+	if (damaged_node(p->code) && p->blocknr)
+		c->err = rfl_ck_push_blk(&c->damaged, p->blocknr);
+	return rfl_ck_stop(c);
+}
+
+static bool v_valid(void *priv, u64 blk)
+{
+	struct checker *c = priv;
+
+	return e2fs_host_valid_block(c->grp->host, blk);
+}
+
+static bool v_seen(void *priv, u64 blk)
+{
+	struct checker *c = priv;
+	blk64_t rel = blk - c->grp->first;
+	unsigned char bit = 1u << (rel & 7);
+	bool was;
+
+	if (blk < c->grp->first || rel >= c->grp->nr_blocks)
+		return false;
+	was = c->seen[rel >> 3] & bit;
+	c->seen[rel >> 3] |= bit;
+	return was;
+}
+
+static int v_record(void *priv, const void *key, const void *val,
+		    const void *prev_key, const void *prev_val)
+{
+	struct checker *c = priv;
+	struct ext4_refcount_rec rec, prev;
+	enum ext4_refcount_problem rp;
+	struct rfl_rec *r;
+
+	ext4_refcount_rec_decode(key, val, &rec);
+	if (prev_key)
+		ext4_refcount_rec_decode(prev_key, prev_val, &prev);
+	rp = ext4_refcount_check_rec(&rec, prev_key ? &prev : NULL,
+				     c->grp->nr_blocks);
+	if (rp != EXT4_REFCOUNT_OK) {
+		struct rfl_pctx pctx = {
+			.fg = c->grp->fg, .blk = c->grp->first + rec.start,
+			.len = rec.len, .found = rec.count,
+			.str = record_problem_name(rp),
+		};
+
+		group_problem(c, PR_2_BAD_RECORD, &pctx);
+	}
+	if (c->nr_found == c->max_found) {
+		size_t n = c->max_found ? c->max_found * 2 : 64;
+		void *p = realloc(c->found, n * sizeof(*c->found));
+
+		if (!p) {
+			c->err = EXT2_ET_NO_MEMORY;
+			return 1;
+		}
+		c->found = p;
+		c->max_found = n;
+	}
+	r = &c->found[c->nr_found++];
+	r->start = c->grp->first + rec.start;
+	r->len = rec.len;
+	r->count = rec.count;
+	return rfl_ck_stop(c);
+}
+
+/* Pass 4 for one node: marked in use, and no file's data */
+static int v_node(void *priv, u64 blk, int level)
+{
+	struct checker *c = priv;
+	struct rfl_pctx pctx = { .fg = c->grp->fg, .blk = blk };
+
+	(void)level;
+	c->grp_nodes++;
+	c->err = rfl_ck_push_blk(&c->tree_blks, blk);
+	if (!ext2fs_test_block_bitmap2(c->fs->block_map, blk))
+		group_problem(c, PR_4_TREE_UNMARKED, &pctx);
+	if (rfl_ck_file_owns(c, blk))
+		group_problem(c, PR_4_TREE_FILE, &pctx);
+	return rfl_ck_stop(c);
+}
+
+static void diff(void *priv, enum rfl_diff kind, const struct rfl_rec *e,
+		 const struct rfl_rec *f)
+{
+	static const enum rfl_problem code[] = {
+		[RFL_DIFF_MISSING] = PR_3_MISSING,
+		[RFL_DIFF_EXTRA] = PR_3_EXTRA,
+		[RFL_DIFF_COUNT] = PR_3_COUNT,
+		[RFL_DIFF_LENGTH] = PR_3_LENGTH,
+		[RFL_DIFF_RANGE] = PR_3_LENGTH,
+	};
+	struct checker *c = priv;
+	struct rfl_pctx pctx = { .fg = c->grp->fg };
+
+	pctx.blk = f ? f->start : e->start;
+	pctx.len = f ? f->len : e->len;
+	pctx.found = f ? f->count : 0;
+	pctx.expected = e ? e->count : 0;
+	pctx.blk2 = e ? e->start : 0;
+	pctx.len2 = e ? e->len : 0;
+	group_problem(c, code[kind], &pctx);
+}
+
+/* The expected records of flex group grp: [*first, *first + *nr) */
+static void group_expected(const struct checker *c, blk64_t start,
+			   blk64_t nr_blocks, size_t *first, size_t *nr)
+{
+	size_t lo = 0, hi = c->nr_exp, mid, i;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (c->exp[mid].start < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < c->nr_exp &&
+	     c->exp[i].start < start + nr_blocks; i++)
+		;
+	*first = lo;
+	*nr = i - lo;
+}
+
+struct loader {
+	const struct rfl_rec *rec;
+	size_t i, nr;
+	blk64_t first;
+};
+
+static int load_next(void *priv, void *key, void *val)
+{
+	struct loader *l = priv;
+	const struct rfl_rec *r = &l->rec[l->i++];
+	struct ext4_refcount_rec rec = {
+		.start = (u32)(r->start - l->first),
+		.len = (u32)r->len,
+		.count = (u32)r->count,
+	};
+
+	ext4_refcount_rec_encode(&rec, key, val);
+	return 0;
+}
+
+/*
+ * Old tree nodes of the flex group: blocks in use, not fs metadata, no
+ * file's data, that pass the node check with this group as owner.  They
+ * include nodes the damaged tree no longer reaches, and old metadata
+ * blocks of this group that a damaged pointer lost.
+ */
+static errcode_t old_nodes(struct checker *c, struct rfl_group *grp,
+			   struct blk_list *l)
+{
+	struct ext4_btree_problem p;
+	struct ext4_rfx_problem mp;
+	errcode_t ret = 0;
+	blk64_t b;
+	void *buf;
+
+	ret = ext2fs_get_mem(c->fs->blocksize, &buf);
+	if (ret)
+		return ret;
+	for (b = grp->first; !ret && b < grp->first + grp->nr_blocks; b++) {
+		if (!ext2fs_test_block_bitmap2(c->fs->block_map, b) ||
+		    b == grp->meta_blk ||
+		    !e2fs_host_valid_block(grp->host, b) || rfl_ck_file_owns(c, b))
+			continue;
+		if (io_channel_read_blk64(c->fs->io, b, 1, buf))
+			continue;
+		if (!ext4_btree_check_node(&grp->tree, buf, b, -1, &p) ||
+		    !ext4_rfx_check(buf, c->fs->blocksize, c->rfs->csum_seed,
+				    b, grp->fg, &mp))
+			ret = rfl_ck_push_blk(l, b);
+	}
+	ext2fs_free_mem(&buf);
+	return ret;
+}
+
+/* The nodes of a freshly rebuilt tree, for pass 4 */
+static int n_report(void *priv, const struct ext4_btree_problem *p)
+{
+	(void)priv; (void)p;
+	return 0;
+}
+
+static int n_node(void *priv, u64 blk, int level)
+{
+	struct checker *c = priv;
+
+	(void)level;
+	c->err = rfl_ck_push_blk(&c->tree_blks, blk);
+	return c->err != 0;
+}
+
+static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
+			  size_t tree_mark)
+{
+	static const struct ext4_btree_verify_ops nops = {
+		.report = n_report,
+		.node = n_node,
+	};
+	ext2_filsys fs = c->fs;
+	dgrp_t first_bg = fg * e2fs_flex_group_size(fs);
+	struct rfl_pctx pctx = { .fg = fg };
+	struct rfl_group *grp = &c->rfs->groups[fg];
+	struct blk_list *nodes = &c->damaged;
+	blk64_t old_meta = 0, b;
+	size_t i, e0, ne;
+	struct loader l;
+	errcode_t ret;
+	__u32 rel;
+	int err;
+
+	rel = rfl_bg_reserved(fs, first_bg);
+	if (meta_bad) {
+		/* a damaged metadata block is replaced, never trusted */
+		old_meta = grp->first + rel;
+		if (!rel || rel >= grp->nr_blocks ||
+		    e2fs_meta_map_overlaps(c->rfs->meta_map, old_meta, 1) ||
+		    rfl_ck_file_owns(c, old_meta) ||
+		    !ext2fs_test_block_bitmap2(fs->block_map, old_meta))
+			old_meta = 0;
+		rfl_set_bg_reserved(fs, first_bg, 0);
+		ext2fs_mark_super_dirty(fs);
+		grp->loaded = false;
+		ret = rfl_group_load(c->rfs, fg, &grp);
+		if (ret) {
+			rfl_ck_fail(c, ret, "reloading a flex group");
+			return;
+		}
+	}
+	ret = old_nodes(c, grp, nodes);
+	if (ret) {
+		rfl_ck_fail(c, ret, "looking for old tree blocks");
+		return;
+	}
+	ret = rfl_group_create(c->rfs, fg);
+	if (ret) {
+		rfl_ck_fail(c, ret, "creating a metadata block");
+		return;
+	}
+
+	group_expected(c, grp->first, grp->nr_blocks, &e0, &ne);
+	/* forget the old tree: it is replaced whole, its nodes freed below */
+	grp->tree.root = 0;
+	grp->tree.height = 0;
+	grp->tree.nr_records = 0;
+	grp->tree.nr_nodes = 0;
+	err = ext4_btree_begin(&grp->tree);
+	l = (struct loader){ .rec = c->exp + e0, .nr = ne,
+			     .first = grp->first };
+	if (!err)
+		err = ext4_btree_bulk_load(&grp->tree, ne, REBUILD_FILL,
+					   load_next, &l);
+	if (!err)
+		err = ext4_btree_commit(&grp->tree);
+	if (err) {
+		if (grp->tree.in_txn)
+			ext4_btree_abort(&grp->tree);
+		rfl_ck_fail(c, err == -ENOSPC ? RFL_ET_NO_SPACE :
+			    EXT2_ET_BLOCK_BITMAP_WRITE,
+			    "rebuilding a refcount tree");
+		return;
+	}
+	c->changed = true;
+	/* the new root is durable: only now may the old blocks go */
+	for (i = 0; i < nodes->nr; i++) {
+		b = nodes->v[i];
+		/* listed twice, or a damaged node some file owns: skip */
+		if (ext2fs_test_block_bitmap2(fs->block_map, b) &&
+		    !rfl_ck_file_owns(c, b) &&
+		    e2fs_host_valid_block(grp->host, b))
+			ext2fs_block_alloc_stats2(fs, b, -1);
+	}
+	if (old_meta && old_meta != grp->meta_blk &&
+	    ext2fs_test_block_bitmap2(fs->block_map, old_meta))
+		ext2fs_block_alloc_stats2(fs, old_meta, -1);
+
+	/* pass 4 judges the new tree's blocks, not the old ones */
+	c->tree_blks.nr = tree_mark;
+	ret = rfl_ck_push_blk(&c->tree_blks, grp->meta_blk);
+	if (ret) {
+		rfl_ck_fail(c, ret, "rebuilding a refcount tree");
+		return;
+	}
+	if (ext4_btree_verify(&grp->tree, &nops, c) < 0 || c->err) {
+		rfl_ck_fail(c, c->err ? c->err : EXT2_ET_NO_MEMORY,
+			    "rebuilding a refcount tree");
+		return;
+	}
+	pctx.expected = ne;
+	pctx.found = grp->tree.nr_nodes;
+	pctx.blk = grp->meta_blk;
+	rfl_problem_fixed(&c->ctx, PR_R_REBUILT, &pctx);
+}
+
+/* Invariant 3: only a flex group's first descriptor holds a pointer */
+static void check_stray_pointers(struct checker *c, dgrp_t fg)
+{
+	ext2_filsys fs = c->fs;
+	dgrp_t size = e2fs_flex_group_size(fs);
+	dgrp_t g, end = (fg + 1) * size;
+	struct rfl_pctx pctx = { 0 };
+	__u32 v;
+
+	if (end > fs->group_desc_count)
+		end = fs->group_desc_count;
+	for (g = fg * size + 1; g < end; g++) {
+		v = rfl_bg_reserved(fs, g);
+		if (!v)
+			continue;
+		pctx.fg = g;
+		pctx.found = v;
+		if (!rfl_fix_problem(&c->ctx, PR_1_STRAY_RESERVED, &pctx))
+			continue;
+		rfl_set_bg_reserved(fs, g, 0);
+		c->changed = true;
+		rfl_problem_fixed(&c->ctx, PR_1_STRAY_RESERVED, &pctx);
+	}
+}
+
+void rfl_ck_group(struct checker *c, dgrp_t fg)
+{
+	static const struct ext4_btree_verify_ops vops = {
+		.report = v_report,
+		.valid_block = v_valid,
+		.test_and_set_seen = v_seen,
+		.record = v_record,
+		.node = v_node,
+	};
+	ext2_filsys fs = c->fs;
+	struct rfl_group *grp = &c->rfs->groups[fg];
+	struct rfl_pctx pctx = { .fg = fg };
+	blk64_t first = e2fs_flex_group_first_block(fs, fg);
+	blk64_t nr = e2fs_flex_group_blocks(fs, fg);
+	size_t tree_mark = c->tree_blks.nr;
+	bool meta_bad = false;
+	size_t e0, ne;
+	errcode_t ret;
+	long n;
+	__u32 rel;
+
+	c->bad = c->rebuild = false;
+	c->nr_found = 0;
+	c->grp_nodes = 0;
+	c->damaged.nr = 0;
+
+	/* Pass 1: the pointer, then the block it points at */
+	check_stray_pointers(c, fg);
+	rel = rfl_bg_reserved(fs, fg * e2fs_flex_group_size(fs));
+	pctx.blk = first + rel;
+	if (rel && (rel >= nr ||
+		    e2fs_meta_map_overlaps(c->rfs->meta_map, first + rel, 1) ||
+		    rfl_ck_file_owns(c, first + rel))) {
+		pctx.blk = rel;
+		group_problem(c, PR_1_META_RANGE, &pctx);
+		meta_bad = true;
+	} else {
+		ret = rfl_group_load(c->rfs, fg, &grp);
+		if (ret == RFL_ET_BAD_MAGIC || ret == RFL_ET_BAD_CSUM ||
+		    ret == RFL_ET_BAD_VERSION || ret == RFL_ET_CORRUPT_META ||
+		    ret == EXT2_ET_SHORT_READ) {
+			pctx.err = ret;
+			group_problem(c, PR_1_BAD_META, &pctx);
+			meta_bad = true;
+		} else if (ret) {
+			rfl_ck_fail(c, ret, "loading a flex group");
+			return;
+		} else if (grp->meta_blk) {
+			if (!ext2fs_test_block_bitmap2(fs->block_map,
+						       grp->meta_blk))
+				group_problem(c, PR_4_META_UNMARKED, &pctx);
+			c->err = rfl_ck_push_blk(&c->tree_blks,
+						 grp->meta_blk);
+		}
+	}
+	if (rfl_ck_stop(c))
+		return;
+
+	group_expected(c, first, nr, &e0, &ne);
+	if (!meta_bad) {
+		/* Passes 2 and 4 over the tree, collecting its records */
+		c->grp = grp;
+		memset(c->seen, 0, (nr + 7) / 8);
+		n = ext4_btree_verify(&grp->tree, &vops, c);
+		if (n < 0 && !c->err)
+			c->err = EXT2_ET_NO_MEMORY;
+		if (c->err) {
+			rfl_ck_fail(c, c->err, "checking a refcount tree");
+			return;
+		}
+		if (rfl_ck_stop(c))
+			return;
+		/* Pass 3: both ways against the files */
+		if (!n)
+			rfl_compare_records(c->exp + e0, ne, c->found,
+					    c->nr_found, diff, c);
+	} else if (ne) {
+		/* the tree is lost with its metadata: say what it must hold */
+		pctx.expected = ne;
+		group_problem(c, PR_3_LOST_TREE, &pctx);
+	}
+	if (rfl_ck_stop(c))
+		return;
+	if (c->rebuild) {
+		rebuild_group(c, fg, meta_bad, tree_mark);
+		c->records += ne;
+		c->tree_blocks += c->rfs->groups[fg].tree.nr_nodes;
+	} else {
+		if (c->bad)
+			c->unsure[fg] = 1;
+		c->records += c->nr_found;
+		c->tree_blocks += c->grp_nodes;
+	}
+}

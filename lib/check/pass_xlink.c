@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pass_xlink.c - reflinkck pass 5 (docs/FORMAT.md 8.11): a file that maps
+ * a block others map too, without EXT4_REFLINK_FL, is cross-linked, not
+ * sharing.  Like e2fsck's pass 1D the fix gives that file its own copy of
+ * the blocks (copy-on-write through the refcount trees, which passes 1-3
+ * made right); a share is never recorded for it.
+ */
+#include "check/check_int.h"
+#include "reflink/rfl_share.h"
+
+struct count_ctx {
+	blk64_t blocks;
+};
+
+static int count_shared(void *priv, blk64_t start, blk64_t len, __u32 count)
+{
+	struct count_ctx *cc = priv;
+
+	(void)start;
+	(void)count;
+	cc->blocks += len;
+	return 0;
+}
+
+/* Blocks of ino's extents whose count is >= 2 in the trees now */
+static errcode_t shared_now(struct checker *ck, ext2_ino_t ino,
+			    blk64_t *blocks)
+{
+	const struct rfl_scan *s = &ck->scan;
+	struct count_ctx cc = { 0 };
+	errcode_t ret;
+	size_t i;
+
+	for (i = 0; i < s->nr_runs; i++) {
+		if (s->runs[i].ino != ino)
+			continue;
+		ret = rfl_for_each_shared(ck->rfs, s->runs[i].start,
+					  s->runs[i].len, count_shared, &cc);
+		if (ret)
+			return ret;
+	}
+	*blocks = cc.blocks;
+	return 0;
+}
+
+static bool trees_damaged(const struct checker *ck)
+{
+	dgrp_t fg;
+
+	for (fg = 0; fg < ck->rfs->nr_flex; fg++)
+		if (ck->unsure[fg])
+			return true;
+	return false;
+}
+
+static void cross_link(void *priv, ext2_ino_t ino)
+{
+	struct checker *ck = priv;
+	struct rfl_pctx pctx = { .ino = ino };
+	bool can_fix = ck->ctx.mode != RFL_NO && !trees_damaged(ck);
+	blk64_t blocks = 0;
+	errcode_t ret;
+
+	if (rfl_ck_stop(ck))
+		return;
+	if (can_fix) {
+		ret = shared_now(ck, ino, &blocks);
+		if (ret) {
+			rfl_ck_fail(ck, ret, "counting a file's shared blocks");
+			return;
+		}
+		/* an earlier copy already took the other sharer away */
+		if (!blocks)
+			return;
+	}
+	if (!rfl_fix_problem(&ck->ctx, PR_5_CROSS_LINK, &pctx))
+		return;
+	if (!can_fix) {
+		pctx.str = "a refcount tree is still damaged";
+		rfl_fix_problem(&ck->ctx, PR_5_NO_CLONE, &pctx);
+		return;
+	}
+	ret = rfl_cow_range(ck->rfs, ino, 0, RFL_LBLK_END);
+	if (ret) {
+		pctx.str = error_message(ret);
+		rfl_fix_problem(&ck->ctx, PR_5_NO_CLONE, &pctx);
+		return;
+	}
+	ck->changed = true;
+	pctx.expected = blocks;
+	rfl_problem_fixed(&ck->ctx, PR_5_CROSS_LINK, &pctx);
+}
+
+void rfl_ck_cross_links(struct checker *ck)
+{
+	errcode_t ret;
+
+	ret = rfl_unflagged_sharers(ck->scan.runs, ck->scan.nr_runs, ck->exp,
+				    ck->nr_exp, cross_link, ck);
+	if (ret)
+		rfl_ck_fail(ck, ret, "looking for cross-linked files");
+}

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * recount.c - expected refcount records from the files' extents, by
+ * scan, sort and sweep; and the merge-compare with the trees.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "btree/e2fs_host.h"
+#include "check/recount.h"
+
+struct vec {
+	void *v;
+	size_t nr, max, size;
+};
+
+static void *vec_push(struct vec *a)
+{
+	if (a->nr == a->max) {
+		size_t n = a->max ? a->max * 2 : 256;
+		void *p = realloc(a->v, n * a->size);
+
+		if (!p)
+			return NULL;
+		a->v = p;
+		a->max = n;
+	}
+	return (char *)a->v + a->size * a->nr++;
+}
+
+struct scan_ctx {
+	ext2_filsys fs;
+	struct vec runs, owned;
+	rfl_bad_inode_fn bad;
+	rfl_scan_progress_fn progress;
+	void *priv;
+	ext2_ino_t ino;
+	bool counted;			/* a live inode: E(b) counts it */
+	bool flagged;
+	errcode_t err;			/* out of memory in a callback */
+	unsigned long long bad_inodes;
+};
+
+static void bad_inode(struct scan_ctx *s, errcode_t err)
+{
+	s->bad_inodes++;
+	if (s->bad)
+		s->bad(s->priv, s->ino, err);
+}
+
+static errcode_t add_owned(struct scan_ctx *s, blk64_t start, blk64_t len)
+{
+	struct rfl_range *o;
+
+	o = s->owned.nr ? (struct rfl_range *)s->owned.v + s->owned.nr - 1 :
+			  NULL;
+	if (o && o->start + o->len == start) {
+		o->len += len;
+		return 0;
+	}
+	o = vec_push(&s->owned);
+	if (!o)
+		return EXT2_ET_NO_MEMORY;
+	o->start = start;
+	o->len = len;
+	return 0;
+}
+
+static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
+{
+	ext2_extent_handle_t h;
+	struct ext2fs_extent ex;
+	struct rfl_run *r;
+	errcode_t ret;
+	int op = EXT2_EXTENT_ROOT;
+
+	ret = ext2fs_extent_open2(s->fs, s->ino, inode, &h);
+	if (ret) {
+		bad_inode(s, ret);
+		return 0;
+	}
+	for (;;) {
+		ret = ext2fs_extent_get(h, op, &ex);
+		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
+		    ret == EXT2_ET_NO_CURRENT_NODE) {
+			ret = 0;
+			break;
+		}
+		if (ret) {
+			bad_inode(s, ret);
+			ret = 0;
+			break;
+		}
+		op = EXT2_EXTENT_NEXT;
+		if (ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT)
+			continue;
+		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF)) {
+			/* an index entry: e_pblk is the child node */
+			ret = add_owned(s, ex.e_pblk, 1);
+			if (ret)
+				break;
+			continue;
+		}
+		if (!ex.e_len)
+			continue;
+		if (!s->counted) {
+			ret = add_owned(s, ex.e_pblk, ex.e_len);
+			if (ret)
+				break;
+			continue;
+		}
+		r = vec_push(&s->runs);
+		if (!r) {
+			ret = EXT2_ET_NO_MEMORY;
+			break;
+		}
+		r->start = ex.e_pblk;
+		r->len = ex.e_len;
+		r->ino = s->ino;
+		r->flagged = s->flagged;
+	}
+	ext2fs_extent_free(h);
+	return ret;
+}
+
+static int map_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+		     blk64_t ref_blk, int ref_offset, void *priv)
+{
+	struct scan_ctx *s = priv;
+
+	(void)fs; (void)blockcnt; (void)ref_blk; (void)ref_offset;
+	s->err = add_owned(s, *blocknr, 1);
+	return s->err ? BLOCK_ABORT : 0;
+}
+
+static errcode_t walk_inode(struct scan_ctx *s, struct ext2_inode *inode)
+{
+	blk64_t acl = ext2fs_file_acl_block(s->fs, inode);
+	errcode_t ret = 0;
+
+	if (acl) {
+		ret = add_owned(s, acl, 1);
+		if (ret)
+			return ret;
+	}
+	if (!ext2fs_inode_has_valid_blocks2(s->fs, inode))
+		return 0;
+	if (inode->i_flags & EXT4_EXTENTS_FL)
+		return walk_extents(s, inode);
+	/* block-mapped: the journal or bad-blocks inode of an old image */
+	s->err = 0;
+	ret = ext2fs_block_iterate3(s->fs, s->ino, BLOCK_FLAG_READ_ONLY, NULL,
+				    map_block, s);
+	if (s->err)
+		return s->err;
+	if (ret)
+		bad_inode(s, ret);
+	return 0;
+}
+
+static int cmp_run(const void *a, const void *b)
+{
+	const struct rfl_run *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct rfl_range *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
+}
+
+static errcode_t scan_group_done(ext2_filsys fs, ext2_inode_scan scan,
+				 dgrp_t group, void *priv)
+{
+	struct scan_ctx *s = priv;
+
+	(void)scan;
+	if (s->progress)
+		s->progress(s->priv, group + 1, fs->group_desc_count);
+	return 0;
+}
+
+errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
+			 rfl_scan_progress_fn progress, void *priv,
+			 struct rfl_scan *out)
+{
+	struct scan_ctx s = {
+		.fs = fs, .bad = bad, .progress = progress, .priv = priv,
+		.runs = { .size = sizeof(struct rfl_run) },
+		.owned = { .size = sizeof(struct rfl_range) },
+	};
+	struct ext2_inode_large inode;
+	struct ext2_inode *raw = (struct ext2_inode *)&inode;
+	ext2_inode_scan scan;
+	errcode_t ret;
+
+	ret = ext2fs_read_inode_bitmap(fs);
+	if (ret)
+		return ret;
+	ret = ext2fs_open_inode_scan(fs, 0, &scan);
+	if (ret)
+		return ret;
+	ext2fs_set_inode_callback(scan, scan_group_done, &s);
+	for (;;) {
+		ret = ext2fs_get_next_inode_full(scan, &s.ino, raw,
+						 sizeof(inode));
+		if (ret || !s.ino)
+			break;
+		if (!ext2fs_test_inode_bitmap2(fs->inode_map, s.ino))
+			continue;
+		/*
+		 * An orphan waiting to be freed is not a sharer (8.9), but
+		 * its blocks are not free either until it is processed.
+		 */
+		s.counted = inode.i_links_count && !inode.i_dtime;
+		s.flagged = inode.i_flags & EXT4_REFLINK_FL;
+		ret = walk_inode(&s, raw);
+		if (ret)
+			break;
+	}
+	ext2fs_close_inode_scan(scan);
+	if (ret) {
+		free(s.runs.v);
+		free(s.owned.v);
+		return ret;
+	}
+	if (s.runs.nr)
+		qsort(s.runs.v, s.runs.nr, sizeof(struct rfl_run), cmp_run);
+	if (s.owned.nr)
+		qsort(s.owned.v, s.owned.nr, sizeof(struct rfl_range),
+		      cmp_range);
+	out->runs = s.runs.v;
+	out->nr_runs = s.runs.nr;
+	out->owned = s.owned.v;
+	out->nr_owned = s.owned.nr;
+	out->bad_inodes = s.bad_inodes;
+	return 0;
+}
+
+void rfl_scan_free(struct rfl_scan *scan)
+{
+	free(scan->runs);
+	free(scan->owned);
+	memset(scan, 0, sizeof(*scan));
+}
+
+static int cmp_blk(const void *a, const void *b)
+{
+	blk64_t x = *(const blk64_t *)a, y = *(const blk64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Add [s, e) with count c, split at flex-group edges */
+static errcode_t expect(ext2_filsys fs, struct vec *exp, blk64_t s,
+			blk64_t e, __u64 c)
+{
+	blk64_t first = fs->super->s_first_data_block;
+	blk64_t per_flex = (blk64_t)e2fs_flex_group_size(fs) *
+			   fs->super->s_blocks_per_group;
+	struct rfl_rec *last, *r;
+	blk64_t edge;
+
+	while (s < e) {
+		edge = first + ((s - first) / per_flex + 1) * per_flex;
+		if (edge > e)
+			edge = e;
+		last = exp->nr ? (struct rfl_rec *)exp->v + exp->nr - 1 :
+				 NULL;
+		if (last && last->start + last->len == s &&
+		    last->count == c && (s - first) % per_flex != 0) {
+			last->len += edge - s;
+		} else {
+			r = vec_push(exp);
+			if (!r)
+				return EXT2_ET_NO_MEMORY;
+			r->start = s;
+			r->len = edge - s;
+			r->count = c;
+		}
+		s = edge;
+	}
+	return 0;
+}
+
+/*
+ * Between two consecutive run starts or ends every block lies under the
+ * same number of runs: that number is the count.
+ */
+errcode_t rfl_expected_records(ext2_filsys fs, const struct rfl_run *r,
+			       size_t nr, struct rfl_rec **recsp,
+			       size_t *nrecp)
+{
+	struct vec exp = { .size = sizeof(struct rfl_rec) };
+	blk64_t *ends, pos = 0, x;
+	size_t i, j = 0;
+	__u64 depth = 0;
+	errcode_t ret = 0;
+
+	ends = malloc((nr ? nr : 1) * sizeof(*ends));
+	if (!ends)
+		return EXT2_ET_NO_MEMORY;
+	for (i = 0; i < nr; i++)
+		ends[i] = r[i].start + r[i].len;
+	qsort(ends, nr, sizeof(*ends), cmp_blk);
+
+	i = 0;
+	while (!ret && (i < nr || j < nr)) {
+		x = i < nr && r[i].start < ends[j] ? r[i].start : ends[j];
+		if (depth >= 2 && x > pos)
+			ret = expect(fs, &exp, pos, x, depth);
+		pos = x;
+		while (i < nr && r[i].start == x) {
+			depth++;
+			i++;
+		}
+		while (j < nr && ends[j] == x) {
+			depth--;
+			j++;
+		}
+	}
+	free(ends);
+	if (ret) {
+		free(exp.v);
+		return ret;
+	}
+	*recsp = exp.v;
+	*nrecp = exp.nr;
+	return 0;
+}
+
+static int collect_rec(void *priv, dgrp_t fg, blk64_t start, blk64_t len,
+		       __u32 count)
+{
+	struct rfl_rec *r = vec_push(priv);
+
+	(void)fg;
+	if (!r)
+		return EXT2_ET_NO_MEMORY;
+	r->start = start;
+	r->len = len;
+	r->count = count;
+	return 0;
+}
+
+errcode_t rfl_collect_records(struct rfl_fs *rfs, struct rfl_rec **recsp,
+			      size_t *nrecp)
+{
+	struct vec found = { .size = sizeof(struct rfl_rec) };
+	errcode_t ret;
+
+	ret = rfl_for_each_record(rfs, collect_rec, &found);
+	if (ret) {
+		free(found.v);
+		return ret;
+	}
+	*recsp = found.v;
+	*nrecp = found.nr;
+	return 0;
+}
+
+void rfl_compare_records(const struct rfl_rec *e, size_t ne,
+			 const struct rfl_rec *a, size_t na,
+			 rfl_diff_fn fn, void *priv)
+{
+	size_t i = 0, j = 0;
+
+	while (i < ne || j < na) {
+		const struct rfl_rec *x = i < ne ? &e[i] : NULL;
+		const struct rfl_rec *y = j < na ? &a[j] : NULL;
+
+		if (x && y && x->start == y->start) {
+			if (x->len != y->len)
+				fn(priv, RFL_DIFF_LENGTH, x, y);
+			else if (x->count != y->count)
+				fn(priv, RFL_DIFF_COUNT, x, y);
+			if (x->start + x->len <= y->start + y->len)
+				i++;
+			if (y->start + y->len <= x->start + x->len)
+				j++;
+		} else if (x && (!y || x->start + x->len <= y->start)) {
+			fn(priv, RFL_DIFF_MISSING, x, NULL);
+			i++;
+		} else if (y && (!x || y->start + y->len <= x->start)) {
+			fn(priv, RFL_DIFF_EXTRA, NULL, y);
+			j++;
+		} else {
+			fn(priv, RFL_DIFF_RANGE, x, y);
+			if (x->start + x->len <= y->start + y->len)
+				i++;
+			else
+				j++;
+		}
+	}
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
+				const struct rfl_rec *e, size_t ne,
+				void (*fn)(void *priv, ext2_ino_t ino),
+				void *priv)
+{
+	struct vec bad = { .size = sizeof(ext2_ino_t) };
+	ext2_ino_t *ino;
+	size_t i, lo, hi, mid;
+
+	for (i = 0; i < nr; i++) {
+		if (r[i].flagged)
+			continue;
+		/* the first expected record ending after the run's start */
+		lo = 0;
+		hi = ne;
+		while (lo < hi) {
+			mid = (lo + hi) / 2;
+			if (e[mid].start + e[mid].len <= r[i].start)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < ne && e[lo].start < r[i].start + r[i].len) {
+			ino = vec_push(&bad);
+			if (!ino) {
+				free(bad.v);
+				return EXT2_ET_NO_MEMORY;
+			}
+			*ino = r[i].ino;
+		}
+	}
+	if (bad.nr)
+		qsort(bad.v, bad.nr, sizeof(ext2_ino_t), cmp_ino);
+	ino = bad.v;
+	for (i = 0; i < bad.nr; i++)
+		if (!i || ino[i] != ino[i - 1])
+			fn(priv, ino[i]);
+	free(bad.v);
+	return 0;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * recount.h - the expected refcount records, computed from the files
+ * alone (docs/FORMAT.md 8.9): every in-use inode's leaf extents become
+ * (block, length, inode) runs, sorted and swept into records of count
+ * >= 2.  Memory grows with the number of extents, never the disk size.
+ */
+#ifndef RFL_CHECK_RECOUNT_H
+#define RFL_CHECK_RECOUNT_H
+
+#include <stdbool.h>
+#include "reflink/rfl.h"
+
+struct rfl_run {
+	blk64_t start;
+	blk64_t len;
+	ext2_ino_t ino;
+	bool flagged;			/* the inode has EXT4_REFLINK_FL */
+};
+
+struct rfl_rec {
+	blk64_t start;
+	blk64_t len;
+	__u64 count;
+};
+
+/* A range of blocks an inode holds besides its counted leaf extents */
+struct rfl_range {
+	blk64_t start;
+	blk64_t len;
+};
+
+/* What the files hold */
+struct rfl_scan {
+	/* leaf extents of live inodes: the sharers E(b) counts, by start */
+	struct rfl_run *runs;
+	size_t nr_runs;
+	/*
+	 * every other block an in-use inode holds: extent index blocks,
+	 * xattr blocks, block-mapped files (data and indirect blocks), and
+	 * all blocks of orphans not yet freed; sorted by start
+	 */
+	struct rfl_range *owned;
+	size_t nr_owned;
+	unsigned long long bad_inodes;	/* inodes whose blocks are unknown */
+};
+
+/* Called for an inode whose extent tree or block map cannot be read */
+typedef void (*rfl_bad_inode_fn)(void *priv, ext2_ino_t ino, errcode_t err);
+/* Called after each block group's inodes: done of total groups */
+typedef void (*rfl_scan_progress_fn)(void *priv, dgrp_t done, dgrp_t total);
+
+/* Scan every inode (FORMAT.md 8.9 and 8.10) */
+errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
+			 rfl_scan_progress_fn progress, void *priv,
+			 struct rfl_scan *scan);
+void rfl_scan_free(struct rfl_scan *scan);
+
+/*
+ * Sweep sorted runs into the expected records: split at flex-group
+ * edges, adjacent equal counts merged (the canonical form).
+ */
+errcode_t rfl_expected_records(ext2_filsys fs, const struct rfl_run *runs,
+			       size_t nr, struct rfl_rec **recsp,
+			       size_t *nrecp);
+
+/* Every record in the trees, in block order */
+errcode_t rfl_collect_records(struct rfl_fs *rfs, struct rfl_rec **recsp,
+			      size_t *nrecp);
+
+enum rfl_diff {
+	RFL_DIFF_MISSING,		/* expected, not in the tree */
+	RFL_DIFF_EXTRA,			/* in the tree, not expected */
+	RFL_DIFF_COUNT,			/* same range, other count */
+	RFL_DIFF_LENGTH,		/* same start, other length */
+	RFL_DIFF_RANGE,			/* overlapping, other start */
+};
+
+/* exp or found is NULL for a missing or an extra record */
+typedef void (*rfl_diff_fn)(void *priv, enum rfl_diff kind,
+			    const struct rfl_rec *exp,
+			    const struct rfl_rec *found);
+
+/* Merge-compare expected with found, both in block order */
+void rfl_compare_records(const struct rfl_rec *exp, size_t nexp,
+			 const struct rfl_rec *found, size_t nfound,
+			 rfl_diff_fn fn, void *priv);
+
+/*
+ * Report, once per inode (ascending), every inode without
+ * EXT4_REFLINK_FL that maps a block the expected records share.
+ */
+errcode_t rfl_unflagged_sharers(const struct rfl_run *runs, size_t nr,
+				const struct rfl_rec *exp, size_t nexp,
+				void (*fn)(void *priv, ext2_ino_t ino),
+				void *priv);
+
+#endif

@@ -133,13 +133,13 @@ u32 e2fs_host_csum_seed(ext2_filsys fs)
  * this map is what keeps a corrupt tree pointer or a damaged bitmap from
  * turning into a write over an inode table or a freed bitmap block.
  */
-static errcode_t meta_add(struct e2fs_meta_map *m, blk64_t first,
-			  blk64_t last, blk64_t start, blk64_t len)
+static errcode_t meta_push(struct e2fs_meta_map *m, blk64_t first,
+			   blk64_t last, blk64_t start, blk64_t len)
 {
 	blk64_t end;
 	errcode_t ret;
 
-	if (!start || !len)
+	if (!len)
 		return 0;
 	end = start + len;
 	if (start < first)
@@ -162,6 +162,13 @@ static errcode_t meta_add(struct e2fs_meta_map *m, blk64_t first,
 	m->runs[m->nr].len = end - start;
 	m->nr++;
 	return 0;
+}
+
+/* A location of 0 means "none" to libext2fs */
+static errcode_t meta_add(struct e2fs_meta_map *m, blk64_t first,
+			  blk64_t last, blk64_t start, blk64_t len)
+{
+	return start ? meta_push(m, first, last, start, len) : 0;
 }
 
 static int meta_cmp(const void *a, const void *b)
@@ -221,6 +228,9 @@ static errcode_t meta_collect(ext2_filsys fs, struct e2fs_meta_map *m,
 		if (ret)
 			return ret;
 		ret = meta_add(m, first, last, sb, 1);
+		/* with 4 KiB blocks group 0's superblock is block 0 */
+		if (!ret && g == 0 && !sb)
+			ret = meta_push(m, first, last, 0, 1);
 		if (!ret)
 			ret = meta_add(m, first, last, old_desc,
 				       old_desc_blocks);

@@ -256,7 +256,9 @@ int rfl_check_run(const struct rfl_check_opts *o)
 	if (c.err)
 		return error_exit(&c, c.err, c.err_what ? c.err_what :
 				  "checking");
-	summary(&c);
+	/* like e2fsck's preenhalt: the run stops at the message */
+	if (!c.ctx.halted)
+		summary(&c);
 
 	if (c.changed) {
 		ret = rfl_close(c.rfs);

@@ -96,7 +96,8 @@ static int v_report(void *priv, const struct ext4_btree_problem *p)
 		.found = p->found, .str = btree_problem_name(p->code),
 	};
 
-	group_problem(c, PR_2_TREE, &pctx);
+	/* counts of the whole tree name no node */
+	group_problem(c, p->blocknr ? PR_2_TREE : PR_2_TREE_COUNTS, &pctx);
 	if (damaged_node(p->code) && p->blocknr)
 		c->err = rfl_ck_push_blk(&c->damaged, p->blocknr);
 	return rfl_ck_stop(c);
@@ -448,9 +449,14 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 	check_stray_pointers(c, fg);
 	rel = rfl_bg_reserved(fs, fg * e2fs_flex_group_size(fs));
 	pctx.blk = first + rel;
-	if (rel && (rel >= nr ||
-		    e2fs_meta_map_overlaps(c->rfs->meta_map, first + rel, 1) ||
-		    rfl_ck_file_owns(c, first + rel))) {
+	if (rel >= nr)
+		pctx.str = "outside the flex group";
+	else if (rel && e2fs_meta_map_overlaps(c->rfs->meta_map, first + rel,
+					       1))
+		pctx.str = "at fs metadata";
+	else if (rel && rfl_ck_file_owns(c, first + rel))
+		pctx.str = "at a block a file holds";
+	if (pctx.str) {
 		pctx.blk = rel;
 		group_problem(c, PR_1_META_RANGE, &pctx);
 		meta_bad = true;

@@ -25,8 +25,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "flex group %g: metadata block at bg_reserved is invalid (%m)",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_1_META_RANGE,
-	  "flex group %g: bg_reserved %b points outside the flex group, "
-	  "at fs metadata or at file data",
+	  "flex group %g: bg_reserved %b points %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_1_STRAY_RESERVED,
 	  "group %g: bg_reserved is %f, expected 0 (only the first group "
@@ -34,6 +33,9 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "Clear", "group %g: bg_reserved cleared", PR_PREEN_OK },
 	{ PR_2_TREE,
 	  "flex group %g: refcount tree node %b: %s (expected %e, found %f)",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_2_TREE_COUNTS,
+	  "flex group %g: refcount tree: %s (expected %e, found %f)",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_2_BAD_RECORD,
 	  "flex group %g: refcount record %b+%l count %f: %s",
@@ -77,7 +79,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "Fix", "group %g: free blocks count set to %e", PR_PREEN_OK },
 	{ PR_4_SUPER_FREE,
 	  "free blocks count wrong (%f, counted=%e)",
-	  "Fix", "free blocks count set to %e", PR_PREEN_OK | PR_NO_OK },
+	  "Fix", "free blocks count set to %e", PR_PREEN_OK },
 	{ PR_5_CROSS_LINK,
 	  "inode %i shares blocks with other files but lacks "
 	  "EXT4_REFLINK_FL: cross-linked",

@@ -28,6 +28,7 @@ enum rfl_problem {
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */
 	PR_2_TREE = 0x020001,		/* a node failed verification */
 	PR_2_BAD_RECORD = 0x020002,	/* a record is malformed */
+	PR_2_TREE_COUNTS = 0x020003,	/* root slot's counts or height */
 	PR_3_BAD_INODE = 0x030001,	/* extent tree unreadable */
 	PR_3_MISSING = 0x030002,	/* expected record absent */
 	PR_3_EXTRA = 0x030003,		/* record nobody shares */

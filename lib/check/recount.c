@@ -394,7 +394,7 @@ void rfl_compare_records(const struct rfl_rec *e, size_t ne,
 			fn(priv, RFL_DIFF_RANGE, x, y);
 			if (x->start + x->len <= y->start + y->len)
 				i++;
-			else
+			if (y->start + y->len <= x->start + x->len)
 				j++;
 		}
 	}

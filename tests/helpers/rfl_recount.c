@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rfl_recount - count every block's sharers from the files themselves and
- * compare with the refcount trees, both ways.  The tests' oracle until
- * the checker exists.  Deliberately independent of lib/check (its own
- * scan, sweep and compare): it is the oracle that judges reflinkck.
+ * compare with the refcount trees, both ways: the tests' oracle.
+ * Deliberately independent of lib/check (its own scan, sweep and
+ * compare), so that it can judge reflinkck.
  *
  *	rfl_recount IMAGE
  *
@@ -300,7 +300,7 @@ static void compare(const struct vec *expv, const struct vec *actv)
 			       (ull)x->start, (ull)x->len, (ull)x->count);
 			if (x->start + x->len <= y->start + y->len)
 				i++;
-			else
+			if (y->start + y->len <= x->start + x->len)
 				j++;
 		}
 	}

@@ -47,7 +47,9 @@ static void usage(void)
 		"  count BLOCK | records\n"
 		"  adjust BLOCK LEN +1|-1      raw refcount change (tests)\n"
 		"  flags PATH [VALUE]          print or set i_flags (tests)\n"
-		"  setb BLOCK                  mark in use, counts untouched\n"
+		"  setb BLOCK | clrb BLOCK     mark in use or free, counts "
+		"untouched\n"
+		"  sb_free N                   set the superblock's free count\n"
 		"  bg_free GROUP N             set bg_free_blocks_count\n"
 		"  bg_reserved GROUP VALUE     set bg_reserved\n");
 	exit(EXIT_USAGE);
@@ -235,15 +237,23 @@ static void cmd_raw(const char *name, char **a)
 	blk64_t v = number(a[0], "number");
 	errcode_t ret;
 
-	if (!strcmp(name, "setb")) {
+	if (!strcmp(name, "setb") || !strcmp(name, "clrb")) {
 		if (v < fs->super->s_first_data_block ||
 		    v >= ext2fs_blocks_count(fs->super))
 			fail("block %s out of range", a[0]);
 		ret = ext2fs_read_block_bitmap(fs);
 		if (ret)
 			die(name, ret);
-		ext2fs_mark_block_bitmap2(fs->block_map, v);
+		if (name[0] == 's')
+			ext2fs_mark_block_bitmap2(fs->block_map, v);
+		else
+			ext2fs_unmark_block_bitmap2(fs->block_map, v);
 		ext2fs_mark_bb_dirty(fs);
+		return;
+	}
+	if (!strcmp(name, "sb_free")) {
+		ext2fs_free_blocks_count_set(fs->super, v);
+		ext2fs_mark_super_dirty(fs);
 		return;
 	}
 	if (v >= fs->group_desc_count)
@@ -288,6 +298,8 @@ static const struct command commands[] = {
 	{ "adjust",	3, true,  false },
 	{ "flags",	-2, false, false },
 	{ "setb",	1, true,  false },
+	{ "clrb",	1, true,  false },
+	{ "sb_free",	1, true,  false },
 	{ "bg_free",	2, true,  false },
 	{ "bg_reserved", 2, true, false },
 };

@@ -1,0 +1,423 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# mkimages.sh - make the golden images of images/ from scratch with the
+# project's own tools (build them first: make).
+#
+#	images/mkimages.sh [CASE...]	(default: every case)
+#	images/mkimages.sh -l		(list the cases)
+#
+# Each case images/reflinkck_<case>/ holds
+#	image.gz	the damaged (or clean) image
+#	cmd		reflinkck's options for the fixing run
+#	expect.1	output of `reflinkck $(cat cmd) test.img`, then
+#			"Exit status is N"
+#	expect.2	the same for the second run, `reflinkck -fn`
+#	sums		"sha256  /path" of every regular file, as made
+#	desc		one line: what the case damages
+# Outputs name the image test.img; nothing in them depends on dates,
+# versions or UUIDs.  A regenerated expect file must be read before it is
+# committed: it is what the checker is held to.  The committed images are
+# kept when the code changes so that images made by older builds keep
+# checking (images/run-golden runs them).
+#
+# Damage is done with build/bin/rflctl (raw refcount, bitmap and
+# descriptor changes), build/bin/refdebug (field edits with checksums
+# recomputed) and dd (raw bytes).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+TOP=$PWD
+B=$TOP/build/bin
+export SOURCE_DATE_EPOCH=1700000000
+UUID=0b0e1f00-5eed-4a11-8000-000000000001
+
+for t in mkreflink rflctl reflinkck place_file; do
+	[ -x "$B/$t" ] || { echo "mkimages: $B/$t missing: run make" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mkimages.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# ---------------------------------------------------------------------
+# Base images
+# ---------------------------------------------------------------------
+
+# A source tree with duplicates: whole copies, a half overlap, a file
+# differing in one block, and unique files; text, so images compress.
+make_src() {
+	local d=$1
+	mkdir -p "$d/dir"
+	seq -f 'file a, line %08g, some words to fill the block' 1 2000 \
+		>"$d/a"
+	cp "$d/a" "$d/dup"
+	head -c 51200 "$d/a" >"$d/half"
+	seq -f 'the other half %08g' 1 2000 >>"$d/half"
+	cp "$d/a" "$d/dir/oneblock"
+	printf 'this block differs' |
+		dd of="$d/dir/oneblock" bs=1024 seek=10 conv=notrunc \
+		   status=none
+	seq -f 'unique %08g' 1 3000 >"$d/dir/unique"
+	seq -f 'small %g' 1 300 >"$d/small"
+	touch -d @"$SOURCE_DATE_EPOCH" "$d" "$d"/* "$d"/dir/*
+}
+
+# base_shared IMG: 32 MiB, 1 KiB blocks, 2 flex groups of 2 groups;
+# files deduplicated by mkreflink -d, /a cloned twice more, and a placed
+# file in flex group 1 cloned once (records in both flex groups)
+base_shared() {
+	local img=$1 src=$WORK/src
+
+	[ -d "$src" ] || make_src "$src"
+	"$B/mkreflink" -q -F -b 1024 -G 2 -U "$UUID" -E hash_seed="$UUID" \
+		-d "$src" "$img" 32M
+	"$B/rflctl" -w "$img" clone /a /b
+	"$B/rflctl" -w "$img" clone /a /c
+	"$B/place_file" "$img" far 20000 40 >/dev/null
+	"$B/rflctl" -w "$img" clone /far /far2
+}
+
+base_empty() {
+	"$B/mkreflink" -q -F -b 4096 -U "$UUID" -E hash_seed="$UUID" "$1" 16M
+}
+
+base_noshare() {
+	local src=$WORK/noshare
+
+	mkdir -p "$src"
+	seq -f 'only copy %08g' 1 5000 >"$src/one"
+	seq -f 'another file %08g' 1 5000 >"$src/two"
+	touch -d @"$SOURCE_DATE_EPOCH" "$src" "$src"/*
+	"$B/mkreflink" -q -F -b 4096 -U "$UUID" -E hash_seed="$UUID" \
+		-d "$src" "$1" 16M
+}
+
+# Every other block of /x shared with /y: thousands of one-block
+# records, a tree three levels deep with 1 KiB blocks
+base_deep() {
+	local src=$WORK/deep
+
+	mkdir -p "$src"
+	python3 - "$src" <<'EOF'
+import sys
+d = sys.argv[1]
+n = 20000
+with open(f"{d}/x", "wb") as x, open(f"{d}/y", "wb") as y:
+    for i in range(n):
+        blk = (b"x%014d\n" % i) * 64          # exactly 1 KiB
+        x.write(blk)
+        y.write(blk if i % 2 == 0 else (b"y%014d\n" % i) * 64)
+EOF
+	touch -d @"$SOURCE_DATE_EPOCH" "$src" "$src"/*
+	"$B/mkreflink" -q -F -b 1024 -U "$UUID" -E hash_seed="$UUID" \
+		-d "$src" "$1" 48M
+}
+
+# 16 flex groups of one group each, a shared file in several of them
+base_many_fg() {
+	local img=$1 i
+
+	"$B/mkreflink" -q -F -b 1024 -G 1 -U "$UUID" -E hash_seed="$UUID" \
+		"$img" 128M
+	for i in 1 4 9 15; do
+		"$B/place_file" "$img" "f$i" $((i * 8192 + 100)) 30 >/dev/null
+		"$B/rflctl" -w "$img" clone "/f$i" "/g$i"
+		"$B/rflctl" -w "$img" clone "/f$i" "/h$i"
+	done
+}
+
+# ---------------------------------------------------------------------
+# Helpers for damage
+# ---------------------------------------------------------------------
+
+# bg_reserved of group $2 (relative to its flex group's first block)
+bg_reserved() {
+	local img=$1 g=$2
+	od -An -tu4 -j $((2 * 1024 + g * 64 + 0x3C)) -N4 "$img" | tr -d ' '
+}
+
+# Absolute block of flex group 0's metadata block (1 KiB blocks, first
+# data block 1)
+meta0() {
+	echo $((1 + $(bg_reserved "$1" 0)))
+}
+
+# Root node of flex group 0's refcount tree (rr_root of slot 0)
+root0() {
+	local n
+	n=$(od -An -tu8 -j $(($(meta0 "$1") * 1024 + 0x48)) -N8 "$1")
+	echo $((n))
+}
+
+# First record of flex group $2 (default 0): "start len"
+record() {
+	"$B/rflctl" "$1" records | awk -v fg="${2:-0}" \
+		'$1 == fg { print $2, $3; exit }'
+}
+
+poke() {	# poke IMG BYTE_OFFSET OCTAL_ESCAPED_BYTES
+	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+have_refdebug() {
+	[ -x "$B/refdebug" ]
+}
+
+rd() {		# rd IMG REQUEST...: refdebug -w, one request each
+	local img=$1 r
+	shift
+	for r in "$@"; do
+		"$B/refdebug" -w -R "$r" "$img" >/dev/null
+	done
+}
+
+# ---------------------------------------------------------------------
+# Cases: case_<name> IMG sets CMD and DESC and damages IMG
+# ---------------------------------------------------------------------
+
+case_clean_empty() { DESC="clean: empty image"; base_empty "$1"; }
+case_clean_noshare() { DESC="clean: files, nothing shared"; base_noshare "$1"; }
+case_clean_shared() { DESC="clean: deduplicated and cloned files"; base_shared "$1"; }
+case_clean_deep() { DESC="clean: 10000 records, 1 KiB blocks, a three-level tree"; base_deep "$1"; }
+case_clean_many_fg() { DESC="clean: 16 flex groups, shares in 4"; base_many_fg "$1"; }
+
+case_count_high() {
+	DESC="a record's count one too high"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" adjust $(record "$1") +1
+}
+
+case_count_low() {
+	DESC="a record's count one too low (the files still share)"
+	base_shared "$1"
+	set -- "$1" $(record "$1")
+	"$B/rflctl" -w "$1" adjust "$2" "$3" -1
+}
+
+case_missing() {
+	DESC="a shared range with no record"
+	base_shared "$1"
+	set -- "$1" $(record "$1" 1)
+	"$B/rflctl" -w "$1" adjust "$2" "$3" -1
+}
+
+case_extra() {
+	DESC="a record for blocks nobody shares"
+	base_shared "$1"
+	local blk
+	blk=$(debugfs -R "bmap /dir/unique 3" "$1" 2>/dev/null)
+	"$B/rflctl" -w "$1" adjust "$blk" 2 +1
+	"$B/rflctl" -w "$1" adjust "$blk" 2 +1
+}
+
+case_length() {
+	DESC="part of a record with another count"
+	base_shared "$1"
+	set -- "$1" $(record "$1")
+	"$B/rflctl" -w "$1" adjust $(($2 + 3)) 2 +1
+}
+
+case_meta_zeroed() {
+	DESC="flex group 0's metadata block zeroed (tree lost)"
+	base_shared "$1"
+	dd if=/dev/zero of="$1" bs=1024 seek="$(meta0 "$1")" count=1 \
+		conv=notrunc status=none
+}
+
+case_meta_magic() {
+	DESC="metadata block: one byte of the magic changed"
+	base_shared "$1"
+	poke "$1" $(($(meta0 "$1") * 1024)) 'X'
+}
+
+case_meta_csum() {
+	DESC="metadata block: a byte in the zero tail (checksum stale)"
+	base_shared "$1"
+	poke "$1" $(($(meta0 "$1") * 1024 + 700)) '\001'
+}
+
+case_ptr_outside() {
+	DESC="bg_reserved past the end of its flex group"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" bg_reserved 0 1048576
+}
+
+case_ptr_itable() {
+	DESC="bg_reserved at the inode table"
+	base_shared "$1"
+	local it
+	it=$(dumpe2fs "$1" 2>/dev/null |
+		awk '/Inode table at/ { split($4, a, "-"); print a[1]; exit }')
+	"$B/rflctl" -w "$1" bg_reserved 0 $((it - 1 + 5))
+}
+
+case_ptr_filedata() {
+	DESC="bg_reserved at a file's data block"
+	base_shared "$1"
+	local blk
+	blk=$(debugfs -R "bmap /dir/unique 0" "$1" 2>/dev/null)
+	"$B/rflctl" -w "$1" bg_reserved 0 $((blk - 1))
+}
+
+case_ptr_stray() {
+	DESC="bg_reserved set in the second group of a flex group"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" bg_reserved 1 77
+}
+
+case_node_flip() {
+	DESC="a tree node's byte flipped (bad checksum)"
+	base_shared "$1"
+	poke "$1" $(($(root0 "$1") * 1024 + 60)) '\377'
+}
+
+case_node_magic() {
+	DESC="a tree node's magic destroyed"
+	base_shared "$1"
+	poke "$1" $(($(root0 "$1") * 1024)) 'ZZZZ'
+}
+
+case_node_zeroed() {
+	DESC="the deep tree: the root's first child zeroed"
+	base_deep "$1"
+	# child 0 of the root: the first value, at 0x174 with 1 KiB blocks
+	local root child
+	root=$(root0 "$1")
+	child=$(od -An -tu8 -j $((root * 1024 + 0x174)) -N8 "$1")
+	dd if=/dev/zero of="$1" bs=1024 seek=$((child)) count=1 \
+		conv=notrunc status=none
+}
+
+case_tree_unmarked() {
+	DESC="the tree's root block free in the bitmap"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" clrb "$(root0 "$1")"
+}
+
+case_meta_unmarked() {
+	DESC="the metadata block free in the bitmap"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" clrb "$(meta0 "$1")"
+}
+
+case_leaked() {
+	DESC="three free blocks marked in use (leaked)"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" setb 30000
+	"$B/rflctl" -w "$1" setb 30001
+	"$B/rflctl" -w "$1" setb 31000
+}
+
+case_group_free() {
+	DESC="a group's free blocks count wrong"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" bg_free 2 100
+}
+
+case_super_free() {
+	DESC="the superblock's free blocks count wrong"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" sb_free 1234
+}
+
+case_cross_link() {
+	DESC="a sharer without EXT4_REFLINK_FL (cross-link)"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" flags /b 0x80000
+}
+
+case_cross_link_all() {
+	DESC="two files share, neither flagged (classic cross-link)"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" flags /far 0x80000
+	"$B/rflctl" -w "$1" flags /far2 0x80000
+}
+
+case_preen_count() {
+	DESC="-p fixes a wrong count without asking"
+	CMD=-p
+	base_shared "$1"
+	"$B/rflctl" -w "$1" adjust $(record "$1") +1
+}
+
+case_preen_cross_link() {
+	DESC="-p stops at a cross-link"
+	CMD=-p
+	base_shared "$1"
+	"$B/rflctl" -w "$1" flags /c 0x80000
+}
+
+case_many_fg_damage() {
+	DESC="16 flex groups: counts wrong in two, a record missing in one"
+	base_many_fg "$1"
+	set -- "$1" $(record "$1" 4) $(record "$1" 9) $(record "$1" 15)
+	"$B/rflctl" -w "$1" adjust "$2" "$3" +1
+	"$B/rflctl" -w "$1" adjust "$4" "$5" -1
+	"$B/rflctl" -w "$1" adjust "$4" "$5" -1
+	"$B/rflctl" -w "$1" adjust "$6" "$7" +1
+}
+
+case_everything() {
+	DESC="several problems at once: count, leak, cross-link, stray pointer"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" adjust $(record "$1" 1) +1
+	"$B/rflctl" -w "$1" setb 30500
+	"$B/rflctl" -w "$1" flags /b 0x80000
+	"$B/rflctl" -w "$1" bg_reserved 3 9
+}
+
+# ---------------------------------------------------------------------
+# Cases made with the debug shell (field edits, checksums recomputed)
+# ---------------------------------------------------------------------
+RD_CASES=()
+if [ -f "$TOP/images/rd_cases.sh" ]; then
+	# shellcheck source=rd_cases.sh
+	. "$TOP/images/rd_cases.sh"
+fi
+
+# ---------------------------------------------------------------------
+
+all_cases() {
+	declare -F | awk '$3 ~ /^case_/ { sub(/^case_/, "", $3); print $3 }'
+}
+
+gen() {
+	local name=$1 dir=$TOP/images/reflinkck_$1 img=$WORK/test.img
+	local rc
+
+	CMD=-fy
+	DESC=
+	rm -f "$img"
+	if ! "case_$name" "$img"; then
+		echo "mkimages: case $name failed" >&2
+		return 1
+	fi
+	mkdir -p "$dir"
+	printf '%s\n' "$DESC" >"$dir/desc"
+	printf '%s\n' "$CMD" >"$dir/cmd"
+	# what the files hold, read back through libext2fs before any fix
+	"$TOP/images/file-sums" "$img" >"$dir/sums"
+	gzip -9n <"$img" >"$dir/image.gz"
+	(
+		cd "$WORK"
+		set +e
+		"$B/reflinkck" $CMD test.img >"$dir/expect.1" 2>&1
+		echo "Exit status is $?" >>"$dir/expect.1"
+		"$B/reflinkck" -fn test.img >"$dir/expect.2" 2>&1
+		echo "Exit status is $?" >>"$dir/expect.2"
+	)
+	rc=$(tail -1 "$dir/expect.1")
+	printf '%-28s %s; %s\n' "$name" "$rc" "$DESC"
+}
+
+if [ "${1:-}" = -l ]; then
+	all_cases
+	exit 0
+fi
+cases=("$@")
+[ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(all_cases)
+for c in "${cases[@]}"; do
+	declare -F "case_$c" >/dev/null ||
+		{ echo "mkimages: no case $c" >&2; exit 1; }
+	gen "$c"
+done

@@ -46,6 +46,8 @@ struct checker {
 	unsigned long long grp_nodes;	/* nodes that passed their checks */
 	bool rebuild;			/* a fix was accepted */
 	bool bad;			/* a problem was found */
+	unsigned int node_problems;	/* of single nodes, this group */
+	char desc[160];			/* a problem's words, built */
 
 	/* progress (-C) */
 	int last_pass;

@@ -5,6 +5,7 @@
  * the records against the counts recomputed from the files; and the
  * rebuild of a damaged group's tree (docs/FORMAT.md 7.3).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,19 +89,94 @@ static bool damaged_node(enum ext4_btree_problem_code code)
 	}
 }
 
+/* "what", with the values when they say something */
+static const char *describe(struct checker *c, const char *what, u64 exp,
+			    u64 found)
+{
+	if (exp == found)
+		return what;
+	snprintf(c->desc, sizeof(c->desc), "%s (expected %llu, found %llu)",
+		 what, (unsigned long long)exp, (unsigned long long)found);
+	return c->desc;
+}
+
 static int v_report(void *priv, const struct ext4_btree_problem *p)
 {
 	struct checker *c = priv;
-	struct rfl_pctx pctx = {
-		.fg = c->grp->fg, .blk = p->blocknr, .expected = p->expected,
-		.found = p->found, .str = btree_problem_name(p->code),
-	};
+	struct rfl_pctx pctx = { .fg = c->grp->fg, .blk = p->blocknr };
 
-	/* counts of the whole tree name no node */
-	group_problem(c, p->blocknr ? PR_2_TREE : PR_2_TREE_COUNTS, &pctx);
-	if (damaged_node(p->code) && p->blocknr)
+	if (!p->blocknr) {
+		/*
+		 * Counts of the whole tree: after a bad node they only say
+		 * that its subtree was not counted
+		 */
+		if (c->node_problems)
+			return rfl_ck_stop(c);
+		pctx.str = describe(c, btree_problem_name(p->code),
+				    p->expected, p->found);
+		group_problem(c, PR_2_TREE_COUNTS, &pctx);
+		return rfl_ck_stop(c);
+	}
+	c->node_problems++;
+	pctx.str = describe(c, btree_problem_name(p->code), p->expected,
+			    p->found);
+	group_problem(c, PR_2_TREE, &pctx);
+	if (damaged_node(p->code))
 		c->err = rfl_ck_push_blk(&c->damaged, p->blocknr);
 	return rfl_ck_stop(c);
+}
+
+static const char *rfx_problem_name(enum ext4_rfx_problem_code code)
+{
+	static const char *const names[] = {
+		[EXT4_RFX_BAD_MAGIC] = "bad magic",
+		[EXT4_RFX_BAD_CSUM] = "bad checksum",
+		[EXT4_RFX_BAD_VERSION] = "unsupported version",
+		[EXT4_RFX_BAD_NR_SLOTS] = "wrong number of root slots",
+		[EXT4_RFX_BAD_FLEX_GROUP] = "names another flex group",
+		[EXT4_RFX_BAD_BLOCKNR] = "wrong own block number",
+		[EXT4_RFX_BAD_RESERVED] =
+			"flags, a reserved field or the tail not zero",
+		[EXT4_RFX_UNKNOWN_SLOT_TYPE] = "root slot of an unknown type",
+		[EXT4_RFX_BAD_SLOT] = "bad root slot",
+		[EXT4_RFX_DUP_SLOT] = "two root slots of one type",
+	};
+
+	if ((unsigned int)code <= EXT4_RFX_DUP_SLOT && names[code])
+		return names[code];
+	return "unknown problem";
+}
+
+/* Why the metadata block at blk did not load, in words */
+static const char *meta_problem(struct checker *c, blk64_t blk, dgrp_t fg,
+				errcode_t load_err)
+{
+	struct ext4_rfx_problem mp;
+	char what[96];
+	void *buf;
+
+	if (ext2fs_get_mem(c->fs->blocksize, &buf))
+		return error_message(load_err);
+	if (io_channel_read_blk64(c->fs->io, blk, 1, buf) ||
+	    !ext4_rfx_check(buf, c->fs->blocksize, c->rfs->csum_seed, blk, fg,
+			    &mp)) {
+		ext2fs_free_mem(&buf);
+		return error_message(load_err);
+	}
+	ext2fs_free_mem(&buf);
+	if (mp.slot >= 0)
+		snprintf(what, sizeof(what), "%s (slot %d)",
+			 rfx_problem_name(mp.code), mp.slot);
+	else
+		snprintf(what, sizeof(what), "%s", rfx_problem_name(mp.code));
+	if (mp.expected == mp.found)
+		snprintf(c->desc, sizeof(c->desc), "%s", what);
+	else
+		snprintf(c->desc, sizeof(c->desc),
+			 "%s (expected %llu, found %llu)", what,
+			 (unsigned long long)mp.expected,
+			 (unsigned long long)mp.found);
+	return c->desc;
 }
 
 static bool v_valid(void *priv, u64 blk)
@@ -442,6 +518,7 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 
 	c->bad = c->rebuild = false;
 	c->nr_found = 0;
+	c->node_problems = 0;
 	c->grp_nodes = 0;
 	c->damaged.nr = 0;
 
@@ -465,7 +542,8 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 		if (ret == RFL_ET_BAD_MAGIC || ret == RFL_ET_BAD_CSUM ||
 		    ret == RFL_ET_BAD_VERSION || ret == RFL_ET_CORRUPT_META ||
 		    ret == EXT2_ET_SHORT_READ) {
-			pctx.err = ret;
+			pctx.blk = first + rel;
+			pctx.str = meta_problem(c, first + rel, fg, ret);
 			group_problem(c, PR_1_BAD_META, &pctx);
 			meta_bad = true;
 		} else if (ret) {

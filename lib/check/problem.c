@@ -22,7 +22,7 @@ struct rfl_problem_ent {
 
 static const struct rfl_problem_ent problem_table[] = {
 	{ PR_1_BAD_META,
-	  "flex group %g: metadata block at bg_reserved is invalid (%m)",
+	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_1_META_RANGE,
 	  "flex group %g: bg_reserved %b points %s",
@@ -32,10 +32,10 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "of a flex group points at its metadata block)",
 	  "Clear", "group %g: bg_reserved cleared", PR_PREEN_OK },
 	{ PR_2_TREE,
-	  "flex group %g: refcount tree node %b: %s (expected %e, found %f)",
+	  "flex group %g: refcount tree node %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_2_TREE_COUNTS,
-	  "flex group %g: refcount tree: %s (expected %e, found %f)",
+	  "flex group %g: refcount tree: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_2_BAD_RECORD,
 	  "flex group %g: refcount record %b+%l count %f: %s",

@@ -320,7 +320,7 @@ meta_block() {
 @test "metadata block overwritten: found and fixed" {
 	dd if=/dev/urandom of="$IMG" bs=1024 seek="$(meta_block)" count=1 \
 		conv=notrunc status=none
-	fixes meta "metadata block at bg_reserved is invalid"
+	fixes meta "flex group 0: metadata block $(meta_block): bad magic"
 }
 
 @test "a tree node's byte flipped: found and fixed" {

@@ -159,6 +159,28 @@ poke() {	# poke IMG BYTE_OFFSET OCTAL_ESCAPED_BYTES
 	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
+# field IMG BLOCK OFFSET SIZE VALUE: write VALUE little-endian into a
+# metadata block or tree node of 1 KiB blocks, then a fresh checksum
+field() {
+	local img=$1 blk=$2 off=$3 size=$4 val=$5
+	python3 -c '
+import sys
+img, pos, size, val = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+	int(sys.argv[4], 0)
+with open(img, "r+b") as f:
+	f.seek(pos)
+	f.write(val.to_bytes(size, "little"))
+' "$img" $((blk * 1024 + off)) "$size" "$val"
+	"$B/rflctl" -w "$img" reseal "$blk"
+}
+
+# Flex group 0's leaf in base_shared (its only node): four records,
+# 1301+10 count 6, 1311+1 count 5, 1312+39 count 6, 1351+52 count 5;
+# keys at 0x30, values (len, count) at 0x174
+leaf0() {
+	"$B/rflctl" "$1" nodes | awk '$1 == 0 && $3 == 0 { print $2; exit }'
+}
+
 have_refdebug() {
 	[ -x "$B/refdebug" ]
 }
@@ -365,6 +387,57 @@ case_everything() {
 	"$B/rflctl" -w "$1" flags /b 0x80000
 	"$B/rflctl" -w "$1" bg_reserved 3 9
 }
+
+
+# ---------------------------------------------------------------------
+# Field edits with the checksum made valid again: the checker must meet
+# the field's own check.  Offsets are docs/FORMAT.md's (sections 4, 5).
+# ---------------------------------------------------------------------
+
+node_case() {	# node_case DESC OFFSET SIZE VALUE
+	DESC="tree node: $1"
+	base_shared "$IMG"
+	field "$IMG" "$(leaf0 "$IMG")" "$2" "$3" "$4"
+}
+
+meta_case() {	# meta_case DESC OFFSET SIZE VALUE
+	DESC="metadata block: $1"
+	base_shared "$IMG"
+	field "$IMG" "$(meta0 "$IMG")" "$2" "$3" "$4"
+}
+
+case_rec_low_count() { IMG=$1; node_case "a record with count 1" 0x178 4 1; }
+case_rec_zero_len() { IMG=$1; node_case "a record of length 0" 0x17c 4 0; }
+case_rec_overlap() { IMG=$1; node_case "a record overlapping the next" 0x174 4 15; }
+case_rec_not_merged() { IMG=$1; node_case "equal neighbours not merged" 0x180 4 6; }
+case_rec_past_group() { IMG=$1; node_case "a record past the flex group" 0x18c 4 20000; }
+case_key_order() { IMG=$1; node_case "two equal keys" 0x34 4 1300; }
+case_node_blocknr() { IMG=$1; node_case "bn_blocknr names another block" 0x08 8 7777; }
+case_node_generation() { IMG=$1; node_case "bn_generation after the last commit" 0x10 8 999999; }
+case_node_owner() { IMG=$1; node_case "bn_owner names flex group 1" 0x18 4 1; }
+case_node_type() { IMG=$1; node_case "bn_tree_type 2" 0x1c 2 2; }
+case_node_level() { IMG=$1; node_case "a leaf claims level 1" 0x1e 2 1; }
+case_node_nr_entries() { IMG=$1; node_case "bn_nr_entries 3 of 4" 0x20 2 3; }
+case_node_empty() { IMG=$1; node_case "bn_nr_entries 0 in a root leaf" 0x20 2 0; }
+case_node_max_entries() { IMG=$1; node_case "bn_max_entries 80" 0x22 2 80; }
+case_node_key_size() { IMG=$1; node_case "bn_key_size 8" 0x24 2 8; }
+case_node_reserved() { IMG=$1; node_case "bn_reserved not zero" 0x28 8 1; }
+case_node_tail() { IMG=$1; node_case "a byte in the zero tail" 1021 1 0x5a; }
+case_meta_version() { IMG=$1; meta_case "fm_version 2" 0x08 2 2; }
+case_meta_nr_slots() { IMG=$1; meta_case "fm_nr_slots 7" 0x0a 2 7; }
+case_meta_flex_group() { IMG=$1; meta_case "fm_flex_group 1" 0x0c 4 1; }
+case_meta_blocknr() { IMG=$1; meta_case "fm_blocknr names another block" 0x10 8 1299; }
+case_meta_generation() { IMG=$1; meta_case "fm_generation older than the tree" 0x18 8 0; }
+case_meta_flags() { IMG=$1; meta_case "fm_flags not zero" 0x20 4 1; }
+case_meta_reserved() { IMG=$1; meta_case "fm_reserved not zero" 0x30 8 1; }
+case_slot_type() { IMG=$1; meta_case "root slot of unknown type 5" 0x40 2 5; }
+case_slot_height() { IMG=$1; meta_case "rr_height 2 for a one-level tree" 0x42 2 2; }
+case_slot_flags() { IMG=$1; meta_case "rr_flags not zero" 0x44 4 1; }
+case_slot_root() { IMG=$1; meta_case "rr_root at a free block" 0x48 8 9000; }
+case_slot_records() { IMG=$1; meta_case "rr_records 5 for 4" 0x50 8 5; }
+case_slot_nodes() { IMG=$1; meta_case "rr_nodes 2 for 1" 0x58 8 2; }
+case_slot_second() { IMG=$1; meta_case "a second refcount root slot" 0x60 2 1; }
+case_meta_tail() { IMG=$1; meta_case "a byte past the slots" 0x150 1 0x5a; }
 
 # ---------------------------------------------------------------------
 # Cases made with the debug shell (field edits, checksums recomputed)

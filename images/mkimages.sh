@@ -389,6 +389,39 @@ case_everything() {
 }
 
 
+case_tree_file() {
+	DESC="a file maps the refcount tree's root block"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" touch /overlay
+	"$B/rflctl" -w "$1" map /overlay 0 "$(leaf0 "$1")"
+}
+
+case_xlink_dir() {
+	DESC="a file maps a directory's block: the directory cannot be copied"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" touch /overlay
+	"$B/rflctl" -w "$1" map /overlay 0 \
+		"$(debugfs -R "bmap /dir 0" "$1" 2>/dev/null)"
+}
+
+case_bad_inode() {
+	DESC="an inode's checksum broken: reported, left to e2fsck"
+	base_shared "$1"
+	local ino itable isize
+	ino=$(debugfs -R "stat /small" "$1" 2>/dev/null |
+		awk '/^Inode:/ { print $2; exit }')
+	itable=$(dumpe2fs "$1" 2>/dev/null |
+		awk '/Inode table at/ { split($4, a, "-"); print a[1]; exit }')
+	isize=$(dumpe2fs -h "$1" 2>/dev/null | awk '/^Inode size:/ {print $3}')
+	poke "$1" $((itable * 1024 + (ino - 1) * isize + 0x20)) '\123'
+}
+
+case_bad_inode_and_count() {
+	case_bad_inode "$1"
+	DESC="a broken inode and a wrong count: nothing is repaired"
+	"$B/rflctl" -w "$1" adjust $(record "$1") +1
+}
+
 # ---------------------------------------------------------------------
 # Field edits with the checksum made valid again: the checker must meet
 # the field's own check.  Offsets are docs/FORMAT.md's (sections 4, 5).

@@ -247,8 +247,18 @@ int rfl_check_run(const struct rfl_check_opts *o)
 	}
 
 	/* The files first: every pass asks who owns a block */
-	if (!scan_files(&c) && !rfl_ck_stop(&c))
+	if (!scan_files(&c) && !rfl_ck_stop(&c)) {
+		if (c.scan.bad_inodes && c.ctx.mode != RFL_NO) {
+			/* counts from part of the files would be too low */
+			struct rfl_pctx pctx = {
+				.expected = c.scan.bad_inodes,
+			};
+
+			rfl_fix_problem(&c.ctx, PR_3_NO_REPAIR, &pctx);
+			c.ctx.mode = RFL_NO;
+		}
 		check_groups(&c);
+	}
 	if (!rfl_ck_stop(&c))
 		rfl_ck_bitmaps(&c);
 	if (!rfl_ck_stop(&c))

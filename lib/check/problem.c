@@ -41,7 +41,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "flex group %g: refcount record %b+%l count %f: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_3_BAD_INODE,
-	  "inode %i: extent tree unreadable (%m); run e2fsck after "
+	  "inode %i: its blocks cannot be read (%m); run e2fsck after "
 	  "mkreflink --strip",
 	  "Fix", NULL, PR_NO_FIX },
 	{ PR_3_MISSING,
@@ -62,6 +62,10 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "flex group %g: %e expected refcount records are lost with the "
 	  "metadata block",
 	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_3_NO_REPAIR,
+	  "%e inodes could not be read: no refcount is changed until e2fsck "
+	  "has repaired them\n",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_4_TREE_UNMARKED,
 	  "flex group %g: refcount tree block %b is not marked in use",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -161,6 +165,8 @@ bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		fprintf(ctx->out, "%s: ", ctx->device);
 	expand(ctx->out, e->msg, pctx);
 	fputc('\n', ctx->out);
+	if (e->flags & PR_MSG_ONLY)
+		return false;
 	if (e->flags & PR_NO_FIX) {
 		/* say so rather than pretend: the problem stays */
 		fprintf(ctx->out, "%s? no (not repaired by this version)\n\n",

@@ -35,6 +35,7 @@ enum rfl_problem {
 	PR_3_COUNT = 0x030004,		/* wrong count */
 	PR_3_LENGTH = 0x030005,		/* wrong range */
 	PR_3_LOST_TREE = 0x030006,	/* records lost with the metadata */
+	PR_3_NO_REPAIR = 0x030007,	/* bad inodes: nothing is repaired */
 	PR_4_TREE_UNMARKED = 0x040001,	/* tree node free in the bitmap */
 	PR_4_TREE_FILE = 0x040002,	/* tree node is also file data */
 	PR_4_META_UNMARKED = 0x040003,	/* metadata block free in bitmap */
@@ -50,6 +51,7 @@ enum rfl_problem {
 #define PR_PREEN_OK	0x01	/* -p may fix it without asking */
 #define PR_NO_OK	0x02	/* answering no is not an error */
 #define PR_NO_FIX	0x04	/* no repair exists yet: always left */
+#define PR_MSG_ONLY	0x08	/* a statement: no question, no count */
 
 /* How questions are answered */
 enum rfl_answer_mode {

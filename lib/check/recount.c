@@ -210,6 +210,13 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 	for (;;) {
 		ret = ext2fs_get_next_inode_full(scan, &s.ino, raw,
 						 sizeof(inode));
+		if (ret == EXT2_ET_INODE_CSUM_INVALID ||
+		    ret == EXT2_ET_INODE_IS_GARBAGE) {
+			/* its block pointers cannot be trusted */
+			if (ext2fs_test_inode_bitmap2(fs->inode_map, s.ino))
+				bad_inode(&s, ret);
+			continue;
+		}
 		if (ret || !s.ino)
 			break;
 		if (!ext2fs_test_inode_bitmap2(fs->inode_map, s.ino))

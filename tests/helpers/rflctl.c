@@ -53,6 +53,8 @@ static void usage(void)
 		"  setb BLOCK | clrb BLOCK     mark in use or free, counts "
 		"untouched\n"
 		"  sb_free N                   set the superblock's free count\n"
+		"  map PATH LBLK PBLK          point a logical block at any "
+		"block\n"
 		"  reseal BLOCK                recompute the checksum of a "
 		"metadata\n"
 		"                              block or tree node edited raw\n"
@@ -323,6 +325,36 @@ out:
 	return ret;
 }
 
+/*
+ * Map logical block lblk of PATH to pblk, whoever holds pblk: makes
+ * cross-links and files over tree blocks
+ */
+static errcode_t cmd_map(char **a)
+{
+	ext2_filsys fs = rfs->fs;
+	ext2_ino_t ino = lookup(a[0]);
+	blk64_t lblk = number(a[1], "block"), pblk = number(a[2], "block");
+	struct ext2_inode inode;
+	errcode_t ret;
+
+	if (pblk >= ext2fs_blocks_count(fs->super) || lblk >= RFL_LBLK_END)
+		fail("block out of range: %s", a[2]);
+	ret = ext2fs_read_bitmaps(fs);
+	if (!ret)
+		ret = ext2fs_read_inode(fs, ino, &inode);
+	if (!ret)
+		ret = ext2fs_bmap2(fs, ino, &inode, NULL, BMAP_SET, lblk, NULL,
+				   &pblk);
+	if (!ret)
+		ret = ext2fs_read_inode(fs, ino, &inode);
+	if (ret)
+		return ret;
+	ext2fs_iblk_add_blocks(fs, &inode, 1);
+	if (EXT2_I_SIZE(&inode) < (lblk + 1) * fs->blocksize)
+		ext2fs_inode_size_set(fs, &inode, (lblk + 1) * fs->blocksize);
+	return ext2fs_write_inode(fs, ino, &inode);
+}
+
 /* Raw damage to the bitmap and the group descriptors */
 static void cmd_raw(const char *name, char **a)
 {
@@ -390,6 +422,7 @@ static const struct command commands[] = {
 	{ "records",	0, false, false },
 	{ "nodes",	0, false, false },
 	{ "reseal",	1, true,  false },
+	{ "map",	3, true,  false },
 	{ "adjust",	3, true,  false },
 	{ "flags",	-2, false, false },
 	{ "setb",	1, true,  false },
@@ -510,6 +543,8 @@ int main(int argc, char **argv)
 			printf("%u\n", count);
 	} else if (!strcmp(c->name, "nodes")) {
 		ret = cmd_nodes();
+	} else if (!strcmp(c->name, "map")) {
+		ret = cmd_map(a);
 	} else if (!strcmp(c->name, "reseal")) {
 		ret = cmd_reseal(a);
 		if (ret)

@@ -14,7 +14,8 @@
 # Sources are found by wildcard; adding a file needs no edit here:
 #   lib/**/*.c            -> build/libreflink.a
 #   tests/unit/test_*.c   -> build/tests/test_*  and  build/asan/tests/test_*
-#   misc/*.c debug/*.c tests/helpers/*.c -> build/bin/<name>
+#   misc/*.c tests/helpers/*.c -> build/bin/<name>
+#   debug/*.c + debug/refdebug_cmds.ct (mk_cmds) -> build/bin/refdebug
 #   bench/*.c             -> build/bench/<name>  (make bench only, +lmdb)
 
 .DEFAULT_GOAL := all
@@ -22,6 +23,7 @@ SHELL := /bin/bash
 
 PKG_CONFIG ?= pkg-config
 COMPILE_ET ?= compile_et
+MK_CMDS ?= mk_cmds
 SPARSE ?= sparse
 AR ?= ar
 
@@ -81,8 +83,17 @@ TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TESTS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
 ASAN_TESTS := $(TEST_SRCS:tests/unit/%.c=$(B)/asan/tests/%)
 
-PROG_SRCS := $(sort $(wildcard misc/*.c debug/*.c tests/helpers/*.c))
+PROG_SRCS := $(sort $(wildcard misc/*.c tests/helpers/*.c))
 PROGS := $(addprefix $(B)/bin/,$(notdir $(PROG_SRCS:.c=)))
+
+# refdebug: every debug/*.c and the libss command table, one program
+DEBUG_SRCS := $(sort $(wildcard debug/*.c))
+DEBUG_CT := debug/refdebug_cmds.ct
+DEBUG_GEN_C := $(B)/gen/refdebug_cmds.c
+DEBUG_OBJS := $(DEBUG_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/refdebug_cmds.o
+ifneq ($(DEBUG_SRCS),)
+PROGS += $(B)/bin/refdebug
+endif
 
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
@@ -103,7 +114,8 @@ SPARSE_FLAGS := -D__KERNEL__ -nostdinc -Iscripts/kstub -Ilib \
 
 ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 	    $(TEST_SRCS:%.c=$(B)/obj/%.o) $(TEST_SRCS:%.c=$(B)/asan/obj/%.o) \
-	    $(PROG_SRCS:%.c=$(B)/obj/%.o) $(BENCH_SRCS:%.c=$(B)/obj/%.o)
+	    $(PROG_SRCS:%.c=$(B)/obj/%.o) $(BENCH_SRCS:%.c=$(B)/obj/%.o) \
+	    $(DEBUG_OBJS)
 
 # ------------------------------------------------------------------
 # Top-level targets
@@ -213,6 +225,17 @@ $(B)/bin/$(notdir $(1:.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
 	$(Q)$$(CC) $$(CFLAGS_ALL) -o $$@ $$< $$(LIB) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rule,$(s))))
+
+# mk_cmds writes <name>.c into the current directory
+$(DEBUG_GEN_C): $(DEBUG_CT)
+	@mkdir -p $(B)/gen
+	@echo "  CT      $<"
+	$(Q)cd $(B)/gen && $(MK_CMDS) $(CURDIR)/$<
+
+$(B)/bin/refdebug: $(DEBUG_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $(DEBUG_OBJS) $(LIB) $(LDLIBS_ALL)
 
 $(FLAGS_STAMP): ;
 

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rd_walk.c - the damage-tolerant tree walk behind stats, tree, records
+ * and dump.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rd_walk.h"
+
+static const char *const btree_problems[EXT4_BTREE_PROBLEM_MAX] = {
+	[EXT4_BTREE_BAD_MAGIC] = "bad magic",
+	[EXT4_BTREE_BAD_CSUM] = "bad checksum",
+	[EXT4_BTREE_BAD_BLOCKNR] = "bn_blocknr is not its own block",
+	[EXT4_BTREE_BAD_OWNER] = "bad owner",
+	[EXT4_BTREE_BAD_TREE_TYPE] = "bad tree type",
+	[EXT4_BTREE_BAD_LEVEL] = "bad level",
+	[EXT4_BTREE_BAD_GEOMETRY] = "bad geometry",
+	[EXT4_BTREE_BAD_NR_ENTRIES] = "bad entry count",
+	[EXT4_BTREE_BAD_KEY_ORDER] = "keys out of order",
+	[EXT4_BTREE_KEY_OUT_OF_BOUNDS] = "key outside the parent's range",
+	[EXT4_BTREE_BAD_CHILD_PTR] = "bad child pointer",
+	[EXT4_BTREE_NODE_REACHED_TWICE] = "node reached twice",
+	[EXT4_BTREE_DIRTY_TAIL] = "unused space not zero",
+	[EXT4_BTREE_BAD_RESERVED] = "reserved field not zero",
+	[EXT4_BTREE_READ_ERROR] = "read error",
+	[EXT4_BTREE_BAD_RECORD_COUNT] = "record count differs from the slot",
+	[EXT4_BTREE_BAD_NODE_COUNT] = "node count differs from the slot",
+	[EXT4_BTREE_BAD_HEIGHT] = "bad height",
+	[EXT4_BTREE_BAD_GENERATION] = "generation after the last commit",
+};
+
+const char *rd_btree_problem(int code)
+{
+	if (code > 0 && code < EXT4_BTREE_PROBLEM_MAX && btree_problems[code])
+		return btree_problems[code];
+	return "unknown problem";
+}
+
+const char *rd_rfx_problem(int code)
+{
+	switch (code) {
+	case EXT4_RFX_OK:
+		return "ok";
+	case EXT4_RFX_BAD_MAGIC:
+		return "bad magic";
+	case EXT4_RFX_BAD_CSUM:
+		return "bad checksum";
+	case EXT4_RFX_BAD_VERSION:
+		return "unsupported version";
+	case EXT4_RFX_BAD_NR_SLOTS:
+		return "bad number of slots";
+	case EXT4_RFX_BAD_FLEX_GROUP:
+		return "bad flex group";
+	case EXT4_RFX_BAD_BLOCKNR:
+		return "fm_blocknr is not its own block";
+	case EXT4_RFX_BAD_RESERVED:
+		return "flags, reserved field or tail not zero";
+	case EXT4_RFX_UNKNOWN_SLOT_TYPE:
+		return "unknown slot type";
+	case EXT4_RFX_BAD_SLOT:
+		return "bad root slot";
+	case EXT4_RFX_DUP_SLOT:
+		return "two slots of one type";
+	default:
+		return "unknown problem";
+	}
+}
+
+bool rd_load_meta(u32 fg, void *buf, ull *blk)
+{
+	*blk = rd_meta_block(fg);
+	if (!*blk || *blk >= rd_flex_first(fg) + rd_flex_len(fg))
+		return false;
+	return !rd_read_block(*blk, buf);
+}
+
+static bool seen_before(struct rd_walk *w, ull blk)
+{
+	size_t i;
+
+	for (i = 0; i < w->nr_seen; i++)
+		if (w->seen[i] == blk)
+			return true;
+	if (w->nr_seen == w->max_seen) {
+		size_t n = w->max_seen ? w->max_seen * 2 : 64;
+		ull *p = realloc(w->seen, n * sizeof(*p));
+
+		if (!p)
+			return true;	/* out of memory: stop descending */
+		w->seen = p;
+		w->max_seen = n;
+	}
+	w->seen[w->nr_seen++] = blk;
+	return false;
+}
+
+static errcode_t walk_node(struct rd_walk *w, ull blk, int level)
+{
+	struct ext4_btree_problem p;
+	struct ext4_refcount_rec rec;
+	unsigned int nr, i;
+	errcode_t ret;
+	char *buf;
+	char why[96];
+
+	if (w->stop)
+		return 0;
+	if (blk < rd_flex_first(w->fg) ||
+	    blk >= rd_flex_first(w->fg) + rd_flex_len(w->fg)) {
+		w->bad(w, blk, level, "block outside the flex group");
+		return 0;
+	}
+	if (seen_before(w, blk)) {
+		w->bad(w, blk, level, "node reached twice");
+		return 0;
+	}
+	buf = malloc(rd_block_size());
+	if (!buf)
+		return EXT2_ET_NO_MEMORY;
+	ret = rd_read_block(blk, buf);
+	if (ret) {
+		w->bad(w, blk, level, error_message(ret));
+		ret = 0;
+		goto out;
+	}
+	if (ext4_btree_check_node(&w->tree, buf, blk, level, &p)) {
+		snprintf(why, sizeof(why), "%s, not descended",
+			 rd_btree_problem(p.code));
+		w->bad(w, blk, level, why);
+		goto out;
+	}
+	w->nodes++;
+	if (w->node && w->node(w, blk, level, buf)) {
+		w->stop = true;
+		goto out;
+	}
+	nr = le16_to_cpu(((struct ext4_btree_node_head *)buf)->bn_nr_entries);
+	for (i = 0; i < nr && !w->stop; i++) {
+		if (level) {
+			__le64 c;
+
+			memcpy(&c, buf + rd_val_off(i), 8);
+			ret = walk_node(w, le64_to_cpu(c), level - 1);
+			if (ret)
+				goto out;
+			continue;
+		}
+		ext4_refcount_rec_decode(buf + rd_key_off(i),
+					 buf + rd_val_off(i), &rec);
+		w->records++;
+		w->shared += rec.len;
+		if (w->record && w->record(w, &rec))
+			w->stop = true;
+	}
+out:
+	free(buf);
+	return ret;
+}
+
+errcode_t rd_walk_group(struct rd_walk *w, u32 fg)
+{
+	struct ext4_rfx_problem p;
+	struct ext4_rfx_block *fm;
+	errcode_t ret = 0;
+	unsigned int i;
+	char why[128];
+
+	w->fg = fg;
+	w->root = 0;
+	w->height = 0;
+	w->generation = 0;
+	w->nodes = w->records = w->shared = 0;
+	w->nr_seen = 0;
+	w->stop = false;
+	rd_check_tree(fg, &w->tree);
+	fm = malloc(rd_block_size());
+	if (!fm)
+		return EXT2_ET_NO_MEMORY;
+	if (!rd_load_meta(fg, fm, &w->meta_blk)) {
+		if (w->meta_blk)
+			w->bad(w, w->meta_blk, -1,
+			       "bg_reserved points outside the flex group "
+			       "or the block cannot be read");
+		goto out;
+	}
+	if (ext4_rfx_check(fm, rd_block_size(), rd.rfs->csum_seed,
+			   w->meta_blk, fg, &p)) {
+		snprintf(why, sizeof(why), "metadata block: %s",
+			 rd_rfx_problem(p.code));
+		w->bad(w, w->meta_blk, -1, why);
+		/* without the magic nothing in it can be trusted */
+		if (p.code == EXT4_RFX_BAD_MAGIC)
+			goto out;
+	}
+	w->generation = le64_to_cpu(fm->fm_generation);
+	w->tree.generation = w->generation;
+	for (i = 0; i < EXT4_RFX_NR_SLOTS; i++) {
+		if (le16_to_cpu(fm->fm_roots[i].rr_type) != EXT4_TREE_REFCOUNT)
+			continue;
+		w->root = le64_to_cpu(fm->fm_roots[i].rr_root);
+		w->height = le16_to_cpu(fm->fm_roots[i].rr_height);
+		break;
+	}
+	if (!w->root || !w->height)
+		goto out;
+	if (w->height > EXT4_BTREE_MAX_HEIGHT) {
+		w->bad(w, w->meta_blk, -1, "tree height over 32");
+		goto out;
+	}
+	ret = walk_node(w, w->root, w->height - 1);
+out:
+	free(fm);
+	free(w->seen);
+	w->seen = NULL;
+	w->max_seen = 0;
+	return ret;
+}

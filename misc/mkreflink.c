@@ -62,6 +62,8 @@ struct opts {
 	const char *uuid_arg;
 	const char *hash_seed_arg;
 	const char *root_dir;		/* -d: copy this tree in */
+	const char *target;		/* -E root=: into this directory */
+	int progress_fd;		/* -C: -1 none, 0 the terminal */
 	bool no_dedup, keep_zero;
 	bool created;			/* we made the image file */
 	struct rfl_mkfs m;
@@ -78,9 +80,10 @@ static void usage(void)
 		"[-U UUID]\n"
 		"\t[-O feature[,...]] [-E extended-option[,...]] "
 		"[-z undo_file]\n"
-		"\t[-d root-directory [--no-dedup] [--keep-zero]] "
+		"\t[-d root-directory [--no-dedup] [--keep-zero] [-C fd]] "
 		"[-nqFV] device [fs-size]\n"
-		"       %s -e|--enable [-nqF] [-z undo_file] device\n"
+		"       %s -e|--enable [-nqF] [-z undo_file] "
+		"[-d root-directory [-E root=path] ...] device\n"
 		"       %s --strip [--unshare] [-nqF] [-z undo_file] device\n",
 		prog, prog, prog);
 	exit(EXIT_FAIL);
@@ -209,11 +212,16 @@ static void parse_features(struct opts *o, const char *arg)
 	free(list);
 }
 
-/* -E: hash_seed=, root_owner[=uid:gid], lazy_itable_init[=0|1], ... */
-static void parse_extended(struct opts *o, const char *arg)
+/*
+ * -E: hash_seed=, root_owner[=uid:gid], lazy_itable_init[=0|1], ...,
+ * and root=PATH (where -d copies to).  True if any option shapes a new
+ * filesystem, which --enable refuses.
+ */
+static bool parse_extended(struct opts *o, const char *arg)
 {
 	char *list = strdup(arg), *tok, *save = NULL, *val;
 	struct rfl_mkfs *m = &o->m;
+	bool format = false;
 
 	if (!list) {
 		fail("out of memory");
@@ -224,6 +232,11 @@ static void parse_extended(struct opts *o, const char *arg)
 		val = strchr(tok, '=');
 		if (val)
 			*val++ = 0;
+		if (!strcmp(tok, "root") && val && *val) {
+			o->target = strdup(val);
+			continue;
+		}
+		format = true;
 		if (!strcmp(tok, "hash_seed") && val) {
 			o->hash_seed_arg = strdup(val);
 		} else if (!strcmp(tok, "root_owner")) {
@@ -259,11 +272,11 @@ static void parse_extended(struct opts *o, const char *arg)
 		}
 	}
 	free(list);
-	return;
+	return format;
 bad:
 	fail("Bad option(s) specified: %s (extended options are "
 	     "hash_seed=UUID, root_owner[=UID:GID], lazy_itable_init[=0|1], "
-	     "lazy_journal_init[=0|1], discard, nodiscard)", arg);
+	     "lazy_journal_init[=0|1], discard, nodiscard, root=PATH)", arg);
 	exit(EXIT_FAIL);
 }
 
@@ -307,6 +320,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ NULL, 'O', POPT_ARG_STRING, NULL, 'O', NULL, NULL },
 		{ NULL, 'z', POPT_ARG_STRING, NULL, 'z', NULL, NULL },
 		{ NULL, 'd', POPT_ARG_STRING, NULL, 'd', NULL, NULL },
+		{ NULL, 'C', POPT_ARG_STRING, NULL, 'C', NULL, NULL },
 		{ "no-dedup", 0, POPT_ARG_NONE, NULL, OPT_NO_DEDUP, NULL,
 		  NULL },
 		{ "keep-zero", 0, POPT_ARG_NONE, NULL, OPT_KEEP_ZERO, NULL,
@@ -334,7 +348,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	while ((c = poptGetNextOpt(pc)) >= 0) {
 		arg = poptGetOptArg(pc);
 		/* the options that shape a new filesystem */
-		if ((c < 128 && strchr("bLUNiIGmEJOd", c)) || c == OPT_ERRORS)
+		if ((c < 128 && strchr("bLUNiIGmJO", c)) || c == OPT_ERRORS)
 			format_opt = c;
 		switch (c) {
 		case 'b':
@@ -390,7 +404,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case 'E':
-			parse_extended(o, arg);
+			if (parse_extended(o, arg))
+				format_opt = c;
 			break;
 		case 'J':
 			parse_journal(o, arg);
@@ -403,6 +418,15 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'd':
 			o->root_dir = arg;
+			break;
+		case 'C':
+			o->progress_fd = (int)parse_uint("progress fd", arg,
+							 INT_MAX);
+			if (o->progress_fd > 0 &&
+			    fcntl(o->progress_fd, F_GETFD) < 0) {
+				fail("bad progress fd - %s", arg);
+				exit(EXIT_FAIL);
+			}
 			break;
 		case OPT_NO_DEDUP:
 			o->no_dedup = true;
@@ -495,6 +519,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	if ((o->no_dedup || o->keep_zero) && !o->root_dir) {
 		fail("--%s goes with -d", o->no_dedup ? "no-dedup" :
 		     "keep-zero");
+		usage();
+	}
+	if ((o->target || o->progress_fd >= 0) && !o->root_dir) {
+		fail("%s goes with -d", o->target ? "-E root=" : "-C");
+		usage();
+	}
+	if (o->root_dir && o->mode == MODE_STRIP) {
+		fail("-d does not go with --strip");
 		usage();
 	}
 	if (bs_arg) {
@@ -765,27 +797,120 @@ static bool check_contents(const struct opts *o)
 static int open_rw(const struct opts *o, const char *doing,
 		   struct rfl_fs **rfsp);
 
-/* -d: copy the tree into the image just made */
-static int do_populate(struct opts *o)
+/* Progress of -d: e2fsck's -C conventions */
+struct meter {
+	const struct opts *o;
+	int fd;				/* > 0: "pass cur max device" lines */
+	unsigned int shown;		/* last permille (+1; 0 none yet) */
+};
+
+static void show_progress(struct rfl_populate *p, __u64 done, __u64 total)
+{
+	struct meter *m = p->progress_priv;
+	unsigned long long cur = done >> 10, max = total >> 10;
+	unsigned int pm;
+
+	if (done > total)
+		done = total;
+	pm = total ? (unsigned int)(done * 1000 / total) : 1000;
+	/* at most a thousand updates, however many files */
+	if (pm + 1 == m->shown)
+		return;
+	m->shown = pm + 1;
+	if (m->fd > 0) {
+		if (cur > max)
+			cur = max;
+		dprintf(m->fd, "1 %llu %llu %s\n", cur, max, m->o->dev);
+	} else {
+		printf("%3u.%u%%\b\b\b\b\b\b", pm / 10, pm % 10);
+		fflush(stdout);
+	}
+}
+
+/* The inode of -E root=, a directory that must exist; 0 and a message if not */
+static ext2_ino_t find_target(const struct opts *o, ext2_filsys fs)
+{
+	ext2_ino_t ino = 0;
+	errcode_t ret;
+
+	ret = ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, o->target, &ino);
+	ret = ret ?: ext2fs_check_directory(fs, ino);
+	if (!ret)
+		return ino;
+	fail("%s: no directory %s in it (-E root= must name one that "
+	     "exists)", o->dev, o->target);
+	return 0;
+}
+
+/*
+ * A copy after --enable failed: enable has already written its metadata
+ * and the feature (rfl_enable flushes as it goes), the copy nothing that
+ * counts.  Take the feature off again, so the filesystem is the one
+ * before.  The undo file, if any, already holds what enable changed.
+ */
+static void undo_enable(struct opts *o)
+{
+	const char *undo = o->undo_file;
+	struct rfl_fs *rfs;
+	bool shared = false;
+	errcode_t ret;
+
+	o->undo_file = NULL;
+	o->mode = MODE_STRIP;
+	if (open_rw(o, "removing reflink again from", &rfs))
+		goto out;
+	ret = rfl_disable(rfs, &shared);
+	if (ret) {
+		rfl_abandon(rfs);
+		com_err(prog, ret, "while removing reflink again from %s",
+			o->dev);
+		goto out;
+	}
+	ret = rfl_close(rfs);
+	if (ret)
+		com_err(prog, ret, "while writing out and closing %s", o->dev);
+	else
+		fail("%s was left as it was (reflink removed again)", o->dev);
+out:
+	o->mode = MODE_ENABLE;
+	o->undo_file = undo;
+}
+
+/*
+ * -d: copy the tree into rfs, a filesystem with reflink, and close it.
+ * On failure nothing of the copy reaches the superblock, the bitmaps or
+ * a directory that was there before (rfl_populate): the image is left
+ * as it was when rfs was opened.
+ */
+static int populate_close(struct opts *o, struct rfl_fs *rfs)
 {
 	struct rfl_populate p = {
 		.src = o->root_dir,
 		.no_dedup = o->no_dedup,
 		.keep_zero = o->keep_zero,
+		/* an existing filesystem's directories keep their own */
+		.keep_meta = o->mode == MODE_ENABLE,
 		/* set only by SOURCE_DATE_EPOCH */
 		.build_time = o->m.now,
 	};
-	const char *undo = o->undo_file;
-	struct rfl_fs *rfs;
+	struct meter meter = { .o = o, .fd = o->progress_fd };
 	errcode_t ret;
 
-	/* the format's undo file already covers the whole device */
-	o->undo_file = NULL;
-	if (open_rw(o, "copying files into", &rfs)) {
-		o->undo_file = undo;
-		return EXIT_FAIL;
+	if (o->progress_fd > 0 || (o->progress_fd < 0 && !o->quiet &&
+				   isatty(1)) ||
+	    (o->progress_fd == 0 && !o->quiet)) {
+		p.progress = show_progress;
+		p.progress_priv = &meter;
 	}
-	o->undo_file = undo;
+	if (o->target) {
+		p.root = find_target(o, rfs->fs);
+		if (!p.root) {
+			rfl_abandon(rfs);
+			if (o->mode == MODE_ENABLE)
+				undo_enable(o);
+			return EXIT_FAIL;
+		}
+	}
 	say(o, "Copying files into the device: ");
 	fflush(stdout);
 	ret = rfl_populate(rfs, &p);
@@ -798,6 +923,9 @@ static int do_populate(struct opts *o)
 			     "of data (and room for their metadata)",
 			     o->root_dir, o->dev,
 			     (unsigned long long)p.more_blocks);
+		else if (ret == RFL_ET_NO_SPACE)
+			fail("%s does not fit in %s: no room left for the "
+			     "refcount trees", o->root_dir, o->dev);
 		else if (p.why_full)
 			fail("%s", p.why);
 		else if (p.why[0])
@@ -805,6 +933,8 @@ static int do_populate(struct opts *o)
 		else
 			com_err(prog, ret, "while copying %s into %s",
 				o->root_dir, o->dev);
+		if (o->mode == MODE_ENABLE)
+			undo_enable(o);
 		return EXIT_FAIL;
 	}
 	ret = rfl_close(rfs);
@@ -812,6 +942,9 @@ static int do_populate(struct opts *o)
 		com_err(prog, ret, "while writing out and closing %s", o->dev);
 		return EXIT_FAIL;
 	}
+	/* the meter's last line ends where "done" starts */
+	if (p.progress && meter.fd <= 0)
+		fputs("      \b\b\b\b\b\b", stdout);
 	say(o, "done\n");
 	say(o, "%llu files, %llu directories, %llu symlinks, %llu special; "
 	    "%llu data blocks stored as %llu (%llu shared, %llu zero "
@@ -821,6 +954,22 @@ static int do_populate(struct opts *o)
 	    (unsigned long long)p.data_blocks, (unsigned long long)p.written,
 	    (unsigned long long)p.deduped, (unsigned long long)p.zero_blocks);
 	return EXIT_OK;
+}
+
+/* -d after a format: copy the tree into the image just made */
+static int do_populate(struct opts *o)
+{
+	const char *undo = o->undo_file;
+	struct rfl_fs *rfs;
+
+	/* the format's undo file already covers the whole device */
+	o->undo_file = NULL;
+	if (open_rw(o, "copying files into", &rfs)) {
+		o->undo_file = undo;
+		return EXIT_FAIL;
+	}
+	o->undo_file = undo;
+	return populate_close(o, rfs);
 }
 
 static int do_format(struct opts *o)
@@ -1085,6 +1234,10 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 			return EXIT_FAIL;
 		}
 	}
+	if (o->target && !find_target(o, rfs->fs)) {
+		rfl_abandon(rfs);
+		return EXIT_FAIL;
+	}
 	if (!o->force && ext2fs_has_feature_journal_needs_recovery(sb)) {
 		rfl_abandon(rfs);
 		fail("%s needs journal recovery; mount it or run e2fsck "
@@ -1144,8 +1297,9 @@ static int do_enable(struct opts *o)
 		return EXIT_FAIL;
 	if (o->dry_run) {
 		printf("Dry run: would add reflink and a metadata block to "
-		       "each of the %u flex groups of %s.\n", nr_flex,
-		       o->dev);
+		       "each of the %u flex groups of %s%s%s.\n", nr_flex,
+		       o->dev, o->root_dir ? ", then copy in " : "",
+		       o->root_dir ? o->root_dir : "");
 		return EXIT_OK;
 	}
 	if (open_rw(o, doing, &rfs))
@@ -1161,6 +1315,15 @@ static int do_enable(struct opts *o)
 		return EXIT_FAIL;
 	}
 	nr_meta = count_meta(rfs);
+	if (o->root_dir) {
+		/* one open: a failed copy leaves the feature off too */
+		say(o, "done\n");
+		if (populate_close(o, rfs))
+			return EXIT_FAIL;
+		say(o, "%s: reflink enabled; %u of %u flex groups have a "
+		    "metadata block\n", o->dev, nr_meta, nr_flex);
+		return EXIT_OK;
+	}
 	ret = rfl_close(rfs);
 	if (ret) {
 		com_err(prog, ret, "while writing out and closing %s", o->dev);
@@ -1240,7 +1403,8 @@ static int do_strip(struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .m.reserved_pct = -1, .m.lazy_itable_init = -1 };
+	struct opts o = { .m.reserved_pct = -1, .m.lazy_itable_init = -1,
+			  .progress_fd = -1 };
 	int rc;
 
 	add_error_table(&et_ext2_error_table);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,28 @@ struct ctx {
 	unsigned int pend_nr;
 	char *cmp;			/* one block read back */
 	blk64_t goal;
+
+	/*
+	 * Names for directories that existed before the copy, and the
+	 * metadata of those the source also has: applied only once the
+	 * whole tree is in, so a failed copy leaves them as they were.
+	 */
+	struct later *later;
+	size_t nr_later, max_later;
+
+	/* inodes taken, to wipe again if the copy fails */
+	ext2_ino_t *inos;
+	size_t nr_inos, max_inos;
+};
+
+/* A change to a directory that existed before the copy */
+struct later {
+	ext2_ino_t dir;			/* where name goes, or 0 */
+	ext2_ino_t ino;			/* what it names; or whose meta */
+	int ft;
+	size_t seq;			/* order of the changes */
+	char *name;			/* or, with dir 0, the source path */
+	struct stat st;			/* with dir 0: the metadata */
 };
 
 static errcode_t why(struct ctx *c, errcode_t ret, const char *fmt,
@@ -89,6 +112,34 @@ static errcode_t why_errno(struct ctx *c, int err, const char *what,
 		 strerror(err));
 	c->p->why_full = true;
 	return err;
+}
+
+static void progress(struct ctx *c)
+{
+	if (c->p->progress)
+		c->p->progress(c->p, c->p->bytes_done, c->p->bytes_total);
+}
+
+/* nftw() passes no context: the sum of one walk at a time */
+static __u64 tree_bytes;
+
+static int add_size(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		tree_bytes += (__u64)st->st_size;
+	return 0;
+}
+
+/* The data bytes the copy will read, for the progress total */
+static void size_tree(struct ctx *c)
+{
+	tree_bytes = 0;
+	/* an unreadable part only makes the total short: copy says why */
+	nftw(c->p->src, add_size, 64, FTW_PHYS);
+	c->p->bytes_total = tree_bytes;
 }
 
 /* ---------------------------------------------------------------- */
@@ -410,8 +461,47 @@ static errcode_t link_in(struct ctx *c, ext2_ino_t dir, const char *name,
 	return ret;
 }
 
-/* A fresh inode of the type and owner of st, linked as name in dir */
-static errcode_t new_inode(struct ctx *c, ext2_ino_t dir, const char *name,
+/* A free inode near dir, remembered in case the copy fails */
+static errcode_t alloc_inode(struct ctx *c, ext2_ino_t dir, int mode,
+			     ext2_ino_t *ino)
+{
+	errcode_t ret;
+
+	if (c->nr_inos == c->max_inos) {
+		size_t n = c->max_inos ? c->max_inos * 2 : 1024;
+		ext2_ino_t *v = realloc(c->inos, n * sizeof(*v));
+
+		if (!v)
+			return EXT2_ET_NO_MEMORY;
+		c->inos = v;
+		c->max_inos = n;
+	}
+	ret = ext2fs_new_inode(c->fs, dir, mode, NULL, ino);
+	if (!ret)
+		c->inos[c->nr_inos++] = *ino;
+	return ret;
+}
+
+/*
+ * After a failed copy: the on-disk bitmaps call the inodes taken free,
+ * but a checker that reads an inode table slot below the group's unused
+ * mark would find a file with links and no name.  Zero them.
+ */
+static void wipe_inodes(struct ctx *c)
+{
+	struct ext2_inode_large in;
+	size_t i;
+
+	memset(&in, 0, sizeof(in));
+	for (i = 0; i < c->nr_inos; i++)
+		ext2fs_write_inode_full(c->fs, c->inos[i],
+					(struct ext2_inode *)&in,
+					sizeof(in) < EXT2_INODE_SIZE(c->fs->super) ?
+					sizeof(in) : EXT2_INODE_SIZE(c->fs->super));
+}
+
+/* A fresh inode of the type and owner of st, near dir; not linked yet */
+static errcode_t new_inode(struct ctx *c, ext2_ino_t dir,
 			   const struct stat *st, __u32 flags,
 			   ext2_ino_t *inop)
 {
@@ -419,11 +509,7 @@ static errcode_t new_inode(struct ctx *c, ext2_ino_t dir, const char *name,
 	ext2_ino_t ino;
 	errcode_t ret;
 
-	ret = ext2fs_new_inode(c->fs, dir, (int)(st->st_mode & S_IFMT), NULL,
-			       &ino);
-	if (ret)
-		return ret;
-	ret = link_in(c, dir, name, ino, dir_file_type(st->st_mode));
+	ret = alloc_inode(c, dir, (int)(st->st_mode & S_IFMT), &ino);
 	if (ret)
 		return ret;
 	ext2fs_inode_alloc_stats2(c->fs, ino, +1, 0);
@@ -535,6 +621,295 @@ out:
 	free(v);
 	free(names);
 	return ret;
+}
+
+/* ---------------------------------------------------------------- */
+/* Directories                                                       */
+/* ---------------------------------------------------------------- */
+
+/* A name a directory held before the copy began */
+struct old_ent {
+	char *name;
+	ext2_ino_t ino;
+	int ft;
+};
+
+/*
+ * Appends entries to one directory.  ext2fs_link() walks the whole
+ * directory on every call, which makes a directory of n entries cost
+ * n^2 / 2 entry visits (minutes for 60,000 names); this keeps the last
+ * block in memory and fills it, so each entry costs the same.  An htree
+ * or inline-data directory, or a filesystem without the filetype
+ * feature, goes through ext2fs_link() instead: it knows those formats.
+ */
+struct dirw {
+	ext2_ino_t ino;			/* 0: counting only, nothing written */
+	bool defer;			/* existed before: names go to later */
+	bool slow;			/* use ext2fs_link() */
+	bool dirty;
+	blk64_t lblk, pblk;		/* the block being filled */
+	char *buf;
+	unsigned int last;		/* offset of its last entry */
+	unsigned int end;		/* end of entries (a csum tail after) */
+	struct old_ent *old;		/* names there before, sorted */
+	size_t nr_old, max_old;
+};
+
+static int old_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct old_ent *)a)->name,
+		      ((const struct old_ent *)b)->name);
+}
+
+static int old_collect(struct ext2_dir_entry *de, int offset, int blocksize,
+		       char *buf, void *priv)
+{
+	struct dirw *w = priv;
+	int len = ext2fs_dirent_name_len(de);
+	struct old_ent *o;
+
+	(void)offset;
+	(void)blocksize;
+	(void)buf;
+	if (!de->inode || (len == 1 && de->name[0] == '.') ||
+	    (len == 2 && de->name[0] == '.' && de->name[1] == '.'))
+		return 0;
+	if (w->nr_old == w->max_old) {
+		size_t n = w->max_old ? w->max_old * 2 : 16;
+
+		o = realloc(w->old, n * sizeof(*o));
+		if (!o)
+			return DIRENT_ABORT;
+		w->old = o;
+		w->max_old = n;
+	}
+	o = &w->old[w->nr_old];
+	o->name = strndup(de->name, (size_t)len);
+	if (!o->name)
+		return DIRENT_ABORT;
+	o->ino = de->inode;
+	o->ft = ext2fs_dirent_file_type(de);
+	w->nr_old++;
+	return 0;
+}
+
+/* The entry name had before the copy began, or NULL */
+static const struct old_ent *dirw_old(const struct dirw *w, const char *name)
+{
+	struct old_ent key = { .name = (char *)name };
+
+	if (!w->nr_old)
+		return NULL;
+	return bsearch(&key, w->old, w->nr_old, sizeof(key), old_cmp);
+}
+
+/*
+ * Start appending to directory ino.  A directory mkreflink did not just
+ * make has its names listed first, so a name in the source that is
+ * already there is found without a lookup per entry.
+ */
+static errcode_t dirw_open(struct ctx *c, struct dirw *w, ext2_ino_t ino,
+			   bool fresh)
+{
+	ext2_filsys fs = c->fs;
+	struct ext2_dir_entry *de;
+	struct ext2_inode in;
+	unsigned int off, rl;
+	errcode_t ret;
+
+	memset(w, 0, sizeof(*w));
+	w->ino = ino;
+	if (!ino)
+		return 0;
+	if (!fresh) {
+		ret = ext2fs_dir_iterate(fs, ino, 0, NULL, old_collect, w);
+		if (ret)
+			return ret;
+		qsort(w->old, w->nr_old, sizeof(*w->old), old_cmp);
+		w->defer = true;
+		return 0;
+	}
+	ret = ext2fs_read_inode(fs, ino, &in);
+	if (ret)
+		return ret;
+	w->slow = (in.i_flags & (EXT2_INDEX_FL | EXT4_INLINE_DATA_FL)) ||
+		  !ext2fs_has_feature_filetype(fs->super) ||
+		  ext2fs_has_feature_casefold(fs->super) ||
+		  EXT2_I_SIZE(&in) < fs->blocksize;
+	if (w->slow)
+		return 0;
+	w->buf = malloc(fs->blocksize);
+	if (!w->buf)
+		return EXT2_ET_NO_MEMORY;
+	w->end = fs->blocksize;
+	if (ext2fs_has_feature_metadata_csum(fs->super))
+		w->end -= sizeof(struct ext2_dir_entry_tail);
+	w->lblk = EXT2_I_SIZE(&in) / fs->blocksize - 1;
+	ret = ext2fs_bmap2(fs, ino, &in, NULL, 0, w->lblk, NULL, &w->pblk);
+	ret = ret ?: ext2fs_read_dir_block4(fs, w->pblk, w->buf, 0, ino);
+	if (ret)
+		return ret;
+	for (off = 0; off < w->end; off += rl) {
+		de = (struct ext2_dir_entry *)(w->buf + off);
+		ret = ext2fs_get_rec_len(fs, de, &rl);
+		if (ret)
+			return ret;
+		if (rl < 8 || off + rl > w->end) {
+			/* not a block we can append to safely */
+			w->slow = true;
+			return 0;
+		}
+		w->last = off;
+	}
+	return 0;
+}
+
+/* Write out the block being filled */
+static errcode_t dirw_flush(struct ctx *c, struct dirw *w)
+{
+	errcode_t ret;
+
+	if (!w->dirty)
+		return 0;
+	ret = ext2fs_write_dir_block4(c->fs, w->pblk, w->buf, 0, w->ino);
+	w->dirty = false;
+	return ret;
+}
+
+static void dirw_free(struct dirw *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->nr_old; i++)
+		free(w->old[i].name);
+	free(w->old);
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+}
+
+static errcode_t dirw_close(struct ctx *c, struct dirw *w)
+{
+	errcode_t ret = w->ino && !w->defer ? dirw_flush(c, w) : 0;
+
+	dirw_free(w);
+	return ret;
+}
+
+/* Give the directory one more, empty, block and start filling it */
+static errcode_t dirw_grow(struct ctx *c, struct dirw *w)
+{
+	ext2_filsys fs = c->fs;
+	struct ext2_dir_entry *de;
+	struct ext2_inode in;
+	blk64_t pblk;
+	errcode_t ret;
+
+	ret = dirw_flush(c, w);
+	ret = ret ?: ext2fs_new_block2(fs, w->pblk, NULL, &pblk);
+	if (ret)
+		return ret;
+	ext2fs_block_alloc_stats2(fs, pblk, +1);
+	ret = ext2fs_bmap2(fs, w->ino, NULL, NULL, BMAP_SET, w->lblk + 1,
+			   NULL, &pblk);
+	/* read after the map: it may have written a new extent root */
+	ret = ret ?: ext2fs_read_inode(fs, w->ino, &in);
+	if (ret)
+		return ret;
+	ret = ext2fs_iblk_add_blocks(fs, &in, 1);
+	ret = ret ?: ext2fs_inode_size_set(fs, &in, EXT2_I_SIZE(&in) +
+					   fs->blocksize);
+	ret = ret ?: ext2fs_write_inode(fs, w->ino, &in);
+	if (ret)
+		return ret;
+	w->lblk++;
+	w->pblk = pblk;
+	memset(w->buf, 0, fs->blocksize);
+	de = (struct ext2_dir_entry *)w->buf;
+	ret = ext2fs_set_rec_len(fs, w->end, de);
+	if (ret)
+		return ret;
+	if (w->end < fs->blocksize)
+		ext2fs_initialize_dirent_tail(fs,
+			EXT2_DIRENT_TAIL(w->buf, fs->blocksize));
+	w->last = 0;
+	w->dirty = true;
+	return 0;
+}
+
+static errcode_t later_add(struct ctx *c, ext2_ino_t dir, const char *name,
+			   ext2_ino_t ino, int ft, const struct stat *st)
+{
+	struct later *l;
+
+	if (c->nr_later == c->max_later) {
+		size_t n = c->max_later ? c->max_later * 2 : 64;
+
+		l = realloc(c->later, n * sizeof(*l));
+		if (!l)
+			return EXT2_ET_NO_MEMORY;
+		c->later = l;
+		c->max_later = n;
+	}
+	l = &c->later[c->nr_later];
+	memset(l, 0, sizeof(*l));
+	l->name = strdup(name);
+	if (!l->name)
+		return EXT2_ET_NO_MEMORY;
+	l->dir = dir;
+	l->ino = ino;
+	l->ft = ft;
+	l->seq = c->nr_later++;
+	if (st)
+		l->st = *st;
+	return 0;
+}
+
+/* name -> ino at the end of the directory */
+static errcode_t dirw_add(struct ctx *c, struct dirw *w, const char *name,
+			  ext2_ino_t ino, int ft)
+{
+	ext2_filsys fs = c->fs;
+	unsigned int len = (unsigned int)strlen(name);
+	unsigned int need = EXT2_DIR_REC_LEN(len), rl, used;
+	struct ext2_dir_entry *de;
+	errcode_t ret;
+
+	if (!w->ino)
+		return 0;
+	if (w->defer)
+		return later_add(c, w->ino, name, ino, ft, NULL);
+	if (w->slow)
+		return link_in(c, w->ino, name, ino, ft);
+	de = (struct ext2_dir_entry *)(w->buf + w->last);
+	ret = ext2fs_get_rec_len(fs, de, &rl);
+	if (ret)
+		return ret;
+	used = de->inode ? EXT2_DIR_REC_LEN(ext2fs_dirent_name_len(de)) : 0;
+	if (rl < used + need) {
+		ret = dirw_grow(c, w);
+		if (ret)
+			return ret;
+		de = (struct ext2_dir_entry *)w->buf;
+		rl = w->end;
+		used = 0;
+	}
+	if (used) {
+		/* split the last entry's slack off into the new one */
+		ret = ext2fs_set_rec_len(fs, used, de);
+		if (ret)
+			return ret;
+		w->last += used;
+		de = (struct ext2_dir_entry *)(w->buf + w->last);
+		ret = ext2fs_set_rec_len(fs, rl - used, de);
+		if (ret)
+			return ret;
+	}
+	de->inode = ino;
+	ext2fs_dirent_set_name_len(de, (int)len);
+	ext2fs_dirent_set_file_type(de, ft);
+	memcpy(de->name, name, len);
+	w->dirty = true;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -798,13 +1173,13 @@ static errcode_t add_link(struct ctx *c, const struct stat *st,
 }
 
 /* One more name for an inode already copied */
-static errcode_t hard_link(struct ctx *c, ext2_ino_t dir, const char *name,
+static errcode_t hard_link(struct ctx *c, struct dirw *w, const char *name,
 			   ext2_ino_t ino, const struct stat *st)
 {
 	struct ext2_inode_large in;
 	errcode_t ret;
 
-	ret = link_in(c, dir, name, ino, dir_file_type(st->st_mode));
+	ret = dirw_add(c, w, name, ino, dir_file_type(st->st_mode));
 	if (ret)
 		return ret;
 	ret = ext2fs_read_inode_full(c->fs, ino, (struct ext2_inode *)&in,
@@ -817,8 +1192,9 @@ static errcode_t hard_link(struct ctx *c, ext2_ino_t dir, const char *name,
 				       sizeof(in));
 }
 
-static errcode_t copy_file(struct ctx *c, ext2_ino_t dir, const char *name,
-			   const char *path, const struct stat *st)
+static errcode_t copy_file(struct ctx *c, struct dirw *w, const char *name,
+			   const char *path, const struct stat *st,
+			   ext2_ino_t *inop)
 {
 	ext2_ino_t ino = 0;
 	errcode_t ret;
@@ -830,7 +1206,8 @@ static errcode_t copy_file(struct ctx *c, ext2_ino_t dir, const char *name,
 	if (fd < 0)
 		return why(c, errno, "%s", path);
 	if (!c->full) {
-		ret = new_inode(c, dir, name, st, EXT4_EXTENTS_FL, &ino);
+		ret = new_inode(c, w->ino, st, EXT4_EXTENTS_FL, &ino);
+		ret = ret ?: dirw_add(c, w, name, ino, EXT2_FT_REG_FILE);
 		if (ret) {
 			close(fd);
 			return ret;
@@ -853,12 +1230,15 @@ static errcode_t copy_file(struct ctx *c, ext2_ino_t dir, const char *name,
 	if (!ret && !c->full)
 		ret = copy_xattrs(c, ino, path);
 	c->p->files++;
+	c->p->bytes_done += (__u64)st->st_size;
+	progress(c);
+	*inop = ino;
 	return ret;
 }
 
-static errcode_t copy_symlink(struct ctx *c, ext2_ino_t dir,
+static errcode_t copy_symlink(struct ctx *c, struct dirw *w,
 			      const char *name, const char *path,
-			      const struct stat *st)
+			      const struct stat *st, ext2_ino_t *inop)
 {
 	char target[PATH_MAX + 1];
 	ext2_ino_t ino;
@@ -869,36 +1249,31 @@ static errcode_t copy_symlink(struct ctx *c, ext2_ino_t dir,
 	if (n < 0)
 		return why(c, errno, "%s", path);
 	target[n] = 0;
-	ret = ext2fs_new_inode(c->fs, dir, LINUX_S_IFLNK, NULL, &ino);
-	if (ret)
-		return ret;
-	ret = ext2fs_symlink(c->fs, dir, ino, name, target);
-	if (ret == EXT2_ET_DIR_NO_SPACE) {
-		ret = ext2fs_expand_dir(c->fs, dir);
-		if (!ret)
-			ret = ext2fs_symlink(c->fs, dir, ino, name, target);
-	}
+	ret = alloc_inode(c, w->ino, LINUX_S_IFLNK, &ino);
+	ret = ret ?: ext2fs_symlink(c->fs, w->ino, ino, NULL, target);
+	ret = ret ?: dirw_add(c, w, name, ino, EXT2_FT_SYMLINK);
 	if (ret)
 		return ret;
 	c->p->symlinks++;
+	*inop = ino;
 	ret = update_meta(c, ino, st, 0);
 	return ret ?: copy_xattrs(c, ino, path);
 }
 
-static errcode_t copy_special(struct ctx *c, ext2_ino_t dir,
+static errcode_t copy_special(struct ctx *c, struct dirw *w,
 			      const char *name, const char *path,
-			      const struct stat *st)
+			      const struct stat *st, ext2_ino_t *inop)
 {
 	struct ext2_inode_large in;
 	unsigned int maj = major(st->st_rdev), min = minor(st->st_rdev);
 	ext2_ino_t ino;
 	errcode_t ret;
 
-	ret = new_inode(c, dir, name, st, 0, &ino);
-	if (ret)
-		return ret;
-	ret = ext2fs_read_inode_full(c->fs, ino, (struct ext2_inode *)&in,
-				     sizeof(in));
+	ret = new_inode(c, w->ino, st, 0, &ino);
+	ret = ret ?: dirw_add(c, w, name, ino, dir_file_type(st->st_mode));
+	ret = ret ?: ext2fs_read_inode_full(c->fs, ino,
+					    (struct ext2_inode *)&in,
+					    sizeof(in));
 	if (ret)
 		return ret;
 	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
@@ -910,6 +1285,7 @@ static errcode_t copy_special(struct ctx *c, ext2_ino_t dir,
 					((min & ~0xffU) << 12);
 	}
 	c->p->specials++;
+	*inop = ino;
 	ret = ext2fs_write_inode_full(c->fs, ino, (struct ext2_inode *)&in,
 				      sizeof(in));
 	return ret ?: copy_xattrs(c, ino, path);
@@ -925,12 +1301,65 @@ static int not_dots(const struct dirent *d)
 	return strcmp(d->d_name, ".") && strcmp(d->d_name, "..");
 }
 
-static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, const char *path,
-			  int depth);
+static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, bool fresh,
+			  const char *path, int depth);
 
-static errcode_t copy_entry(struct ctx *c, ext2_ino_t dir, const char *name,
+/*
+ * ext2fs_mkdir() counts the new ".." in the parent's links at once; a
+ * parent that existed before the copy gets that count with its name,
+ * after the copy (put_later), so undo it here.
+ */
+static errcode_t make_dir(struct ctx *c, struct dirw *w, ext2_ino_t *inop)
+{
+	struct ext2_inode parent;
+	errcode_t ret;
+
+	if (w->defer) {
+		ret = ext2fs_read_inode(c->fs, w->ino, &parent);
+		if (ret)
+			return ret;
+	}
+	ret = alloc_inode(c, w->ino, LINUX_S_IFDIR, inop);
+	/* no name: ext2fs_mkdir() would look it up and link it */
+	ret = ret ?: ext2fs_mkdir(c->fs, w->ino, *inop, NULL);
+	if (!ret && w->defer)
+		ret = ext2fs_write_inode(c->fs, w->ino, &parent);
+	return ret;
+}
+
+/* A directory: a new one, or one of the same name already there */
+static errcode_t copy_subdir(struct ctx *c, struct dirw *w, const char *name,
+			     const char *path, const struct stat *st,
+			     const struct old_ent *old, int depth)
+{
+	ext2_ino_t ino;
+	errcode_t ret;
+
+	if (c->full)
+		return copy_dir(c, 0, true, path, depth + 1);
+	if (old) {
+		ino = old->ino;
+	} else {
+		ret = make_dir(c, w, &ino);
+		ret = ret ?: dirw_add(c, w, name, ino, EXT2_FT_DIR);
+		if (ret)
+			return ret;
+	}
+	c->p->dirs++;
+	ret = copy_dir(c, ino, !old, path, depth + 1);
+	if (ret)
+		return ret;
+	if (old)
+		return c->p->keep_meta ? 0 : later_add(c, 0, path, ino, 0, st);
+	/* after the entries: linking into it changed nothing we set */
+	ret = update_meta(c, ino, st, 0);
+	return ret ?: copy_xattrs(c, ino, path);
+}
+
+static errcode_t copy_entry(struct ctx *c, struct dirw *w, const char *name,
 			    const char *path, int depth)
 {
+	const struct old_ent *old;
 	ext2_ino_t ino = 0;
 	struct stat st;
 	errcode_t ret;
@@ -940,65 +1369,48 @@ static errcode_t copy_entry(struct ctx *c, ext2_ino_t dir, const char *name,
 			   path);
 	if (lstat(path, &st))
 		return why(c, errno, "%s", path);
+	old = dirw_old(w, name);
+	if (old && (!S_ISDIR(st.st_mode) || old->ft != EXT2_FT_DIR))
+		return why(c, EXT2_ET_FILE_EXISTS, "%s: the image already "
+			   "has that name", path);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
 		ino = find_link(c, &st);
-		if (ino)
-			return c->full ? 0 : hard_link(c, dir, name, ino, &st);
-	}
-	if (S_ISREG(st.st_mode)) {
-		ret = copy_file(c, dir, name, path, &st);
-		if (!ret && !c->full && st.st_nlink > 1) {
-			ret = ext2fs_lookup(c->fs, dir, name, strlen(name),
-					    NULL, &ino);
-			ret = ret ?: add_link(c, &st, ino);
+		if (ino) {
+			c->p->bytes_done += (__u64)st.st_size;
+			return c->full ? 0 : hard_link(c, w, name, ino, &st);
 		}
-		return ret;
 	}
-	if (c->full && !S_ISDIR(st.st_mode))
+	if (S_ISDIR(st.st_mode))
+		return copy_subdir(c, w, name, path, &st, old, depth);
+	if (S_ISREG(st.st_mode))
+		ret = copy_file(c, w, name, path, &st, &ino);
+	else if (c->full)
 		return 0;
-	if (S_ISDIR(st.st_mode)) {
-		if (c->full)
-			return copy_dir(c, 0, path, depth + 1);
-		/* mke2fs made lost+found already: fill that one */
-		if (dir != EXT2_ROOT_INO || strcmp(name, "lost+found") ||
-		    ext2fs_lookup(c->fs, dir, name, strlen(name), NULL, &ino)) {
-			ret = ext2fs_mkdir(c->fs, dir, 0, name);
-			if (ret == EXT2_ET_DIR_NO_SPACE) {
-				ret = ext2fs_expand_dir(c->fs, dir);
-				if (!ret)
-					ret = ext2fs_mkdir(c->fs, dir, 0, name);
-			}
-			ret = ret ?: ext2fs_lookup(c->fs, dir, name,
-						   strlen(name), NULL, &ino);
-			if (ret)
-				return ret;
-		}
-		c->p->dirs++;
-		ret = copy_dir(c, ino, path, depth + 1);
-		/* after the entries: linking into it changed nothing we set */
-		ret = ret ?: update_meta(c, ino, &st, 0);
-		return ret ?: copy_xattrs(c, ino, path);
-	}
-	if (S_ISLNK(st.st_mode))
-		ret = copy_symlink(c, dir, name, path, &st);
+	else if (S_ISLNK(st.st_mode))
+		ret = copy_symlink(c, w, name, path, &st, &ino);
 	else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
 		 S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
-		ret = copy_special(c, dir, name, path, &st);
+		ret = copy_special(c, w, name, path, &st, &ino);
 	else
 		return why(c, EXT2_ET_UNIMPLEMENTED, "%s: unknown file type",
 			   path);
-	if (ret || st.st_nlink < 2)
+	if (ret || c->full || st.st_nlink < 2)
 		return ret;
-	ret = ext2fs_lookup(c->fs, dir, name, strlen(name), NULL, &ino);
-	return ret ?: add_link(c, &st, ino);
+	return add_link(c, &st, ino);
 }
 
-static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, const char *path,
-			  int depth)
+/*
+ * Copy the entries of path into directory dir (0: past the end of
+ * space, only count).  fresh: mkreflink just made dir, so it holds no
+ * name the source could collide with.
+ */
+static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, bool fresh,
+			  const char *path, int depth)
 {
 	struct dirent **ents = NULL;
+	struct dirw w;
 	char *child = NULL;
-	errcode_t ret = 0;
+	errcode_t ret = 0, ret2;
 	int n, i;
 
 	if (depth > 4096)
@@ -1006,13 +1418,14 @@ static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, const char *path,
 	n = scandir(path, &ents, not_dots, name_cmp);
 	if (n < 0)
 		return why(c, errno, "%s", path);
+	ret = dirw_open(c, &w, c->full ? 0 : dir, fresh);
 	for (i = 0; i < n; i++) {
 		if (!ret) {
 			if (asprintf(&child, "%s/%s", path,
 				     ents[i]->d_name) < 0) {
 				ret = EXT2_ET_NO_MEMORY;
 			} else {
-				ret = copy_entry(c, dir, ents[i]->d_name,
+				ret = copy_entry(c, &w, ents[i]->d_name,
 						 child, depth);
 				if (ret && !c->p->why[0])
 					why(c, ret, "%s", child);
@@ -1022,7 +1435,8 @@ static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, const char *path,
 		free(ents[i]);
 	}
 	free(ents);
-	return ret;
+	ret2 = dirw_close(c, &w);
+	return ret ?: ret2;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1236,6 +1650,65 @@ static errcode_t flag_owners(struct ctx *c)
 	return ret;
 }
 
+static int later_cmp(const void *a, const void *b)
+{
+	const struct later *x = a, *y = b;
+
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The whole tree is in: now the directories that were there before get
+ * their new names (one pass over each), their link counts for the new
+ * subdirectories, and the source's metadata where it has them too.
+ */
+static errcode_t put_later(struct ctx *c)
+{
+	struct ext2_inode in;
+	struct dirw w = { 0 };
+	size_t i, j;
+	errcode_t ret = 0;
+
+	qsort(c->later, c->nr_later, sizeof(*c->later), later_cmp);
+	for (i = 0; !ret && i < c->nr_later; i = j) {
+		ext2_ino_t dir = c->later[i].dir;
+		unsigned int subdirs = 0;
+
+		if (!dir) {
+			ret = update_meta(c, c->later[i].ino,
+					  &c->later[i].st, 0);
+			ret = ret ?: copy_xattrs(c, c->later[i].ino,
+						 c->later[i].name);
+			j = i + 1;
+			continue;
+		}
+		ret = dirw_open(c, &w, dir, true);
+		for (j = i; j < c->nr_later && c->later[j].dir == dir; j++) {
+			if (ret)
+				continue;
+			ret = dirw_add(c, &w, c->later[j].name,
+				       c->later[j].ino, c->later[j].ft);
+			subdirs += c->later[j].ft == EXT2_FT_DIR;
+		}
+		ret = dirw_close(c, &w) ?: ret;
+		if (ret || !subdirs)
+			continue;
+		ret = ext2fs_read_inode(c->fs, dir, &in);
+		if (ret)
+			break;
+		/* as ext2fs_mkdir() counts them; dir_nlink caps at 1 */
+		if (in.i_links_count > 1 &&
+		    in.i_links_count + subdirs < EXT2_LINK_MAX)
+			in.i_links_count += subdirs;
+		else
+			in.i_links_count = 1;
+		ret = ext2fs_write_inode(c->fs, dir, &in);
+	}
+	return ret;
+}
+
 errcode_t rfl_populate(struct rfl_fs *rfs, struct rfl_populate *p)
 {
 	struct ctx c = { .rfs = rfs, .fs = rfs->fs, .p = p };
@@ -1243,6 +1716,7 @@ errcode_t rfl_populate(struct rfl_fs *rfs, struct rfl_populate *p)
 	unsigned int bs = rfs->fs->blocksize;
 	struct stat st;
 	errcode_t ret;
+	size_t i;
 
 	p->why[0] = 0;
 	if (stat(p->src, &st))
@@ -1259,17 +1733,36 @@ errcode_t rfl_populate(struct rfl_fs *rfs, struct rfl_populate *p)
 	ret = ext2fs_read_bitmaps(c.fs);
 	if (ret)
 		goto out;
-	ret = copy_dir(&c, root, p->src, 0);
+	p->bytes_done = 0;
+	if (p->progress) {
+		size_tree(&c);
+		progress(&c);
+	}
+	ret = copy_dir(&c, root, false, p->src, 0);
 	ret = ret ?: pend_flush(&c);
 	if (!ret && c.full) {
 		ret = RFL_ET_NO_SPACE;
 		goto out;
 	}
-	ret = ret ?: update_meta(&c, root, &st, 0);
-	ret = ret ?: copy_xattrs(&c, root, p->src);
 	ret = ret ?: flag_owners(&c);
 	ret = ret ?: load_refcounts(&c);
+	ret = ret ?: put_later(&c);
+	if (!ret && !p->keep_meta) {
+		ret = update_meta(&c, root, &st, 0);
+		ret = ret ?: copy_xattrs(&c, root, p->src);
+	}
+	if (!ret && p->progress) {
+		/* the end, whatever changed in the tree since it was sized */
+		p->bytes_total = p->bytes_done;
+		progress(&c);
+	}
 out:
+	if (ret)
+		wipe_inodes(&c);
+	free(c.inos);
+	for (i = 0; i < c.nr_later; i++)
+		free(c.later[i].name);
+	free(c.later);
 	free(c.tab);
 	free(c.owners.v);
 	free(c.refs.v);

@@ -29,10 +29,23 @@ struct rfl_populate {
 	bool no_dedup;			/* store every block */
 	bool keep_zero;			/* store all-zero blocks, not holes */
 	/*
+	 * Leave the mode, owner, times and attributes of directories that
+	 * exist already (the root, a directory the source also has) as
+	 * they are; without it they take the source's, as mke2fs -d does.
+	 */
+	bool keep_meta;
+	/*
 	 * Reproducible builds (SOURCE_DATE_EPOCH): every ctime is this, and
 	 * later atimes and mtimes are clamped to it.  0 = copy them as is.
 	 */
 	time_t build_time;
+	/*
+	 * Called after every file with the data bytes copied so far and the
+	 * total of the tree (a first walk adds up the sizes when this is
+	 * set); NULL for none.
+	 */
+	void (*progress)(struct rfl_populate *p, __u64 done, __u64 total);
+	void *progress_priv;
 
 	/* ---- results ---- */
 	__u64 files, dirs, symlinks, specials, hardlinks;
@@ -42,6 +55,7 @@ struct rfl_populate {
 	__u64 zero_blocks;		/* all-zero blocks left as holes */
 	__u64 more_blocks;		/* with RFL_ET_NO_SPACE: blocks short */
 	__u64 records;			/* refcount records loaded */
+	__u64 bytes_done, bytes_total;	/* regular files' sizes */
 
 	/*
 	 * What failed: the path the error code is about, or with why_full
@@ -53,8 +67,14 @@ struct rfl_populate {
 
 /*
  * Copy p->src into the image.  rfs must be open read-write with the
- * reflink feature and no transaction open.  On error the image holds
- * part of the tree and no refcount records: close it with rfl_abandon().
+ * reflink feature and no transaction open.  A name the target directory
+ * (or a directory under it that the source also has) already holds is
+ * refused, unless both are directories: those are merged.
+ *
+ * Directories that existed before are changed only after the whole tree
+ * is in, so on error they are as they were, and everything written went
+ * to blocks and inodes the on-disk bitmaps still call free: close it
+ * with rfl_abandon() and the filesystem on disk is the one before.
  */
 errcode_t rfl_populate(struct rfl_fs *rfs, struct rfl_populate *p);
 

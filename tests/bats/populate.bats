@@ -311,3 +311,171 @@ PY
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"goes with -d"* ]]
 }
+
+@test "populate: a directory of 3000 names spans many blocks, all found" {
+	mkdir -p "$SRC/big"
+	# names of every length 1..200, so entries split blocks unevenly
+	python3 - "$SRC/big" <<'PY'
+import os, sys
+d = sys.argv[1]
+for i in range(3000):
+    n = ("%d-" % i).ljust(1 + i % 200, "x")
+    with open(os.path.join(d, n), "w") as f:
+        f.write(str(i))
+PY
+	run "$BIN" -q -F -d "$SRC" "$IMG" 32M
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$HELPERS/rfl_recount" "$IMG"
+	[ "$status" -eq 0 ]
+	# ~330 KiB of entries: many blocks, and a tree of extents
+	run debugfs -R "stat /big" "$IMG"
+	[[ "$output" =~ Size:\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -gt 200000 ]
+	cp "$IMG" "$IMG.s"
+	"$BIN" -q --strip "$IMG.s"
+	run e2fsck -fn "$IMG.s"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	mount_ro "$IMG"
+	run diff -r -x lost+found "$SRC" "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "populate: -C fd writes 'pass cur max device' lines, rising to max" {
+	make_tree_plain() {
+		mkdir -p "$SRC/d"
+		for i in $(seq 1 40); do
+			head -c $((i * 5000)) /dev/urandom > "$SRC/d/f$i"
+		done
+		cp "$SRC/d/f40" "$SRC/copy"
+	}
+	make_tree_plain
+	run "$BIN" -q -F -C 3 -d "$SRC" "$IMG" 16M 3>"$BATS_TEST_TMPDIR/p"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	cat "$BATS_TEST_TMPDIR/p"
+	[ "$(wc -l < "$BATS_TEST_TMPDIR/p")" -ge 3 ]
+	awk -v dev="$IMG" '
+		NF != 4 || $1 != 1 || $2 !~ /^[0-9]+$/ ||
+		    $3 !~ /^[0-9]+$/ || $4 != dev { print "bad: " $0; bad = 1 }
+		NR > 1 && ($2 < cur || $3 != max) { print "not rising: " $0
+						     bad = 1 }
+		{ cur = $2; max = $3 }
+		END { if (cur != max || max == 0) { print "ends short"
+						    bad = 1 }
+		      exit bad }' "$BATS_TEST_TMPDIR/p"
+	run "$HELPERS/rfl_recount" "$IMG"
+	[ "$status" -eq 0 ]
+}
+
+@test "populate: -C with a closed fd, or without -d, is refused" {
+	mkdir -p "$SRC"
+	run "$BIN" -q -F -C 9 -d "$SRC" "$IMG" 16M 9>&-
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bad progress fd"* ]]
+	run "$BIN" -q -F -C 1 "$IMG" 16M
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"goes with -d"* ]]
+}
+
+dcat() {
+	debugfs -R "cat $2" "$1" 2>/dev/null
+}
+
+# A stock ext4 image holding /old/a and /keep, to copy more into
+stock_image() {
+	mkdir -p "$BATS_TEST_TMPDIR/stock/old"
+	head -c 20000 /dev/urandom > "$BATS_TEST_TMPDIR/stock/old/a"
+	echo keep > "$BATS_TEST_TMPDIR/stock/keep"
+	mke2fs -q -F -t ext4 -O 64bit -b 4096 -d "$BATS_TEST_TMPDIR/stock" \
+		"$IMG" "${1:-32M}"
+}
+
+@test "populate: --enable -d copies into an existing image's root" {
+	stock_image
+	mkdir -p "$SRC/old" "$SRC/new"
+	head -c 40000 /dev/urandom > "$SRC/new/b"
+	cp "$SRC/new/b" "$SRC/old/b2"
+	cp "$BATS_TEST_TMPDIR/stock/old/a" "$SRC/new/a_again"
+	run "$BIN" -e -d "$SRC" "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"reflink enabled"* ]]
+	run "$HELPERS/rfl_recount" "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# old and new side by side; /old merged
+	for f in keep old/a old/b2 new/b new/a_again; do
+		debugfs -R "dump /$f $BATS_TEST_TMPDIR/out" "$IMG" 2>/dev/null
+		want=$BATS_TEST_TMPDIR/stock/$f
+		[ -e "$want" ] || want=$SRC/$f
+		cmp "$want" "$BATS_TEST_TMPDIR/out"
+	done
+	"$BIN" -q --strip "$IMG"
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "populate: -E root= copies into a directory of the image" {
+	stock_image
+	mkdir -p "$SRC"
+	echo new > "$SRC/n"
+	run "$BIN" -q -e -E root=/old -d "$SRC" "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run dcat "$IMG" /old/n
+	[ "$output" = new ]
+	run "$HELPERS/rfl_recount" "$IMG"
+	[ "$status" -eq 0 ]
+}
+
+@test "populate: -E root= must name a directory; a taken name is refused" {
+	stock_image
+	mkdir -p "$SRC"
+	echo new > "$SRC/keep"
+	before=$(sha256sum < "$IMG")
+	for r in /nothere /keep; do
+		run "$BIN" -q -e -E root=$r -d "$SRC" "$IMG"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"no directory $r"* ]]
+	done
+	[ "$(sha256sum < "$IMG")" = "$before" ]
+	# a precheck refusal writes nothing; a name clash stops the copy
+	run "$BIN" -q -e -d "$SRC" "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$SRC/keep: the image already has that name"* ]]
+	[[ "$output" == *"left as it was"* ]]
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run dcat "$IMG" /keep
+	[ "$output" = keep ]
+}
+
+@test "populate: --enable -d of a tree too big leaves the image as it was" {
+	stock_image 8M
+	mkdir -p "$SRC/sub"
+	for i in 1 2 3 4 5 6; do
+		head -c 1M /dev/urandom > "$SRC/sub/f$i"
+	done
+	run "$BIN" -q -e -d "$SRC" "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" =~ needs\ [0-9]+\ more\ blocks ]]
+	[[ "$output" == *"left as it was"* ]]
+	# no feature, files as before, and stock e2fsck finds nothing
+	run dumpe2fs -h "$IMG"
+	[[ "$output" != *FEATURE_R17* ]]
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run debugfs -R "ls -p /" "$IMG"
+	[[ "$output" != *"/sub/"* ]]
+	run dcat "$IMG" /keep
+	[ "$output" = keep ]
+}

@@ -439,3 +439,93 @@ height (use -c to open it anyway)" <<<"$output"
 	[ "$status" -eq 1 ]
 	grep -q "^refdebug: -z needs -w" <<<"$output"
 }
+
+@test "refdebug: owners names every inode and logical block of a block" {
+	rdr "owners $(debugfs -R 'bmap /a 7' "$IMG" 2>/dev/null)"
+	[ "${#lines[@]}" -eq 2 ]
+	grep -qE "^block [0-9]+: inode [0-9]+ lblk 7 /a$" <<<"$output"
+	grep -qE "^block [0-9]+: inode [0-9]+ lblk 7 /a2$" <<<"$output"
+	rdr "owners $ROOT"
+	[ "$output" = "block $ROOT: no file maps it" ]
+	rd -R "owners 99999999" "$IMG"
+	[ "$status" -eq 1 ]
+	grep -q "^owners: block 99999999 out of range" <<<"$output"
+}
+
+@test "refdebug: shared lists shared ranges and the other files" {
+	rdr "shared /b"
+	grep -qE "^lblk 0-0 blocks ([0-9]+)-\1 count 3 with /a lblk 5-5, \
+/a2 lblk 5-5$" <<<"$output"
+	rdr "shared /c"
+	[ "$output" = "/c: no shared blocks" ]
+	rd -R "shared /nothere" "$IMG"
+	[ "$status" -eq 1 ]
+	grep -q "^shared: /nothere: File not found" <<<"$output"
+}
+
+@test "refdebug: reflink, write, punch, rm, cp keep the counts right" {
+	head -c 7000 /dev/urandom >"$BATS_TEST_TMPDIR/h"
+	head -c 1500 /dev/urandom >"$BATS_TEST_TMPDIR/w"
+	rd -w -f - "$IMG" <<-EOF
+	reflink /a /a3
+	cp $BATS_TEST_TMPDIR/h /h
+	reflink /h /h2
+	write /h2 1000 $BATS_TEST_TMPDIR/w
+	punch /a3 0 3
+	rm /a2
+	EOF
+	[ "$status" -eq 0 ]
+	"$BIN/rfl_recount" "$IMG"
+	"$BIN/reflinkck" -fn "$IMG"
+	debugfs -R "dump /h $BATS_TEST_TMPDIR/h.out" "$IMG" 2>/dev/null
+	cmp "$BATS_TEST_TMPDIR/h" "$BATS_TEST_TMPDIR/h.out"
+	cp "$BATS_TEST_TMPDIR/h" "$BATS_TEST_TMPDIR/h2"
+	dd if="$BATS_TEST_TMPDIR/w" of="$BATS_TEST_TMPDIR/h2" bs=1000 seek=1 \
+	   conv=notrunc status=none
+	debugfs -R "dump /h2 $BATS_TEST_TMPDIR/h2.out" "$IMG" 2>/dev/null
+	cmp "$BATS_TEST_TMPDIR/h2" "$BATS_TEST_TMPDIR/h2.out"
+	rdr "shared /h"
+	grep -qE "^lblk 3-6 .* with /h2 lblk 3-6$" <<<"$output"
+	rdr "shared /a3"
+	grep -q "^lblk 4-" <<<"$output"
+	! grep -q "/a2" <<<"$output"
+}
+
+@test "refdebug: dedupe shares equal blocks only" {
+	head -c 4096 /dev/urandom >"$BATS_TEST_TMPDIR/x"
+	rd -w -f - "$IMG" <<-EOF
+	cp $BATS_TEST_TMPDIR/x /x1
+	cp $BATS_TEST_TMPDIR/x /x2
+	dedupe /x1 0 /x2 0 4
+	dedupe /x1 0 /c 0 1
+	EOF
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "dedupe: 4 blocks shared" ]
+	[ "${lines[1]}" = "dedupe: contents differ: nothing shared" ]
+	rdr "shared /x2"
+	grep -qE "^lblk 0-" <<<"$output"
+	grep -qE "^lblk [0-9]+-3 " <<<"$output"
+	! grep -v "count 2 with /x1 lblk" <<<"$output"
+	"$BIN/rfl_recount" "$IMG"
+	"$BIN/reflinkck" -fn "$IMG"
+}
+
+@test "refdebug: file operations refuse bad input, changing nothing" {
+	sum=$(sha256sum <"$IMG")
+	for c in "reflink /a /b" "reflink /nothere /z" "punch /a 5 2" \
+		 "punch /a x 2" "rm /nothere" "rm /lost+found" \
+		 "cp /nothere/at/all /z" "write /a 0 /nothere" \
+		 "dedupe /a 0 /nothere 0 1" "reflink /a /nodir/z"; do
+		rd -w -R "$c" "$IMG"
+		[ "$status" -eq 1 ]
+		[ "${#lines[@]}" -eq 1 ]
+		grep -q "^${c%% *}: " <<<"$output"
+	done
+	"$BIN/rfl_recount" "$IMG"
+	for c in "reflink /a /z" "dedupe /a 0 /b 0 1" "write /a 0 /etc/hostname" \
+		 "punch /a 0 1" "rm /a" "cp /etc/hostname /z"; do
+		rd -R "$c" "$IMG"
+		[ "$status" -eq 1 ]
+		grep -q "is open read-only" <<<"$output"
+	done
+}

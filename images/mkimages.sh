@@ -423,6 +423,55 @@ case_bad_inode_and_count() {
 }
 
 # ---------------------------------------------------------------------
+# Crashes: rflctl stops writing after N block writes (tests/bats/crash.bats
+# makes every point; these are the kinds, FORMAT.md 7.6)
+# ---------------------------------------------------------------------
+
+crash() {	# crash IMG N CMD...
+	local img=$1 n=$2
+	shift 2
+	RFLCTL_CRASH_AFTER=$n "$B/rflctl" -w "$img" "$@" >/dev/null 2>&1 ||
+		true
+}
+
+case_crash_split() {
+	DESC="crash in a punch: the extent split half done"
+	base_shared "$1"
+	crash "$1" 2 punch /b 2 30
+}
+
+case_crash_share() {
+	DESC="crash in a range share: i_blocks behind the extents"
+	base_shared "$1"
+	crash "$1" 3 share /a 3 /dir/unique 5 20
+}
+
+case_crash_cow() {
+	DESC="crash in a copy-on-write: a split, counts too high"
+	base_shared "$1"
+	crash "$1" 13 cow /c 4 10
+}
+
+case_crash_clone() {
+	DESC="crash in a clone: bitmap checksums, an inode half made"
+	base_shared "$1"
+	crash "$1" 14 clone /a /new
+}
+
+case_crash_unlink() {
+	DESC="crash in an unlink: an inode with no links, left to e2fsck"
+	base_shared "$1"
+	crash "$1" 5 rm /c
+}
+
+case_data_unmarked() {
+	DESC="a file's data block free in the bitmap"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" clrb \
+		"$(debugfs -R "bmap /dir/unique 3" "$1" 2>/dev/null)"
+}
+
+# ---------------------------------------------------------------------
 # Field edits with the checksum made valid again: the checker must meet
 # the field's own check.  Offsets are docs/FORMAT.md's (sections 4, 5).
 # ---------------------------------------------------------------------

@@ -103,12 +103,52 @@ bool rfl_ck_file_owns(const struct checker *c, blk64_t blk)
 	return lo && c->owned_max_end[lo - 1] > blk;
 }
 
+/*
+ * A crash between a bitmap block and its group descriptor leaves a
+ * checksum that does not match: load the bits anyway (pass 4 judges
+ * them) and write every bitmap again with fresh checksums.
+ */
+static errcode_t load_bitmaps(struct checker *c)
+{
+	struct rfl_pctx pctx = { 0 };
+	errcode_t ret;
+
+	ret = ext2fs_read_bitmaps(c->fs);
+	if (ret != EXT2_ET_BLOCK_BITMAP_CSUM_INVALID &&
+	    ret != EXT2_ET_INODE_BITMAP_CSUM_INVALID)
+		return ret;
+	c->fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
+	ret = ext2fs_read_bitmaps(c->fs);
+	c->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
+	if (ret)
+		return ret;
+	if (rfl_fix_problem(&c->ctx, PR_4_BITMAP_CSUM, &pctx)) {
+		ext2fs_mark_bb_dirty(c->fs);
+		ext2fs_mark_ib_dirty(c->fs);
+		c->changed = true;
+		rfl_problem_fixed(&c->ctx, PR_4_BITMAP_CSUM, &pctx);
+	}
+	return 0;
+}
+
 static void bad_inode(void *priv, ext2_ino_t ino, errcode_t err)
 {
 	struct checker *c = priv;
 	struct rfl_pctx pctx = { .ino = ino, .err = err };
 
 	rfl_fix_problem(&c->ctx, PR_3_BAD_INODE, &pctx);
+}
+
+/* Outside the feature, but a clean result must not hide it */
+static void report_unlinked(struct checker *c)
+{
+	struct rfl_pctx pctx = { 0 };
+	size_t i;
+
+	for (i = 0; i < c->scan.nr_unlinked && !rfl_ck_stop(c); i++) {
+		pctx.ino = c->scan.unlinked[i];
+		rfl_fix_problem(&c->ctx, PR_1_UNLINKED, &pctx);
+	}
 }
 
 static errcode_t scan_files(struct checker *c)
@@ -237,7 +277,7 @@ int rfl_check_run(const struct rfl_check_opts *o)
 		return RFL_EXIT_ERROR;
 	}
 	c.fs = c.rfs->fs;
-	ret = ext2fs_read_bitmaps(c.fs);
+	ret = load_bitmaps(&c);
 	if (ret)
 		return error_exit(&c, ret, "reading the bitmaps");
 	if (!c.rfs->meta_map) {
@@ -257,6 +297,10 @@ int rfl_check_run(const struct rfl_check_opts *o)
 			rfl_fix_problem(&c.ctx, PR_3_NO_REPAIR, &pctx);
 			c.ctx.mode = RFL_NO;
 		}
+		report_unlinked(&c);
+		rfl_ck_used_blocks(&c);
+		rfl_ck_splits(&c);
+		rfl_ck_iblocks(&c);
 		check_groups(&c);
 	}
 	if (!rfl_ck_stop(&c))

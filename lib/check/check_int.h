@@ -72,8 +72,16 @@ bool rfl_ck_file_owns(const struct checker *c, blk64_t blk);
 
 errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk);
 
+/* Interrupted extent splits, i_blocks (pass_split.c) */
+void rfl_ck_splits(struct checker *c);
+void rfl_ck_iblocks(struct checker *c);
+
 /* Passes 1-3 and the rebuild of flex group fg (pass_tree.c) */
 void rfl_ck_group(struct checker *c, dgrp_t fg);
+
+/* Blocks files or fs metadata hold, free in the bitmap: before any
+ * repair allocates (pass_bitmap.c) */
+void rfl_ck_used_blocks(struct checker *c);
 
 /* Pass 4: leaked blocks and free counts (pass_bitmap.c) */
 void rfl_ck_bitmaps(struct checker *c);

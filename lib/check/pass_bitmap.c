@@ -7,6 +7,11 @@
  * behind, 7.5) and is freed; then every group's free block count and the
  * superblock's are compared with the bitmap.
  *
+ * Before that, and before any repair can allocate a block, blocks the
+ * files and the fs metadata hold but the bitmap calls free are marked in
+ * use (a crash can lose a bitmap write): otherwise a rebuilt tree could
+ * take a block of a file's extent tree.
+ *
  * Memory: the claimed ranges (extents, inode blocks, tree blocks, fs
  * metadata runs), never a bitmap of the disk.
  */
@@ -71,7 +76,8 @@ static void merge(struct claims *c)
 	c->nr = n + 1;
 }
 
-static errcode_t collect(struct checker *ck, struct claims *c)
+static errcode_t collect(struct checker *ck, struct claims *c,
+			 bool with_trees)
 {
 	const struct rfl_scan *s = &ck->scan;
 	struct e2fs_meta_map *map = ck->rfs->meta_map;
@@ -84,7 +90,7 @@ static errcode_t collect(struct checker *ck, struct claims *c)
 		ret = claim(c, s->runs[i].start, s->runs[i].len);
 	for (i = 0; !ret && i < s->nr_owned; i++)
 		ret = claim(c, s->owned[i].start, s->owned[i].len);
-	for (i = 0; !ret && i < ck->tree_blks.nr; i++)
+	for (i = 0; with_trees && !ret && i < ck->tree_blks.nr; i++)
 		ret = claim(c, ck->tree_blks.v[i], 1);
 	for (m = 0; !ret && m < nm; m++) {
 		e2fs_meta_map_run(map, m, &start, &len);
@@ -132,6 +138,40 @@ static void leaked(struct checker *ck, blk64_t start, blk64_t end)
 	}
 }
 
+/* Claimed blocks the bitmap calls free: mark them (e2fsck's "+") */
+static void find_unmarked(struct checker *ck, const struct claims *c)
+{
+	ext2fs_block_bitmap bmap = ck->fs->block_map;
+	blk64_t first = ext2fs_get_block_bitmap_start2(bmap);
+	blk64_t last = ext2fs_get_block_bitmap_end2(bmap);
+	struct rfl_pctx pctx = { 0 };
+	blk64_t a, b, z, e;
+	size_t i;
+
+	for (i = 0; i < c->nr && !rfl_ck_stop(ck); i++) {
+		a = c->v[i].start < first ? first : c->v[i].start;
+		e = c->v[i].start + c->v[i].len - 1;
+		if (e > last)
+			e = last;
+		while (a <= e && !rfl_ck_stop(ck)) {
+			if (ext2fs_find_first_zero_block_bitmap2(bmap, a, e, &z))
+				break;
+			if (ext2fs_find_first_set_block_bitmap2(bmap, z, e, &b))
+				b = e + 1;
+			pctx.blk = z;
+			pctx.blk2 = b - 1;
+			if (rfl_fix_problem(&ck->ctx, PR_4_USED_FREE, &pctx)) {
+				ext2fs_block_alloc_stats_range(ck->fs, z, b - z,
+							       +1);
+				ck->changed = true;
+				rfl_problem_fixed(&ck->ctx, PR_4_USED_FREE,
+						  &pctx);
+			}
+			a = b;
+		}
+	}
+}
+
 static errcode_t find_leaks(struct checker *ck)
 {
 	ext2fs_block_bitmap bmap = ck->fs->block_map;
@@ -142,7 +182,7 @@ static errcode_t find_leaks(struct checker *ck)
 	size_t i = 0;
 	errcode_t ret;
 
-	ret = collect(ck, &c);
+	ret = collect(ck, &c, true);
 	if (ret)
 		goto out;
 	while (pos <= last && !rfl_ck_stop(ck)) {
@@ -192,6 +232,82 @@ static blk64_t count_free(ext2_filsys fs, dgrp_t g)
 	return n;
 }
 
+/* Free inodes of group g by the bitmap */
+static ext2_ino_t count_free_inodes(ext2_filsys fs, dgrp_t g)
+{
+	ext2fs_inode_bitmap imap = fs->inode_map;
+	ext2_ino_t pos = g * fs->super->s_inodes_per_group + 1;
+	ext2_ino_t last = pos + fs->super->s_inodes_per_group - 1;
+	ext2_ino_t z, s, n = 0;
+
+	while (pos <= last) {
+		if (ext2fs_find_first_zero_inode_bitmap2(imap, pos, last, &z))
+			break;
+		if (ext2fs_find_first_set_inode_bitmap2(imap, z, last, &s))
+			s = last + 1;
+		n += s - z;
+		pos = s;
+	}
+	return n;
+}
+
+/*
+ * An inode marked in use past bg_itable_unused was never scanned (an
+ * interrupted create): e2fsck's to judge, but no clean result hides it
+ */
+static void check_itable_unused(struct checker *ck, dgrp_t g)
+{
+	ext2_filsys fs = ck->fs;
+	ext2_ino_t ipg = fs->super->s_inodes_per_group;
+	ext2_ino_t unused = ext2fs_bg_itable_unused(fs, g), first, found;
+	struct rfl_pctx pctx = { .fg = g };
+
+	if (!ext2fs_has_group_desc_csum(fs) || !unused || unused > ipg)
+		return;
+	first = g * ipg + 1 + (ipg - unused);
+	if (ext2fs_find_first_set_inode_bitmap2(fs->inode_map, first,
+						(g + 1) * ipg, &found))
+		return;
+	pctx.ino = found;
+	rfl_fix_problem(&ck->ctx, PR_4_ITABLE_UNUSED, &pctx);
+}
+
+static void check_inode_counts(struct checker *ck)
+{
+	ext2_filsys fs = ck->fs;
+	struct rfl_pctx pctx = { 0 };
+	__u64 total = 0, n;
+	dgrp_t g;
+
+	for (g = 0; g < fs->group_desc_count && !rfl_ck_stop(ck); g++) {
+		check_itable_unused(ck, g);
+		n = count_free_inodes(fs, g);
+		total += n;
+		if (n == ext2fs_bg_free_inodes_count(fs, g))
+			continue;
+		pctx.fg = g;
+		pctx.expected = n;
+		pctx.found = ext2fs_bg_free_inodes_count(fs, g);
+		if (!rfl_fix_problem(&ck->ctx, PR_4_GROUP_INODES, &pctx))
+			continue;
+		ext2fs_bg_free_inodes_count_set(fs, g, n);
+		ext2fs_group_desc_csum_set(fs, g);
+		ext2fs_mark_super_dirty(fs);
+		ck->changed = true;
+		rfl_problem_fixed(&ck->ctx, PR_4_GROUP_INODES, &pctx);
+	}
+	if (rfl_ck_stop(ck) || total == fs->super->s_free_inodes_count)
+		return;
+	pctx.expected = total;
+	pctx.found = fs->super->s_free_inodes_count;
+	if (!rfl_fix_problem(&ck->ctx, PR_4_SUPER_INODES, &pctx))
+		return;
+	fs->super->s_free_inodes_count = total;
+	ext2fs_mark_super_dirty(fs);
+	ck->changed = true;
+	rfl_problem_fixed(&ck->ctx, PR_4_SUPER_INODES, &pctx);
+}
+
 static void check_counts(struct checker *ck)
 {
 	ext2_filsys fs = ck->fs;
@@ -229,6 +345,19 @@ static void check_counts(struct checker *ck)
 	rfl_problem_fixed(&ck->ctx, PR_4_SUPER_FREE, &pctx);
 }
 
+void rfl_ck_used_blocks(struct checker *ck)
+{
+	struct claims c = { 0 };
+	errcode_t ret;
+
+	ret = collect(ck, &c, false);
+	if (ret)
+		rfl_ck_fail(ck, ret, "checking the block bitmap");
+	else
+		find_unmarked(ck, &c);
+	free(c.v);
+}
+
 void rfl_ck_bitmaps(struct checker *ck)
 {
 	errcode_t ret;
@@ -242,4 +371,5 @@ void rfl_ck_bitmaps(struct checker *ck)
 		}
 	}
 	check_counts(ck);
+	check_inode_counts(ck);
 }

@@ -26,6 +26,10 @@ enum rfl_problem {
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */
+	PR_1_UNLINKED = 0x010006,	/* in use, no links: e2fsck's */
+	PR_1_I_BLOCKS = 0x010007,	/* i_blocks not what it maps */
+	PR_1_SPLIT = 0x010004,		/* an interrupted extent split */
+	PR_1_SPLIT_FAILED = 0x010005,	/* ... that could not be completed */
 	PR_2_TREE = 0x020001,		/* a node failed verification */
 	PR_2_BAD_RECORD = 0x020002,	/* a record is malformed */
 	PR_2_TREE_COUNTS = 0x020003,	/* root slot's counts or height */
@@ -42,6 +46,11 @@ enum rfl_problem {
 	PR_4_LEAKED = 0x040004,		/* in use, owned by nothing */
 	PR_4_GROUP_FREE = 0x040005,	/* group's free block count wrong */
 	PR_4_SUPER_FREE = 0x040006,	/* superblock's free count wrong */
+	PR_4_BITMAP_CSUM = 0x040007,	/* a bitmap's checksum is wrong */
+	PR_4_USED_FREE = 0x040008,	/* held, but free in the bitmap */
+	PR_4_GROUP_INODES = 0x040009,	/* group's free inode count wrong */
+	PR_4_SUPER_INODES = 0x04000a,	/* superblock's free inodes wrong */
+	PR_4_ITABLE_UNUSED = 0x04000b,	/* inode in use past itable_unused */
 	PR_5_CROSS_LINK = 0x050001,	/* shared without EXT4_REFLINK_FL */
 	PR_5_NO_CLONE = 0x050002,	/* the cross-link cannot be cloned */
 	PR_R_REBUILT = 0x0f0001,	/* what a rebuild did */

@@ -29,7 +29,9 @@ static void *vec_push(struct vec *a)
 
 struct scan_ctx {
 	ext2_filsys fs;
-	struct vec runs, owned;
+	struct vec runs, owned, splits, unlinked, iblocks;
+	blk64_t nblocks;		/* blocks the inode maps and holds */
+	bool irregular;			/* bad or split: no i_blocks check */
 	rfl_bad_inode_fn bad;
 	rfl_scan_progress_fn progress;
 	void *priv;
@@ -42,6 +44,7 @@ struct scan_ctx {
 
 static void bad_inode(struct scan_ctx *s, errcode_t err)
 {
+	s->irregular = true;
 	s->bad_inodes++;
 	if (s->bad)
 		s->bad(s->priv, s->ino, err);
@@ -51,6 +54,7 @@ static errcode_t add_owned(struct scan_ctx *s, blk64_t start, blk64_t len)
 {
 	struct rfl_range *o;
 
+	s->nblocks += len;
 	o = s->owned.nr ? (struct rfl_range *)s->owned.v + s->owned.nr - 1 :
 			  NULL;
 	if (o && o->start + o->len == start) {
@@ -72,6 +76,11 @@ static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
 	struct rfl_run *r;
 	errcode_t ret;
 	int op = EXT2_EXTENT_ROOT;
+
+	struct ext2fs_extent prev = { 0 };
+	size_t prev_run = 0;
+	bool have_prev = false;
+	struct rfl_split *sp;
 
 	ret = ext2fs_extent_open2(s->fs, s->ino, inode, &h);
 	if (ret) {
@@ -102,6 +111,36 @@ static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
 		}
 		if (!ex.e_len)
 			continue;
+		/* leaves come in logical order: an overlap is a split */
+		if (have_prev && ex.e_lblk < prev.e_lblk + prev.e_len) {
+			if (ex.e_lblk <= prev.e_lblk ||
+			    ex.e_lblk + ex.e_len < prev.e_lblk + prev.e_len ||
+			    ex.e_pblk != prev.e_pblk + (ex.e_lblk - prev.e_lblk) ||
+			    (ex.e_flags ^ prev.e_flags) &
+			    EXT2_EXTENT_FLAGS_UNINIT) {
+				bad_inode(s, RFL_ET_EXTENT_OVERLAP);
+				ret = 0;
+				break;
+			}
+			sp = vec_push(&s->splits);
+			if (!sp) {
+				ret = EXT2_ET_NO_MEMORY;
+				break;
+			}
+			sp->ino = s->ino;
+			sp->lblk = prev.e_lblk;
+			sp->pblk = prev.e_pblk;
+			sp->len = prev.e_len;
+			sp->new_len = ex.e_lblk - prev.e_lblk;
+			s->irregular = true;
+			/* count the overlapped blocks once */
+			if (s->counted)
+				((struct rfl_run *)s->runs.v)[prev_run].len =
+					sp->new_len;
+		}
+		prev = ex;
+		have_prev = true;
+		prev_run = s->runs.nr;
 		if (!s->counted) {
 			ret = add_owned(s, ex.e_pblk, ex.e_len);
 			if (ret)
@@ -113,6 +152,7 @@ static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
 			ret = EXT2_ET_NO_MEMORY;
 			break;
 		}
+		s->nblocks += ex.e_len;
 		r->start = ex.e_pblk;
 		r->len = ex.e_len;
 		r->ino = s->ino;
@@ -132,7 +172,7 @@ static int map_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 	return s->err ? BLOCK_ABORT : 0;
 }
 
-static errcode_t walk_inode(struct scan_ctx *s, struct ext2_inode *inode)
+static errcode_t walk_blocks(struct scan_ctx *s, struct ext2_inode *inode)
 {
 	blk64_t acl = ext2fs_file_acl_block(s->fs, inode);
 	errcode_t ret = 0;
@@ -154,6 +194,32 @@ static errcode_t walk_inode(struct scan_ctx *s, struct ext2_inode *inode)
 		return s->err;
 	if (ret)
 		bad_inode(s, ret);
+	return 0;
+}
+
+/* Walk the inode's blocks, then compare i_blocks with what it holds */
+static errcode_t walk_inode(struct scan_ctx *s, struct ext2_inode *inode)
+{
+	struct rfl_iblocks *ib;
+	blk64_t found;
+	errcode_t ret;
+
+	s->nblocks = 0;
+	s->irregular = false;
+	ret = walk_blocks(s, inode);
+	if (ret || s->irregular || !s->counted ||
+	    !ext2fs_inode_has_valid_blocks2(s->fs, inode))
+		return ret;
+	found = ext2fs_get_stat_i_blocks(s->fs, inode) /
+		(s->fs->blocksize / 512);
+	if (found == s->nblocks)
+		return 0;
+	ib = vec_push(&s->iblocks);
+	if (!ib)
+		return EXT2_ET_NO_MEMORY;
+	ib->ino = s->ino;
+	ib->found = found;
+	ib->expected = s->nblocks;
 	return 0;
 }
 
@@ -194,15 +260,22 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		.fs = fs, .bad = bad, .progress = progress, .priv = priv,
 		.runs = { .size = sizeof(struct rfl_run) },
 		.owned = { .size = sizeof(struct rfl_range) },
+		.splits = { .size = sizeof(struct rfl_split) },
+		.unlinked = { .size = sizeof(ext2_ino_t) },
+		.iblocks = { .size = sizeof(struct rfl_iblocks) },
 	};
+	ext2_ino_t *u;
 	struct ext2_inode_large inode;
 	struct ext2_inode *raw = (struct ext2_inode *)&inode;
 	ext2_inode_scan scan;
 	errcode_t ret;
 
-	ret = ext2fs_read_inode_bitmap(fs);
-	if (ret)
-		return ret;
+	/* reading it again would lose a load that ignored checksums */
+	if (!fs->inode_map) {
+		ret = ext2fs_read_inode_bitmap(fs);
+		if (ret)
+			return ret;
+	}
 	ret = ext2fs_open_inode_scan(fs, 0, &scan);
 	if (ret)
 		return ret;
@@ -226,6 +299,15 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		 * its blocks are not free either until it is processed.
 		 */
 		s.counted = inode.i_links_count && !inode.i_dtime;
+		/* reserved inodes have no links by design */
+		if (!s.counted && s.ino >= EXT2_FIRST_INODE(fs->super)) {
+			u = vec_push(&s.unlinked);
+			if (!u) {
+				ret = EXT2_ET_NO_MEMORY;
+				break;
+			}
+			*u = s.ino;
+		}
 		s.flagged = inode.i_flags & EXT4_REFLINK_FL;
 		ret = walk_inode(&s, raw);
 		if (ret)
@@ -235,6 +317,9 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 	if (ret) {
 		free(s.runs.v);
 		free(s.owned.v);
+		free(s.splits.v);
+		free(s.unlinked.v);
+		free(s.iblocks.v);
 		return ret;
 	}
 	if (s.runs.nr)
@@ -247,6 +332,12 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 	out->owned = s.owned.v;
 	out->nr_owned = s.owned.nr;
 	out->bad_inodes = s.bad_inodes;
+	out->iblocks = s.iblocks.v;
+	out->nr_iblocks = s.iblocks.nr;
+	out->unlinked = s.unlinked.v;
+	out->nr_unlinked = s.unlinked.nr;
+	out->splits = s.splits.v;
+	out->nr_splits = s.splits.nr;
 	return 0;
 }
 
@@ -254,6 +345,9 @@ void rfl_scan_free(struct rfl_scan *scan)
 {
 	free(scan->runs);
 	free(scan->owned);
+	free(scan->splits);
+	free(scan->unlinked);
+	free(scan->iblocks);
 	memset(scan, 0, sizeof(*scan));
 }
 

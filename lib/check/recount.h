@@ -30,6 +30,23 @@ struct rfl_range {
 	blk64_t len;
 };
 
+/*
+ * An interrupted extent split (rfl_map_remove adds the right part before
+ * it shortens the left): the left extent still runs over the right one,
+ * mapping the same blocks.  Completing it shortens the left to new_len.
+ */
+struct rfl_split {
+	ext2_ino_t ino;
+	blk64_t lblk, pblk;		/* the left extent as it is */
+	__u32 len, new_len;
+};
+
+/* i_blocks (in fs blocks) that does not match what the inode maps */
+struct rfl_iblocks {
+	ext2_ino_t ino;
+	blk64_t found, expected;
+};
+
 /* What the files hold */
 struct rfl_scan {
 	/* leaf extents of live inodes: the sharers E(b) counts, by start */
@@ -43,6 +60,14 @@ struct rfl_scan {
 	struct rfl_range *owned;
 	size_t nr_owned;
 	unsigned long long bad_inodes;	/* inodes whose blocks are unknown */
+	/* in the inode bitmap, but no links or deleted: e2fsck's to judge */
+	ext2_ino_t *unlinked;
+	size_t nr_unlinked;
+	struct rfl_iblocks *iblocks;
+	size_t nr_iblocks;
+	/* interrupted splits; runs count the overlapped blocks once */
+	struct rfl_split *splits;
+	size_t nr_splits;
 };
 
 /* Called for an inode whose extent tree or block map cannot be read */

@@ -10,6 +10,11 @@
  * is inclusive.  Errors print one line "rflctl: IMAGE: message" and exit
  * 1 (2 for usage); a refused command leaves the image as it was.
  *
+ * With RFLCTL_CRASH_AFTER=N in the environment every block write after
+ * the first N is dropped (yet reported done), as if the power failed
+ * there; RFLCTL_CRASH_COUNT=1 prints "writes: N" on stderr at the end.
+ * tests/bats/crash.bats makes every crash point of a command this way.
+ *
  * adjust, flags, setb, bg_free and bg_reserved damage an image on
  * purpose, for the tests of rfl_recount and reflinkck (descriptor
  * checksums are kept valid).
@@ -30,6 +35,55 @@ typedef unsigned long long ull;
 
 static const char *image;
 static struct rfl_fs *rfs;
+
+/* The crash io manager: unix_io_manager that stops writing after N */
+static struct struct_io_manager crash_io;
+static unsigned long long crash_after = ~0ULL, crash_writes;
+
+static bool crash_trace;
+
+static bool crash_drop(unsigned long long blk, int count)
+{
+	if (crash_trace)
+		fprintf(stderr, "write %llu: block %llu count %d%s\n",
+			crash_writes, blk, count,
+			crash_writes >= crash_after ? " (dropped)" : "");
+	return crash_writes++ >= crash_after;
+}
+
+static errcode_t crash_write_blk(io_channel ch, unsigned long blk, int count,
+				 const void *data)
+{
+	return crash_drop(blk, count) ? 0 :
+	       unix_io_manager->write_blk(ch, blk, count,
+							      data);
+}
+
+static errcode_t crash_write_blk64(io_channel ch, unsigned long long blk,
+				   int count, const void *data)
+{
+	return crash_drop(blk, count) ? 0 :
+	       unix_io_manager->write_blk64(ch, blk, count,
+								data);
+}
+
+static io_manager crash_io_manager(void)
+{
+	const char *n = getenv("RFLCTL_CRASH_AFTER");
+
+	if (!n && !getenv("RFLCTL_CRASH_COUNT"))
+		return NULL;
+	if (n)
+		crash_after = strtoull(n, NULL, 0);
+	crash_trace = getenv("RFLCTL_CRASH_TRACE");
+	crash_io = *unix_io_manager;
+	crash_io.name = "crash I/O manager";
+	crash_io.write_blk = crash_write_blk;
+	crash_io.write_blk64 = crash_write_blk64;
+	/* no write_byte: libext2fs then writes whole superblocks */
+	crash_io.write_byte = NULL;
+	return &crash_io;
+}
 
 static void usage(void)
 {
@@ -472,6 +526,9 @@ int main(int argc, char **argv)
 		       (c->no_feature ? RFL_OPEN_NO_FEATURE : 0), NULL, &rfs);
 	if (ret)
 		die(NULL, ret);
+	/* unix_open sets the channel's manager: replace it afterwards */
+	if (crash_io_manager())
+		rfs->fs->io->manager = &crash_io;
 
 	if (!strcmp(c->name, "enable")) {
 		ret = rfl_enable(rfs);
@@ -565,6 +622,8 @@ int main(int argc, char **argv)
 		die(c->name, ret);
 	ret = rfl_close(rfs);
 	rfs = NULL;
+	if (getenv("RFLCTL_CRASH_COUNT"))
+		fprintf(stderr, "writes: %llu\n", crash_writes);
 	if (ret)
 		die(NULL, ret);
 	return 0;

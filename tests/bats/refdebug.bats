@@ -529,3 +529,93 @@ height (use -c to open it anyway)" <<<"$output"
 		grep -q "is open read-only" <<<"$output"
 	done
 }
+
+@test "refdebug: dump, restore, dump gives the same text" {
+	rdr "dump $BATS_TEST_TMPDIR/d1"
+	[ -z "$output" ]
+	head -1 "$BATS_TEST_TMPDIR/d1" | grep -q "^# refdebug dump v1$"
+	grep -q "^flexgroup 0 meta $META$" "$BATS_TEST_TMPDIR/d1"
+	grep -q "^field fm_magic 0x424d4652$" "$BATS_TEST_TMPDIR/d1"
+	grep -q "^field fm_roots\[0\].rr_type 1$" "$BATS_TEST_TMPDIR/d1"
+	! grep -q "fm_generation\|rr_root" "$BATS_TEST_TMPDIR/d1"
+	[ "$(grep -c '^record ' "$BATS_TEST_TMPDIR/d1")" -eq \
+	  "$("$BIN/rflctl" "$IMG" records | wc -l)" ]
+	rdw "restore $BATS_TEST_TMPDIR/d1"
+	grep -qE "^flex group 0: [0-9]+ records restored$" <<<"$output"
+	rdr "dump -"
+	diff - "$BATS_TEST_TMPDIR/d1" <<<"$output"
+	"$BIN/rfl_recount" "$IMG"
+	"$BIN/reflinkck" -fn "$IMG"
+	# the root moved: a new tree was written
+	rdr "flexbg 0"
+	! grep -q "^fm_roots\[0\].rr_root: $ROOT$" <<<"$output"
+}
+
+@test "refdebug: restore of an edited dump repairs a damaged tree" {
+	rdr "dump $BATS_TEST_TMPDIR/good"
+	rdw "set_record $ROOT 0 rv_count 7"
+	rdw "set_node -s $ROOT bn_level 2"
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 4 ]
+	rd -c -R "dump $BATS_TEST_TMPDIR/bad" "$IMG"
+	[ "$status" -eq 1 ]
+	grep -q "records are missing from the dump" <<<"$output"
+	rd -c -w -R "restore $BATS_TEST_TMPDIR/good" "$IMG"
+	[ "$status" -eq 0 ]
+	grep -q "the old tree is damaged" <<<"$output"
+	"$BIN/rfl_recount" "$IMG"
+	"$BIN/reflinkck" -fy "$IMG" >/dev/null || true
+	"$BIN/reflinkck" -fn "$IMG"
+	# by hand: a wrong count edited back
+	sed 's/^\(record [0-9]* [0-9]*\) 2$/\1 5/' "$BATS_TEST_TMPDIR/good" \
+		>"$BATS_TEST_TMPDIR/edited"
+	rdw "restore $BATS_TEST_TMPDIR/edited"
+	run "$BIN/rfl_recount" "$IMG"
+	[ "$status" -eq 1 ]
+	rdw "restore $BATS_TEST_TMPDIR/good"
+	"$BIN/reflinkck" -fn "$IMG"
+}
+
+@test "refdebug: restore rewrites a damaged metadata block" {
+	rdr "dump $BATS_TEST_TMPDIR/good"
+	rdw "set_flexbg 0 fm_flags 4"
+	rd -R stats "$IMG"
+	[ "$status" -eq 1 ]
+	rd -c -w -R "restore $BATS_TEST_TMPDIR/good" "$IMG"
+	[ "$status" -eq 0 ]
+	grep -q "damaged metadata block $META rewritten" <<<"$output"
+	"$BIN/rfl_recount" "$IMG"
+	rdr "flexbg 0"
+	grep -q "^fm_flags: 0x00000000$" <<<"$output"
+	"$BIN/reflinkck" -fy "$IMG" >/dev/null || true
+	"$BIN/reflinkck" -fn "$IMG"
+}
+
+@test "refdebug: restore refuses a bad dump and writes nothing" {
+	rdr "dump $BATS_TEST_TMPDIR/d"
+	sum=$(sha256sum <"$IMG")
+	bad() {	# SED-EXPRESSION MESSAGE
+		sed "$1" "$BATS_TEST_TMPDIR/d" >"$BATS_TEST_TMPDIR/b"
+		rd -w -R "restore $BATS_TEST_TMPDIR/b" "$IMG"
+		[ "$status" -eq 1 ]
+		[ "${#lines[@]}" -eq 1 ]
+		grep -q "^restore: $BATS_TEST_TMPDIR/b: line [0-9]*: $2" \
+			<<<"$output"
+	}
+	bad 's/^field fm_flags/field fm_nosuch/' "unknown field 'fm_nosuch'"
+	bad 's/^field fm_version 1/field fm_version 70000/' \
+		"fm_version: bad value '70000'"
+	bad 's/^flexgroup 0 meta .*/flexgroup 0 meta 5/' \
+		"flex group 0: metadata block 5, but the image has $META"
+	bad '$a record 1 1 2' "record 1 is not after the previous one"
+	bad '$a record 1 2' "cannot parse 'record 1 2'"
+	bad 's/^flexgroup 0/flexgroup 9/' "flex group 9 out of range (0..0)"
+	bad '2i field fm_flags 0' "expected 'flexgroup N ...' first"
+	[ "$(sha256sum <"$IMG")" = "$sum" ]
+	rd -w -R "restore $BATS_TEST_TMPDIR/nothere" "$IMG"
+	[ "$status" -eq 1 ]
+	grep -q "nothere: No such file" <<<"$output"
+	rd -R "restore $BATS_TEST_TMPDIR/d" "$IMG"
+	[ "$status" -eq 1 ]
+	grep -q "is open read-only" <<<"$output"
+}

@@ -4,6 +4,7 @@
  * compute the expected records, run the passes over every flex group,
  * print the summary and return e2fsck's exit code.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
+#include "check/vec.h"
 
 errcode_t rfl_ck_fail(struct checker *c, errcode_t ret, const char *what)
 {
@@ -25,15 +27,8 @@ errcode_t rfl_ck_fail(struct checker *c, errcode_t ret, const char *what)
 
 errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk)
 {
-	if (l->nr == l->max) {
-		size_t n = l->max ? l->max * 2 : 64;
-		void *q = realloc(l->v, n * sizeof(*l->v));
-
-		if (!q)
-			return EXT2_ET_NO_MEMORY;
-		l->v = q;
-		l->max = n;
-	}
+	if (rfl_vec_grow((void **)&l->v, &l->max, l->nr, sizeof(*l->v)))
+		return EXT2_ET_NO_MEMORY;
 	l->v[l->nr++] = blk;
 	return 0;
 }
@@ -76,31 +71,61 @@ static void scan_progress(void *priv, dgrp_t done, dgrp_t total)
 	rfl_ck_progress(priv, 1, done, total);
 }
 
+/*
+ * Sorted ranges (struct rfl_run and struct rfl_range both begin with
+ * blk64_t start, len) and the running maximum of their ends: one binary
+ * search answers whether any range covers a block.
+ */
+struct span {
+	blk64_t start, len;
+};
+_Static_assert(offsetof(struct rfl_run, start) == 0 &&
+	       offsetof(struct rfl_run, len) == sizeof(blk64_t) &&
+	       offsetof(struct rfl_range, start) == 0 &&
+	       offsetof(struct rfl_range, len) == sizeof(blk64_t),
+	       "ranges begin with start, len");
+
+static const struct span *span_at(const void *v, size_t size, size_t i)
+{
+	return (const struct span *)((const char *)v + i * size);
+}
+
+static blk64_t *max_ends(const void *v, size_t nr, size_t size)
+{
+	blk64_t *m = malloc((nr ? nr : 1) * sizeof(blk64_t)), end;
+	size_t i;
+
+	for (i = 0; m && i < nr; i++) {
+		end = span_at(v, size, i)->start + span_at(v, size, i)->len;
+		m[i] = i && m[i - 1] > end ? m[i - 1] : end;
+	}
+	return m;
+}
+
+static bool covered(const void *v, size_t nr, size_t size,
+		    const blk64_t *max_end, blk64_t blk)
+{
+	size_t lo = 0, hi = nr, mid;
+
+	/* ranges starting at or before blk: [0, lo) */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (span_at(v, size, mid)->start <= blk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && max_end[lo - 1] > blk;
+}
+
 bool rfl_ck_file_owns(const struct checker *c, blk64_t blk)
 {
 	const struct rfl_scan *s = &c->scan;
-	size_t lo = 0, hi = s->nr_runs, mid;
 
-	/* runs starting at or before blk: [0, lo) */
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (s->runs[mid].start <= blk)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo && c->max_end[lo - 1] > blk)
-		return true;
-	lo = 0;
-	hi = s->nr_owned;
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (s->owned[mid].start <= blk)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo && c->owned_max_end[lo - 1] > blk;
+	return covered(s->runs, s->nr_runs, sizeof(*s->runs), c->max_end,
+		       blk) ||
+	       covered(s->owned, s->nr_owned, sizeof(*s->owned),
+		       c->owned_max_end, blk);
 }
 
 /*
@@ -155,30 +180,14 @@ static errcode_t scan_files(struct checker *c)
 {
 	struct rfl_scan *s = &c->scan;
 	errcode_t ret;
-	size_t i;
 
 	ret = rfl_scan_files(c->fs, bad_inode, scan_progress, c, s);
 	if (ret)
 		return rfl_ck_fail(c, ret, "scanning the inodes");
-	c->max_end = malloc((s->nr_runs ? s->nr_runs : 1) * sizeof(blk64_t));
-	if (!c->max_end)
+	c->max_end = max_ends(s->runs, s->nr_runs, sizeof(*s->runs));
+	c->owned_max_end = max_ends(s->owned, s->nr_owned, sizeof(*s->owned));
+	if (!c->max_end || !c->owned_max_end)
 		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "scanning the inodes");
-	for (i = 0; i < s->nr_runs; i++) {
-		blk64_t end = s->runs[i].start + s->runs[i].len;
-
-		c->max_end[i] = i && c->max_end[i - 1] > end ?
-				c->max_end[i - 1] : end;
-	}
-	c->owned_max_end = malloc((s->nr_owned ? s->nr_owned : 1) *
-				  sizeof(blk64_t));
-	if (!c->owned_max_end)
-		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "scanning the inodes");
-	for (i = 0; i < s->nr_owned; i++) {
-		blk64_t end = s->owned[i].start + s->owned[i].len;
-
-		c->owned_max_end[i] = i && c->owned_max_end[i - 1] > end ?
-				      c->owned_max_end[i - 1] : end;
-	}
 	ret = rfl_expected_records(c->fs, s->runs, s->nr_runs, &c->exp,
 				   &c->nr_exp);
 	if (ret)

@@ -19,6 +19,7 @@
 
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
+#include "check/vec.h"
 
 struct claims {
 	struct rfl_range *v;
@@ -29,27 +30,11 @@ static errcode_t claim(struct claims *c, blk64_t start, blk64_t len)
 {
 	if (!len)
 		return 0;
-	if (c->nr == c->max) {
-		size_t n = c->max ? c->max * 2 : 1024;
-		void *p = realloc(c->v, n * sizeof(*c->v));
-
-		if (!p)
-			return EXT2_ET_NO_MEMORY;
-		c->v = p;
-		c->max = n;
-	}
+	if (rfl_vec_grow((void **)&c->v, &c->max, c->nr, sizeof(*c->v)))
+		return EXT2_ET_NO_MEMORY;
 	c->v[c->nr].start = start;
 	c->v[c->nr].len = len;
 	c->nr++;
-	return 0;
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct rfl_range *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
 	return 0;
 }
 
@@ -60,7 +45,7 @@ static void merge(struct claims *c)
 
 	if (!c->nr)
 		return;
-	qsort(c->v, c->nr, sizeof(*c->v), cmp_range);
+	qsort(c->v, c->nr, sizeof(*c->v), rfl_cmp_range);
 	for (i = 1; i < c->nr; i++) {
 		struct rfl_range *last = &c->v[n];
 		blk64_t end = last->start + last->len;
@@ -154,7 +139,8 @@ static void find_unmarked(struct checker *ck, const struct claims *c)
 		if (e > last)
 			e = last;
 		while (a <= e && !rfl_ck_stop(ck)) {
-			if (ext2fs_find_first_zero_block_bitmap2(bmap, a, e, &z))
+			if (ext2fs_find_first_zero_block_bitmap2(bmap, a, e,
+								 &z))
 				break;
 			if (ext2fs_find_first_set_block_bitmap2(bmap, z, e, &b))
 				b = e + 1;

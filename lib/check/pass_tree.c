@@ -11,6 +11,7 @@
 
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
+#include "check/vec.h"
 #include "flexbg/flexbg_rec.h"
 #include "refcount/refcount_rec.h"
 
@@ -53,7 +54,8 @@ static const char *record_problem_name(enum ext4_refcount_problem rp)
 	case EXT4_REFCOUNT_LOW_COUNT: return "count below 2";
 	case EXT4_REFCOUNT_PAST_GROUP: return "ends past the flex group";
 	case EXT4_REFCOUNT_OVERLAP: return "overlaps the previous record";
-	case EXT4_REFCOUNT_NOT_MERGED: return "not merged with the previous record";
+	case EXT4_REFCOUNT_NOT_MERGED:
+		return "not merged with the previous record";
 	default: return "unknown problem";
 	}
 }
@@ -222,16 +224,10 @@ static int v_record(void *priv, const void *key, const void *val,
 
 		group_problem(c, PR_2_BAD_RECORD, &pctx);
 	}
-	if (c->nr_found == c->max_found) {
-		size_t n = c->max_found ? c->max_found * 2 : 64;
-		void *p = realloc(c->found, n * sizeof(*c->found));
-
-		if (!p) {
-			c->err = EXT2_ET_NO_MEMORY;
-			return 1;
-		}
-		c->found = p;
-		c->max_found = n;
+	if (rfl_vec_grow((void **)&c->found, &c->max_found, c->nr_found,
+			 sizeof(*c->found))) {
+		c->err = EXT2_ET_NO_MEMORY;
+		return 1;
 	}
 	r = &c->found[c->nr_found++];
 	r->start = c->grp->first + rec.start;
@@ -339,7 +335,8 @@ static errcode_t old_nodes(struct checker *c, struct rfl_group *grp,
 	for (b = grp->first; !ret && b < grp->first + grp->nr_blocks; b++) {
 		if (!ext2fs_test_block_bitmap2(c->fs->block_map, b) ||
 		    b == grp->meta_blk ||
-		    !e2fs_host_valid_block(grp->host, b) || rfl_ck_file_owns(c, b))
+		    !e2fs_host_valid_block(grp->host, b) ||
+		    rfl_ck_file_owns(c, b))
 			continue;
 		if (io_channel_read_blk64(c->fs->io, b, 1, buf))
 			continue;

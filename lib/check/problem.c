@@ -150,14 +150,19 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 		}
 		switch (*++s) {
 		case 'g': fprintf(f, "%u", p->fg); break;
-		case 'b': fprintf(f, "%llu", (unsigned long long)p->blk); break;
-		case 'l': fprintf(f, "%llu", (unsigned long long)p->len); break;
+		case 'b': fprintf(f, "%llu", (unsigned long long)p->blk);
+			break;
+		case 'l': fprintf(f, "%llu", (unsigned long long)p->len);
+			break;
 		case 'i': fprintf(f, "%u", p->ino); break;
 		case 'e': fprintf(f, "%llu", (unsigned long long)p->expected);
 			break;
-		case 'f': fprintf(f, "%llu", (unsigned long long)p->found); break;
-		case 'B': fprintf(f, "%llu", (unsigned long long)p->blk2); break;
-		case 'L': fprintf(f, "%llu", (unsigned long long)p->len2); break;
+		case 'f': fprintf(f, "%llu", (unsigned long long)p->found);
+			break;
+		case 'B': fprintf(f, "%llu", (unsigned long long)p->blk2);
+			break;
+		case 'L': fprintf(f, "%llu", (unsigned long long)p->len2);
+			break;
 		case 's': fputs(p->str ? p->str : "", f); break;
 		case 'm': fputs(error_message(p->err), f); break;
 		default: fputc('%', f); fputc(*s, f); break;

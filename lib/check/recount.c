@@ -7,31 +7,13 @@
 #include <string.h>
 #include "btree/e2fs_host.h"
 #include "check/recount.h"
-
-struct vec {
-	void *v;
-	size_t nr, max, size;
-};
-
-static void *vec_push(struct vec *a)
-{
-	if (a->nr == a->max) {
-		size_t n = a->max ? a->max * 2 : 256;
-		void *p = realloc(a->v, n * a->size);
-
-		if (!p)
-			return NULL;
-		a->v = p;
-		a->max = n;
-	}
-	return (char *)a->v + a->size * a->nr++;
-}
+#include "check/vec.h"
 
 struct scan_ctx {
 	ext2_filsys fs;
-	struct vec runs, owned, splits, unlinked, iblocks;
+	struct rfl_vec runs, owned, splits, unlinked, iblocks;
 	blk64_t nblocks;		/* blocks the inode maps and holds */
-	bool irregular;			/* bad or split: no i_blocks check */
+	bool irregular;			/* i_blocks not judged */
 	rfl_bad_inode_fn bad;
 	rfl_scan_progress_fn progress;
 	void *priv;
@@ -61,7 +43,7 @@ static errcode_t add_owned(struct scan_ctx *s, blk64_t start, blk64_t len)
 		o->len += len;
 		return 0;
 	}
-	o = vec_push(&s->owned);
+	o = rfl_vec_push(&s->owned);
 	if (!o)
 		return EXT2_ET_NO_MEMORY;
 	o->start = start;
@@ -115,14 +97,15 @@ static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
 		if (have_prev && ex.e_lblk < prev.e_lblk + prev.e_len) {
 			if (ex.e_lblk <= prev.e_lblk ||
 			    ex.e_lblk + ex.e_len < prev.e_lblk + prev.e_len ||
-			    ex.e_pblk != prev.e_pblk + (ex.e_lblk - prev.e_lblk) ||
+			    ex.e_pblk !=
+			    prev.e_pblk + (ex.e_lblk - prev.e_lblk) ||
 			    (ex.e_flags ^ prev.e_flags) &
 			    EXT2_EXTENT_FLAGS_UNINIT) {
 				bad_inode(s, RFL_ET_EXTENT_OVERLAP);
 				ret = 0;
 				break;
 			}
-			sp = vec_push(&s->splits);
+			sp = rfl_vec_push(&s->splits);
 			if (!sp) {
 				ret = EXT2_ET_NO_MEMORY;
 				break;
@@ -147,7 +130,7 @@ static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
 				break;
 			continue;
 		}
-		r = vec_push(&s->runs);
+		r = rfl_vec_push(&s->runs);
 		if (!r) {
 			ret = EXT2_ET_NO_MEMORY;
 			break;
@@ -214,7 +197,7 @@ static errcode_t walk_inode(struct scan_ctx *s, struct ext2_inode *inode)
 		(s->fs->blocksize / 512);
 	if (found == s->nblocks)
 		return 0;
-	ib = vec_push(&s->iblocks);
+	ib = rfl_vec_push(&s->iblocks);
 	if (!ib)
 		return EXT2_ET_NO_MEMORY;
 	ib->ino = s->ino;
@@ -232,7 +215,7 @@ static int cmp_run(const void *a, const void *b)
 	return 0;
 }
 
-static int cmp_range(const void *a, const void *b)
+int rfl_cmp_range(const void *a, const void *b)
 {
 	const struct rfl_range *x = a, *y = b;
 
@@ -301,7 +284,7 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		s.counted = inode.i_links_count && !inode.i_dtime;
 		/* reserved inodes have no links by design */
 		if (!s.counted && s.ino >= EXT2_FIRST_INODE(fs->super)) {
-			u = vec_push(&s.unlinked);
+			u = rfl_vec_push(&s.unlinked);
 			if (!u) {
 				ret = EXT2_ET_NO_MEMORY;
 				break;
@@ -326,7 +309,7 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		qsort(s.runs.v, s.runs.nr, sizeof(struct rfl_run), cmp_run);
 	if (s.owned.nr)
 		qsort(s.owned.v, s.owned.nr, sizeof(struct rfl_range),
-		      cmp_range);
+		      rfl_cmp_range);
 	out->runs = s.runs.v;
 	out->nr_runs = s.runs.nr;
 	out->owned = s.owned.v;
@@ -359,7 +342,7 @@ static int cmp_blk(const void *a, const void *b)
 }
 
 /* Add [s, e) with count c, split at flex-group edges */
-static errcode_t expect(ext2_filsys fs, struct vec *exp, blk64_t s,
+static errcode_t expect(ext2_filsys fs, struct rfl_vec *exp, blk64_t s,
 			blk64_t e, __u64 c)
 {
 	blk64_t first = fs->super->s_first_data_block;
@@ -378,7 +361,7 @@ static errcode_t expect(ext2_filsys fs, struct vec *exp, blk64_t s,
 		    last->count == c && (s - first) % per_flex != 0) {
 			last->len += edge - s;
 		} else {
-			r = vec_push(exp);
+			r = rfl_vec_push(exp);
 			if (!r)
 				return EXT2_ET_NO_MEMORY;
 			r->start = s;
@@ -398,7 +381,7 @@ errcode_t rfl_expected_records(ext2_filsys fs, const struct rfl_run *r,
 			       size_t nr, struct rfl_rec **recsp,
 			       size_t *nrecp)
 {
-	struct vec exp = { .size = sizeof(struct rfl_rec) };
+	struct rfl_vec exp = { .size = sizeof(struct rfl_rec) };
 	blk64_t *ends, pos = 0, x;
 	size_t i, j = 0;
 	__u64 depth = 0;
@@ -439,7 +422,7 @@ errcode_t rfl_expected_records(ext2_filsys fs, const struct rfl_run *r,
 static int collect_rec(void *priv, dgrp_t fg, blk64_t start, blk64_t len,
 		       __u32 count)
 {
-	struct rfl_rec *r = vec_push(priv);
+	struct rfl_rec *r = rfl_vec_push(priv);
 
 	(void)fg;
 	if (!r)
@@ -453,7 +436,7 @@ static int collect_rec(void *priv, dgrp_t fg, blk64_t start, blk64_t len,
 errcode_t rfl_collect_records(struct rfl_fs *rfs, struct rfl_rec **recsp,
 			      size_t *nrecp)
 {
-	struct vec found = { .size = sizeof(struct rfl_rec) };
+	struct rfl_vec found = { .size = sizeof(struct rfl_rec) };
 	errcode_t ret;
 
 	ret = rfl_for_each_record(rfs, collect_rec, &found);
@@ -513,7 +496,7 @@ errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
 				void (*fn)(void *priv, ext2_ino_t ino),
 				void *priv)
 {
-	struct vec bad = { .size = sizeof(ext2_ino_t) };
+	struct rfl_vec bad = { .size = sizeof(ext2_ino_t) };
 	ext2_ino_t *ino;
 	size_t i, lo, hi, mid;
 
@@ -531,7 +514,7 @@ errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
 				hi = mid;
 		}
 		if (lo < ne && e[lo].start < r[i].start + r[i].len) {
-			ino = vec_push(&bad);
+			ino = rfl_vec_push(&bad);
 			if (!ino) {
 				free(bad.v);
 				return EXT2_ET_NO_MEMORY;

@@ -70,6 +70,9 @@ struct rfl_scan {
 	size_t nr_splits;
 };
 
+/* qsort order of struct rfl_range: by start */
+int rfl_cmp_range(const void *a, const void *b);
+
 /* Called for an inode whose extent tree or block map cannot be read */
 typedef void (*rfl_bad_inode_fn)(void *priv, ext2_ino_t ino, errcode_t err);
 /* Called after each block group's inodes: done of total groups */

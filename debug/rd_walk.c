@@ -75,23 +75,46 @@ bool rd_load_meta(u32 fg, void *buf, ull *blk)
 	return !rd_read_block(*blk, buf);
 }
 
+/*
+ * Blocks already reached, an open-addressing hash set: a cycle or a
+ * shared child must not loop the walk, and a big tree must not make it
+ * quadratic.  Block 0 is never a node, so it marks an empty slot.
+ */
+static bool seen_grow(struct rd_walk *w)
+{
+	size_t n = w->max_seen ? w->max_seen * 2 : 1024, i, j;
+	ull *p = calloc(n, sizeof(*p));
+
+	if (!p)
+		return false;
+	for (i = 0; i < w->max_seen; i++) {
+		if (!w->seen[i])
+			continue;
+		for (j = (w->seen[i] * 0x9e3779b97f4a7c15ULL) & (n - 1);
+		     p[j]; j = (j + 1) & (n - 1))
+			;
+		p[j] = w->seen[i];
+	}
+	free(w->seen);
+	w->seen = p;
+	w->max_seen = n;
+	return true;
+}
+
 static bool seen_before(struct rd_walk *w, ull blk)
 {
 	size_t i;
 
-	for (i = 0; i < w->nr_seen; i++)
+	if (!blk)
+		return true;
+	if (w->nr_seen * 2 >= w->max_seen && !seen_grow(w))
+		return true;	/* out of memory: stop descending */
+	for (i = (blk * 0x9e3779b97f4a7c15ULL) & (w->max_seen - 1);
+	     w->seen[i]; i = (i + 1) & (w->max_seen - 1))
 		if (w->seen[i] == blk)
 			return true;
-	if (w->nr_seen == w->max_seen) {
-		size_t n = w->max_seen ? w->max_seen * 2 : 64;
-		ull *p = realloc(w->seen, n * sizeof(*p));
-
-		if (!p)
-			return true;	/* out of memory: stop descending */
-		w->seen = p;
-		w->max_seen = n;
-	}
-	w->seen[w->nr_seen++] = blk;
+	w->seen[i] = blk;
+	w->nr_seen++;
 	return false;
 }
 

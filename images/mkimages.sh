@@ -464,6 +464,12 @@ case_crash_unlink() {
 	crash "$1" 5 rm /c
 }
 
+case_links_high() {
+	DESC="a file's link count one too high"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" links /dir/unique 2
+}
+
 case_data_unmarked() {
 	DESC="a file's data block free in the bitmap"
 	base_shared "$1"

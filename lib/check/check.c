@@ -307,6 +307,7 @@ int rfl_check_run(const struct rfl_check_opts *o)
 			c.ctx.mode = RFL_NO;
 		}
 		report_unlinked(&c);
+		rfl_ck_links(&c);
 		rfl_ck_used_blocks(&c);
 		rfl_ck_splits(&c);
 		rfl_ck_iblocks(&c);

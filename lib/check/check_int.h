@@ -72,6 +72,9 @@ bool rfl_ck_file_owns(const struct checker *c, blk64_t blk);
 
 errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk);
 
+/* Link counts against directory entries (pass_links.c) */
+void rfl_ck_links(struct checker *c);
+
 /* Interrupted extent splits, i_blocks (pass_split.c) */
 void rfl_ck_splits(struct checker *c);
 void rfl_ck_iblocks(struct checker *c);

@@ -38,6 +38,21 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_1_I_BLOCKS,
 	  "inode %i: i_blocks is %f, should be %e (fs blocks)",
 	  "Fix", "inode %i: i_blocks set to %e blocks", PR_PREEN_OK },
+	{ PR_1_UNNAMED,
+	  "inode %i is in use but no directory entry names it (an "
+	  "interrupted create or unlink); run e2fsck after mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_1_LINKS,
+	  "inode %i: i_links_count is %f, %e directory entries name it",
+	  "Fix", "inode %i: i_links_count set to %e", PR_PREEN_OK },
+	{ PR_1_ENTRY_FREE,
+	  "a directory entry names inode %i, which is not in use; run e2fsck "
+	  "after mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_1_BAD_DIR,
+	  "directory inode %i cannot be read (%m): link counts not checked; "
+	  "run e2fsck after mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
 	{ PR_1_SPLIT,
 	  "inode %i: the extent at logical block %b (%l blocks) runs over "
 	  "the next one: an interrupted split",

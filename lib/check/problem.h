@@ -28,6 +28,10 @@ enum rfl_problem {
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */
 	PR_1_UNLINKED = 0x010006,	/* in use, no links: e2fsck's */
 	PR_1_I_BLOCKS = 0x010007,	/* i_blocks not what it maps */
+	PR_1_UNNAMED = 0x010008,	/* live inode no entry names */
+	PR_1_LINKS = 0x010009,		/* i_links_count != entries */
+	PR_1_ENTRY_FREE = 0x01000a,	/* an entry names a free inode */
+	PR_1_BAD_DIR = 0x01000b,	/* a directory cannot be read */
 	PR_1_SPLIT = 0x010004,		/* an interrupted extent split */
 	PR_1_SPLIT_FAILED = 0x010005,	/* ... that could not be completed */
 	PR_2_TREE = 0x020001,		/* a node failed verification */

@@ -11,7 +11,7 @@
 
 struct scan_ctx {
 	ext2_filsys fs;
-	struct rfl_vec runs, owned, splits, unlinked, iblocks;
+	struct rfl_vec runs, owned, splits, unlinked, iblocks, live;
 	blk64_t nblocks;		/* blocks the inode maps and holds */
 	bool irregular;			/* i_blocks not judged */
 	rfl_bad_inode_fn bad;
@@ -246,7 +246,9 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		.splits = { .size = sizeof(struct rfl_split) },
 		.unlinked = { .size = sizeof(ext2_ino_t) },
 		.iblocks = { .size = sizeof(struct rfl_iblocks) },
+		.live = { .size = sizeof(struct rfl_live) },
 	};
+	struct rfl_live *lv;
 	ext2_ino_t *u;
 	struct ext2_inode_large inode;
 	struct ext2_inode *raw = (struct ext2_inode *)&inode;
@@ -282,6 +284,17 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		 * its blocks are not free either until it is processed.
 		 */
 		s.counted = inode.i_links_count && !inode.i_dtime;
+		if (s.counted && (s.ino >= EXT2_FIRST_INODE(fs->super) ||
+				  s.ino == EXT2_ROOT_INO)) {
+			lv = rfl_vec_push(&s.live);
+			if (!lv) {
+				ret = EXT2_ET_NO_MEMORY;
+				break;
+			}
+			lv->ino = s.ino;
+			lv->links = inode.i_links_count;
+			lv->dir = LINUX_S_ISDIR(inode.i_mode);
+		}
 		/* reserved inodes have no links by design */
 		if (!s.counted && s.ino >= EXT2_FIRST_INODE(fs->super)) {
 			u = rfl_vec_push(&s.unlinked);
@@ -303,6 +316,7 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		free(s.splits.v);
 		free(s.unlinked.v);
 		free(s.iblocks.v);
+		free(s.live.v);
 		return ret;
 	}
 	if (s.runs.nr)
@@ -315,6 +329,8 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 	out->owned = s.owned.v;
 	out->nr_owned = s.owned.nr;
 	out->bad_inodes = s.bad_inodes;
+	out->live = s.live.v;
+	out->nr_live = s.live.nr;
 	out->iblocks = s.iblocks.v;
 	out->nr_iblocks = s.iblocks.nr;
 	out->unlinked = s.unlinked.v;
@@ -331,6 +347,7 @@ void rfl_scan_free(struct rfl_scan *scan)
 	free(scan->splits);
 	free(scan->unlinked);
 	free(scan->iblocks);
+	free(scan->live);
 	memset(scan, 0, sizeof(*scan));
 }
 

@@ -41,6 +41,13 @@ struct rfl_split {
 	__u32 len, new_len;
 };
 
+/* A live inode's link count, for the directory pass */
+struct rfl_live {
+	ext2_ino_t ino;
+	__u16 links;
+	bool dir;
+};
+
 /* i_blocks (in fs blocks) that does not match what the inode maps */
 struct rfl_iblocks {
 	ext2_ino_t ino;
@@ -65,6 +72,9 @@ struct rfl_scan {
 	size_t nr_unlinked;
 	struct rfl_iblocks *iblocks;
 	size_t nr_iblocks;
+	/* every live inode past the reserved ones, and the root, by number */
+	struct rfl_live *live;
+	size_t nr_live;
 	/* interrupted splits; runs count the overlapped blocks once */
 	struct rfl_split *splits;
 	size_t nr_splits;

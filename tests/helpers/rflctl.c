@@ -107,6 +107,7 @@ static void usage(void)
 		"  setb BLOCK | clrb BLOCK     mark in use or free, counts "
 		"untouched\n"
 		"  sb_free N                   set the superblock's free count\n"
+		"  links PATH N                set i_links_count\n"
 		"  map PATH LBLK PBLK          point a logical block at any "
 		"block\n"
 		"  reseal BLOCK                recompute the checksum of a "
@@ -270,6 +271,20 @@ static void cmd_adjust(char **a)
 		rfl_abort(rfs);
 		die("adjust", ret);
 	}
+}
+
+/* A wrong link count, for the checker's tests */
+static errcode_t cmd_links(char **a)
+{
+	ext2_ino_t ino = lookup(a[0]);
+	struct ext2_inode inode;
+	errcode_t ret;
+
+	ret = ext2fs_read_inode(rfs->fs, ino, &inode);
+	if (ret)
+		return ret;
+	inode.i_links_count = (__u16)number(a[1], "count");
+	return ext2fs_write_inode(rfs->fs, ino, &inode);
 }
 
 /* Print i_flags, or set them (tests clear EXT4_REFLINK_FL with it) */
@@ -477,6 +492,7 @@ static const struct command commands[] = {
 	{ "nodes",	0, false, false },
 	{ "reseal",	1, true,  false },
 	{ "map",	3, true,  false },
+	{ "links",	2, true,  false },
 	{ "adjust",	3, true,  false },
 	{ "flags",	-2, false, false },
 	{ "setb",	1, true,  false },
@@ -600,6 +616,8 @@ int main(int argc, char **argv)
 			printf("%u\n", count);
 	} else if (!strcmp(c->name, "nodes")) {
 		ret = cmd_nodes();
+	} else if (!strcmp(c->name, "links")) {
+		ret = cmd_links(a);
 	} else if (!strcmp(c->name, "map")) {
 		ret = cmd_map(a);
 	} else if (!strcmp(c->name, "reseal")) {

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pass_links.c - link counts against the directory entries, so that no
+ * clean result hides an inode a crash left unnamed (created, but its
+ * entry never written; or its entry removed, the inode never freed).
+ * Every entry of every directory is collected and sorted: memory follows
+ * the number of names, not the number of inodes the disk could hold.
+ */
+#include "check/check_int.h"
+#include "check/vec.h"
+
+struct dir_ctx {
+	struct rfl_vec refs;		/* ext2_ino_t of every entry */
+	bool no_mem;
+};
+
+static int count_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *de,
+		       int offset, int blocksize, char *buf, void *priv)
+{
+	struct dir_ctx *d = priv;
+	ext2_ino_t *r;
+
+	(void)dir; (void)entry; (void)offset; (void)blocksize; (void)buf;
+	if (!de->inode)
+		return 0;
+	r = rfl_vec_push(&d->refs);
+	if (!r) {
+		d->no_mem = true;
+		return DIRENT_ABORT;
+	}
+	*r = de->inode;
+	return 0;
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void fix_links(struct checker *ck, ext2_ino_t ino, __u16 links)
+{
+	struct ext2_inode inode;
+	errcode_t ret;
+
+	ret = ext2fs_read_inode(ck->fs, ino, &inode);
+	if (!ret) {
+		inode.i_links_count = links;
+		ret = ext2fs_write_inode(ck->fs, ino, &inode);
+	}
+	if (ret)
+		rfl_ck_fail(ck, ret, "setting a link count");
+	else
+		ck->changed = true;
+}
+
+/* Each live inode against the entries naming it; refs sorted */
+static void judge(struct checker *ck, const ext2_ino_t *refs, size_t nr)
+{
+	const struct rfl_scan *s = &ck->scan;
+	ext2_ino_t first = EXT2_FIRST_INODE(ck->fs->super);
+	struct rfl_pctx pctx = { 0 };
+	size_t i, j = 0, n;
+
+	for (i = 0; i < s->nr_live && !rfl_ck_stop(ck); i++) {
+		const struct rfl_live *lv = &s->live[i];
+
+		/* entries naming inodes that are not live */
+		for (; j < nr && refs[j] < lv->ino; j++) {
+			if (refs[j] < first || (j && refs[j] == refs[j - 1]))
+				continue;
+			pctx.ino = refs[j];
+			rfl_fix_problem(&ck->ctx, PR_1_ENTRY_FREE, &pctx);
+		}
+		for (n = 0; j < nr && refs[j] == lv->ino; j++)
+			n++;
+		pctx.ino = lv->ino;
+		if (!n) {
+			rfl_fix_problem(&ck->ctx, PR_1_UNNAMED, &pctx);
+			continue;
+		}
+		/* dir_nlink: a directory past 65000 links counts 1 */
+		if (n == lv->links || (lv->dir && lv->links == 1))
+			continue;
+		pctx.found = lv->links;
+		pctx.expected = n;
+		if (n > 0xffff ||
+		    !rfl_fix_problem(&ck->ctx, PR_1_LINKS, &pctx))
+			continue;
+		fix_links(ck, lv->ino, n);
+		if (!ck->err)
+			rfl_problem_fixed(&ck->ctx, PR_1_LINKS, &pctx);
+	}
+	for (; j < nr && !rfl_ck_stop(ck); j++) {
+		if (refs[j] < first || (j && refs[j] == refs[j - 1]))
+			continue;
+		pctx.ino = refs[j];
+		rfl_fix_problem(&ck->ctx, PR_1_ENTRY_FREE, &pctx);
+	}
+}
+
+void rfl_ck_links(struct checker *ck)
+{
+	const struct rfl_scan *s = &ck->scan;
+	struct dir_ctx d = { .refs = { .size = sizeof(ext2_ino_t) } };
+	struct rfl_pctx pctx = { 0 };
+	errcode_t ret;
+	size_t i;
+
+	/* unreadable inodes may be directories: the counts would lie */
+	if (s->bad_inodes)
+		return;
+	for (i = 0; i < s->nr_live && !rfl_ck_stop(ck); i++) {
+		if (!s->live[i].dir)
+			continue;
+		ret = ext2fs_dir_iterate2(ck->fs, s->live[i].ino, 0, NULL,
+					  count_entry, &d);
+		if (d.no_mem) {
+			rfl_ck_fail(ck, EXT2_ET_NO_MEMORY, "reading directories");
+			goto out;
+		}
+		if (ret) {
+			pctx.ino = s->live[i].ino;
+			pctx.err = ret;
+			rfl_fix_problem(&ck->ctx, PR_1_BAD_DIR, &pctx);
+			goto out;
+		}
+	}
+	if (rfl_ck_stop(ck))
+		goto out;
+	if (d.refs.nr)
+		qsort(d.refs.v, d.refs.nr, sizeof(ext2_ino_t), cmp_ino);
+	judge(ck, d.refs.v, d.refs.nr);
+out:
+	free(d.refs.v);
+}

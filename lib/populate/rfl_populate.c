@@ -54,7 +54,7 @@ struct ctx {
 	struct rfl_fs *rfs;
 	ext2_filsys fs;
 	struct rfl_populate *p;
-	bool full;			/* out of space: only count from now on */
+	bool full;			/* out of space: only count now */
 
 	struct slot *tab;
 	size_t tab_size, tab_used;	/* size a power of 2 */
@@ -188,7 +188,8 @@ static errcode_t tab_grow(struct ctx *c)
 	for (i = 0; i < c->tab_size; i++) {
 		if (!c->tab[i].pblk)
 			continue;
-		for (j = c->tab[i].hash & (n - 1); t[j].pblk; j = (j + 1) & (n - 1))
+		for (j = c->tab[i].hash & (n - 1); t[j].pblk;
+		     j = (j + 1) & (n - 1))
 			;
 		t[j] = c->tab[i];
 	}
@@ -489,15 +490,16 @@ static errcode_t alloc_inode(struct ctx *c, ext2_ino_t dir, int mode,
  */
 static void wipe_inodes(struct ctx *c)
 {
+	unsigned int size = EXT2_INODE_SIZE(c->fs->super);
 	struct ext2_inode_large in;
 	size_t i;
 
 	memset(&in, 0, sizeof(in));
+	if (size > sizeof(in))
+		size = sizeof(in);
 	for (i = 0; i < c->nr_inos; i++)
 		ext2fs_write_inode_full(c->fs, c->inos[i],
-					(struct ext2_inode *)&in,
-					sizeof(in) < EXT2_INODE_SIZE(c->fs->super) ?
-					sizeof(in) : EXT2_INODE_SIZE(c->fs->super));
+					(struct ext2_inode *)&in, size);
 }
 
 /* A fresh inode of the type and owner of st, near dir; not linked yet */
@@ -1015,7 +1017,8 @@ static errcode_t copy_data(struct ctx *c, int fd, const struct stat *st,
 			why(c, ret, "%s", path);
 			goto out;
 		}
-		if (got < want && (__u64)(lblk * bs + got) < (__u64)st->st_size) {
+		if (got < want &&
+		    (__u64)(lblk * bs + got) < (__u64)st->st_size) {
 			ret = why(c, EIO, "%s shrank while being copied",
 				  path);
 			goto out;

@@ -619,3 +619,36 @@ height (use -c to open it anyway)" <<<"$output"
 	[ "$status" -eq 1 ]
 	grep -q "is open read-only" <<<"$output"
 }
+
+@test "refdebug: check runs the reflinkck passes without writing" {
+	rdr check
+	grep -q "^check: exit status 0$" <<<"$output"
+	rdw "set_record $ROOT 0 rv_count 9"
+	sum=$(sha256sum <"$IMG")
+	rd -R check "$IMG"
+	[ "$status" -eq 1 ]
+	grep -q "^check: exit status 4$" <<<"$output"
+	[ "$(sha256sum <"$IMG")" = "$sum" ]
+	# changes made in the session are seen
+	rd -w -f - "$IMG" <<-EOF
+	set_record $ROOT 0 rv_count 2
+	reflink /c /c2
+	check
+	EOF
+	echo "$output"
+	grep -q "^check: exit status 0$" <<<"$output"
+}
+
+@test "refdebug: every command is in the man page" {
+	local man="$REPO/debug/refdebug.8" c
+	[ -f "$man" ]
+	for c in $(sed -n 's/^\t\([a-z_]*\);$/\1/p' \
+		   "$REPO/debug/refdebug_cmds.ct"); do
+		grep -qE "^\.(B|BI|BR) $c( |$)" "$man" ||
+			{ echo "$c is not documented"; return 1; }
+	done
+	if command -v man >/dev/null; then
+		run man --warnings -l "$man"
+		[ "$status" -eq 0 ]
+	fi
+}

@@ -249,7 +249,9 @@ bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 	default:
 		fprintf(ctx->out, "%s<y>? ", e->question);
 		fix = ask_tty(ctx);
-		fputc('\n', ctx->out);
+		/* like e2fsck, say what the answer was */
+		fprintf(ctx->out, "%s\n\n", ctx->cancelled ? "cancelled" :
+			fix ? "yes" : "no");
 		break;
 	}
 	if (!fix && !(e->flags & PR_NO_OK))

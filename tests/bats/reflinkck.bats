@@ -337,3 +337,30 @@ meta_block() {
 	"$BIN/rflctl" -w "$IMG" bg_reserved 0 1048576
 	fixes range "points outside the flex group"
 }
+
+# Answers typed on a terminal (script(1) gives reflinkck a pty)
+@test "interactive: y fixes (exit 1), n leaves it (exit 4), ^D cancels (32|4)" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	local r
+	r=$(first_record)
+	"$BIN/rflctl" -w "$IMG" adjust $r +1
+	cp "$IMG" "$BATS_TEST_TMPDIR/damaged"
+	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"n"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"Rebuild<y>? no"* ]]
+	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
+	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"y"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Rebuild<y>? yes"* ]]
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+	cp "$BATS_TEST_TMPDIR/damaged" "$IMG"
+	# ^D at the question: cancelled (32), the problem left (4)
+	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null < <(printf '\004')
+	echo "$output"
+	[ "$status" -eq 36 ]
+	[[ "$output" == *"Rebuild<y>? cancelled"* ]]
+	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
+}

@@ -479,3 +479,25 @@ stock_image() {
 	run dcat "$IMG" /keep
 	[ "$output" = keep ]
 }
+
+@test "populate: a failed -d on an existing device leaves the empty format" {
+	mkdir -p "$SRC/d"
+	head -c 3M /dev/urandom > "$SRC/big"
+	echo x > "$SRC/d/y"
+	truncate -s 2M "$IMG"
+	run "$BIN" -q -F -d "$SRC" "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" =~ needs\ [0-9]+\ more\ blocks ]]
+	# the root holds what the format made, nothing of the copy
+	run debugfs -R "ls /" "$IMG"
+	[[ "$output" == *lost+found* ]]
+	[[ "$output" != *big* ]]
+	[[ "$output" != *" d "* ]]
+	run "$HELPERS/rfl_recount" "$IMG"
+	[ "$status" -eq 0 ]
+	"$BIN" -q --strip "$IMG"
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}

@@ -298,12 +298,16 @@ void do_fuzz(RD_ARGS)
 	arg = argc - i == n + 3 ? argv[i + n + 2] : NULL;
 	if (!rd_need_rw(argv[0]))
 		return;
-	if (n == 3)
+	if (n == 3) {
 		ok = target_record(&t, argv[i + 1], argv[i + 2], o.force);
-	else if (argv[i][0] == 'f')
-		ok = !o.force && target_flexbg(&t, argv[i + 1]);
-	else
+	} else if (argv[i][0] == 'n') {
 		ok = target_node(&t, argv[i + 1], o.force);
+	} else if (o.force) {
+		rd_err(argv[0], "-f is for nodes and records only");
+		ok = false;
+	} else {
+		ok = target_flexbg(&t, argv[i + 1]);
+	}
 	if (!ok || !find_field(&t, field, &ref))
 		goto out;
 	old = rd_field_get(t.buf, &ref);

@@ -385,6 +385,9 @@ height (use -c to open it anyway)" <<<"$output"
 	rd -c -w -R "fuzz disk 1 x ones" "$IMG"
 	[ "$status" -eq 1 ]
 	grep -q "^fuzz: unknown target 'disk'" <<<"$output"
+	rd -c -w -R "fuzz -f flexbg 0 fm_flags ones" "$IMG"
+	[ "$status" -eq 1 ]
+	grep -q "^fuzz: -f is for nodes and records only$" <<<"$output"
 }
 
 @test "refdebug: fuzz targets flexbg, node and record; -s stays stale" {

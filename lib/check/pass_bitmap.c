@@ -26,10 +26,9 @@ struct claims {
 	size_t nr, max;
 };
 
-static errcode_t claim(struct claims *c, blk64_t start, blk64_t len)
+/* Append without merging */
+static errcode_t push_range(struct claims *c, blk64_t start, blk64_t len)
 {
-	if (!len)
-		return 0;
 	if (rfl_vec_grow((void **)&c->v, &c->max, c->nr, sizeof(*c->v)))
 		return EXT2_ET_NO_MEMORY;
 	c->v[c->nr].start = start;
@@ -38,89 +37,97 @@ static errcode_t claim(struct claims *c, blk64_t start, blk64_t len)
 	return 0;
 }
 
-/* Sort and merge overlapping or touching ranges in place */
-static void merge(struct claims *c)
+/*
+ * Add [start, start + len), starts coming in nondecreasing order: an
+ * overlapping or touching range extends the last one, so the list stays
+ * sorted and disjoint without a sort
+ */
+static errcode_t claim(struct claims *c, blk64_t start, blk64_t len)
 {
-	size_t i, n = 0;
+	struct rfl_range *last = c->nr ? &c->v[c->nr - 1] : NULL;
 
-	if (!c->nr)
-		return;
-	qsort(c->v, c->nr, sizeof(*c->v), rfl_cmp_range);
-	for (i = 1; i < c->nr; i++) {
-		struct rfl_range *last = &c->v[n];
-		blk64_t end = last->start + last->len;
-
-		if (c->v[i].start <= end) {
-			if (c->v[i].start + c->v[i].len > end)
-				last->len = c->v[i].start + c->v[i].len -
-					    last->start;
-		} else {
-			c->v[++n] = c->v[i];
-		}
+	if (!len)
+		return 0;
+	if (last && start <= last->start + last->len) {
+		if (start + len > last->start + last->len)
+			last->len = start + len - last->start;
+		return 0;
 	}
-	c->nr = n + 1;
+	return push_range(c, start, len);
 }
 
+/* A sorted source of ranges for the merge */
+struct source {
+	const void *v;
+	size_t nr, size, i;
+};
+
+static const struct rfl_range *head(const struct source *src)
+{
+	if (src->i >= src->nr)
+		return NULL;
+	return (const struct rfl_range *)((const char *)src->v +
+					  src->i * src->size);
+}
+
+/*
+ * Everything that holds a block: the extents, the other inode blocks, the
+ * fs metadata (all three already sorted by start, merged here in one
+ * pass) and, with_trees, the tree and metadata blocks reached
+ */
 static errcode_t collect(struct checker *ck, struct claims *c,
 			 bool with_trees)
 {
 	const struct rfl_scan *s = &ck->scan;
 	struct e2fs_meta_map *map = ck->rfs->meta_map;
 	unsigned int m, nm = e2fs_meta_map_nr(map);
-	blk64_t start, len;
+	struct claims meta = { 0 }, extra = { 0 };
+	struct source src[4];
+	const struct rfl_range *r, *best;
+	blk64_t start, len, mmp = ck->fs->super->s_mmp_block;
 	errcode_t ret = 0;
-	size_t i;
+	size_t i, k, b;
 
-	for (i = 0; !ret && i < s->nr_runs; i++)
-		ret = claim(c, s->runs[i].start, s->runs[i].len);
-	for (i = 0; !ret && i < s->nr_owned; i++)
-		ret = claim(c, s->owned[i].start, s->owned[i].len);
-	for (i = 0; with_trees && !ret && i < ck->tree_blks.nr; i++)
-		ret = claim(c, ck->tree_blks.v[i], 1);
 	for (m = 0; !ret && m < nm; m++) {
 		e2fs_meta_map_run(map, m, &start, &len);
-		ret = claim(c, start, len);
+		ret = push_range(&meta, start, len);
 	}
-	if (!ret && ext2fs_has_feature_mmp(ck->fs->super) &&
-	    ck->fs->super->s_mmp_block)
-		ret = claim(c, ck->fs->super->s_mmp_block, 1);
-	if (!ret)
-		merge(c);
-	return ret;
-}
+	for (i = 0; with_trees && !ret && i < ck->tree_blks.nr; i++)
+		ret = push_range(&extra, ck->tree_blks.v[i], 1);
+	if (!ret && ext2fs_has_feature_mmp(ck->fs->super) && mmp)
+		ret = push_range(&extra, mmp, 1);
+	if (ret)
+		goto out;
+	/* a few hundred at most: the only sort */
+	if (extra.nr)
+		qsort(extra.v, extra.nr, sizeof(*extra.v), rfl_cmp_range);
 
-/* Report and free leaked [start, end), one flex group at a time */
-static void leaked(struct checker *ck, blk64_t start, blk64_t end)
-{
-	ext2_filsys fs = ck->fs;
-	blk64_t first = fs->super->s_first_data_block, edge;
-	blk64_t per_flex = (blk64_t)e2fs_flex_group_size(fs) *
-			   fs->super->s_blocks_per_group;
-	struct rfl_pctx pctx = { 0 };
-	dgrp_t fg;
-
-	while (start < end && !rfl_ck_stop(ck)) {
-		fg = (start - first) / per_flex;
-		edge = first + (blk64_t)(fg + 1) * per_flex;
-		if (edge > end)
-			edge = end;
-		/* a tree left damaged owns blocks we cannot see */
-		if (fg >= ck->rfs->nr_flex || !ck->unsure[fg]) {
-			pctx.fg = fg;
-			pctx.blk = start;
-			pctx.blk2 = edge - 1;
-			pctx.len = edge - start;
-			if (rfl_fix_problem(&ck->ctx, PR_4_LEAKED, &pctx)) {
-				ext2fs_block_alloc_stats_range(fs, start,
-							       edge - start,
-							       -1);
-				ck->changed = true;
-				rfl_problem_fixed(&ck->ctx, PR_4_LEAKED,
-						  &pctx);
+	src[0] = (struct source){ s->runs, s->nr_runs, sizeof(*s->runs), 0 };
+	src[1] = (struct source){ s->owned, s->nr_owned, sizeof(*s->owned),
+				  0 };
+	src[2] = (struct source){ meta.v, meta.nr, sizeof(*meta.v), 0 };
+	src[3] = (struct source){ extra.v, extra.nr, sizeof(*extra.v), 0 };
+	for (;;) {
+		best = NULL;
+		b = 0;
+		for (k = 0; k < 4; k++) {
+			r = head(&src[k]);
+			if (r && (!best || r->start < best->start)) {
+				best = r;
+				b = k;
 			}
 		}
-		start = edge;
+		if (!best)
+			break;
+		ret = claim(c, best->start, best->len);
+		if (ret)
+			break;
+		src[b].i++;
 	}
+out:
+	free(meta.v);
+	free(extra.v);
+	return ret;
 }
 
 /* Claimed blocks the bitmap calls free: mark them (e2fsck's "+") */
@@ -155,6 +162,40 @@ static void find_unmarked(struct checker *ck, const struct claims *c)
 			}
 			a = b;
 		}
+	}
+}
+
+/* Report and free leaked [start, end), one flex group at a time */
+static void leaked(struct checker *ck, blk64_t start, blk64_t end)
+{
+	ext2_filsys fs = ck->fs;
+	blk64_t first = fs->super->s_first_data_block, edge;
+	blk64_t per_flex = (blk64_t)e2fs_flex_group_size(fs) *
+			   fs->super->s_blocks_per_group;
+	struct rfl_pctx pctx = { 0 };
+	dgrp_t fg;
+
+	while (start < end && !rfl_ck_stop(ck)) {
+		fg = (start - first) / per_flex;
+		edge = first + (blk64_t)(fg + 1) * per_flex;
+		if (edge > end)
+			edge = end;
+		/* a tree left damaged owns blocks we cannot see */
+		if (fg >= ck->rfs->nr_flex || !ck->unsure[fg]) {
+			pctx.fg = fg;
+			pctx.blk = start;
+			pctx.blk2 = edge - 1;
+			pctx.len = edge - start;
+			if (rfl_fix_problem(&ck->ctx, PR_4_LEAKED, &pctx)) {
+				ext2fs_block_alloc_stats_range(fs, start,
+							       edge - start,
+							       -1);
+				ck->changed = true;
+				rfl_problem_fixed(&ck->ctx, PR_4_LEAKED,
+						  &pctx);
+			}
+		}
+		start = edge;
 	}
 }
 

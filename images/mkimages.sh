@@ -6,6 +6,8 @@
 #
 #	images/mkimages.sh [CASE...]	(default: every case)
 #	images/mkimages.sh -l		(list the cases)
+#	images/mkimages.sh --expect CASE...  (expect.* again from the
+#					 committed image, which is kept)
 #
 # Each case images/reflinkck_<case>/ holds
 #	image.gz	the damaged (or clean) image
@@ -520,6 +522,13 @@ case_meta_flags() { IMG=$1; meta_case "fm_flags not zero" 0x20 4 1; }
 case_meta_reserved() { IMG=$1; meta_case "fm_reserved not zero" 0x30 8 1; }
 case_slot_type() { IMG=$1; meta_case "root slot of unknown type 5" 0x40 2 5; }
 case_slot_height() { IMG=$1; meta_case "rr_height 2 for a one-level tree" 0x42 2 2; }
+case_slot_type_test() { IMG=$1; meta_case "root slot of test type 0xff01" 0x40 2 0xff01; }
+case_meta_xlink() {
+	DESC="a file maps the resize inode's block: left to e2fsck"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" map /small 0 "$(debugfs -R "stat <7>" "$1" \
+		2>/dev/null | grep -o '(DIND):[0-9]*' | cut -d: -f2)"
+}
 case_slot_flags() { IMG=$1; meta_case "rr_flags not zero" 0x44 4 1; }
 case_slot_root() { IMG=$1; meta_case "rr_root at a free block" 0x48 8 9000; }
 case_slot_records() { IMG=$1; meta_case "rr_records 5 for 4" 0x50 8 5; }
@@ -571,8 +580,33 @@ gen() {
 	printf '%-28s %s; %s\n' "$name" "$rc" "$DESC"
 }
 
+# expect CASE: expect.1 and expect.2 again from the committed image
+expect() {
+	local dir=$TOP/images/reflinkck_$1 cmd
+
+	[ -f "$dir/image.gz" ] || { echo "mkimages: no $dir/image.gz" >&2; return 1; }
+	read -r cmd <"$dir/cmd"
+	gunzip -c "$dir/image.gz" >"$WORK/test.img"
+	(
+		cd "$WORK"
+		set +e
+		"$B/reflinkck" $cmd test.img >"$dir/expect.1" 2>&1
+		echo "Exit status is $?" >>"$dir/expect.1"
+		"$B/reflinkck" -fn test.img >"$dir/expect.2" 2>&1
+		echo "Exit status is $?" >>"$dir/expect.2"
+	)
+	printf '%-28s %s\n' "$1" "$(tail -1 "$dir/expect.1")"
+}
+
 if [ "${1:-}" = -l ]; then
 	all_cases
+	exit 0
+fi
+if [ "${1:-}" = --expect ]; then
+	shift
+	for c in "$@"; do
+		expect "$c"
+	done
 	exit 0
 fi
 cases=("$@")

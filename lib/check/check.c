@@ -207,8 +207,7 @@ static errcode_t check_groups(struct checker *c)
 	}
 	/* one flex group's bitmap at a time keeps memory bounded */
 	c->seen = malloc((max_blocks + 7) / 8);
-	c->unsure = calloc(c->rfs->nr_flex, 1);
-	if (!c->seen || !c->unsure)
+	if (!c->seen)
 		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "checking the trees");
 	for (fg = 0; fg < c->rfs->nr_flex && !rfl_ck_stop(c); fg++) {
 		rfl_ck_group(c, fg);
@@ -296,7 +295,11 @@ int rfl_check_run(const struct rfl_check_opts *o)
 	}
 
 	/* The files first: every pass asks who owns a block */
-	if (!scan_files(&c) && !rfl_ck_stop(&c)) {
+	c.unsure = calloc(c.rfs->nr_flex, 1);
+	if (!c.unsure)
+		return error_exit(&c, EXT2_ET_NO_MEMORY, "checking the trees");
+	rfl_ck_newer(&c);
+	if (!rfl_ck_stop(&c) && !scan_files(&c) && !rfl_ck_stop(&c)) {
 		if (c.scan.bad_inodes && c.ctx.mode != RFL_NO) {
 			/* counts from part of the files would be too low */
 			struct rfl_pctx pctx = {

@@ -34,7 +34,10 @@ struct checker {
 
 	/* every tree node and metadata block reached (pass 4) */
 	struct blk_list tree_blks;
-	/* flex groups whose tree was left damaged: leaks not judged */
+	/*
+	 * flex groups whose tree was left damaged (1) or written by a newer
+	 * version (2): leaks not judged
+	 */
 	unsigned char *unsure;
 
 	/* the flex group being checked */
@@ -78,6 +81,9 @@ void rfl_ck_links(struct checker *c);
 /* Interrupted extent splits, i_blocks (pass_split.c) */
 void rfl_ck_splits(struct checker *c);
 void rfl_ck_iblocks(struct checker *c);
+
+/* Metadata blocks of a newer version: before any repair (pass_tree.c) */
+void rfl_ck_newer(struct checker *c);
 
 /* Passes 1-3 and the rebuild of flex group fg (pass_tree.c) */
 void rfl_ck_group(struct checker *c, dgrp_t fg);

@@ -365,6 +365,17 @@ static int n_node(void *priv, u64 blk, int level)
 	return c->err != 0;
 }
 
+/* Is b one of the new tree's blocks, tree_blks[mark..]? (a few dozen) */
+static bool in_new_tree(const struct checker *c, size_t mark, blk64_t b)
+{
+	size_t i;
+
+	for (i = mark; i < c->tree_blks.nr; i++)
+		if (c->tree_blks.v[i] == b)
+			return true;
+	return false;
+}
+
 static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 			  size_t tree_mark)
 {
@@ -378,7 +389,7 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	struct rfl_group *grp = &c->rfs->groups[fg];
 	struct blk_list *nodes = &c->damaged;
 	blk64_t old_meta = 0, b;
-	size_t i, e0, ne;
+	size_t i, n, e0, ne;
 	struct loader l;
 	errcode_t ret;
 	__u32 rel;
@@ -402,6 +413,19 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 			return;
 		}
 	}
+	/* a metadata block marked free must not become a tree node */
+	if (grp->meta_blk &&
+	    !ext2fs_test_block_bitmap2(fs->block_map, grp->meta_blk))
+		ext2fs_block_alloc_stats2(fs, grp->meta_blk, +1);
+	/*
+	 * Only blocks marked in use now are freed after the commit: the
+	 * new tree is allocated from free blocks, so it cannot be one of
+	 * them
+	 */
+	for (i = 0, n = 0; i < nodes->nr; i++)
+		if (ext2fs_test_block_bitmap2(fs->block_map, nodes->v[i]))
+			nodes->v[n++] = nodes->v[i];
+	nodes->nr = n;
 	ret = old_nodes(c, grp, nodes);
 	if (ret) {
 		rfl_ck_fail(c, ret, "looking for old tree blocks");
@@ -436,18 +460,6 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 		return;
 	}
 	c->changed = true;
-	/* the new root is durable: only now may the old blocks go */
-	for (i = 0; i < nodes->nr; i++) {
-		b = nodes->v[i];
-		/* listed twice, or a damaged node some file owns: skip */
-		if (ext2fs_test_block_bitmap2(fs->block_map, b) &&
-		    !rfl_ck_file_owns(c, b) &&
-		    e2fs_host_valid_block(grp->host, b))
-			ext2fs_block_alloc_stats2(fs, b, -1);
-	}
-	if (old_meta && old_meta != grp->meta_blk &&
-	    ext2fs_test_block_bitmap2(fs->block_map, old_meta))
-		ext2fs_block_alloc_stats2(fs, old_meta, -1);
 
 	/* pass 4 judges the new tree's blocks, not the old ones */
 	c->tree_blks.nr = tree_mark;
@@ -461,10 +473,99 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 			    "rebuilding a refcount tree");
 		return;
 	}
+
+	/* the new root is durable: only now may the old blocks go */
+	for (i = 0; i < nodes->nr; i++) {
+		b = nodes->v[i];
+		/* listed twice, a file's, or part of the new tree: skip */
+		if (ext2fs_test_block_bitmap2(fs->block_map, b) &&
+		    !rfl_ck_file_owns(c, b) &&
+		    e2fs_host_valid_block(grp->host, b) &&
+		    !in_new_tree(c, tree_mark, b))
+			ext2fs_block_alloc_stats2(fs, b, -1);
+	}
+	if (old_meta && old_meta != grp->meta_blk &&
+	    ext2fs_test_block_bitmap2(fs->block_map, old_meta) &&
+	    !in_new_tree(c, tree_mark, old_meta))
+		ext2fs_block_alloc_stats2(fs, old_meta, -1);
 	pctx.expected = ne;
 	pctx.found = grp->tree.nr_nodes;
 	pctx.blk = grp->meta_blk;
 	rfl_problem_fixed(&c->ctx, PR_R_REBUILT, &pctx);
+}
+
+/*
+ * FORMAT.md 8.9: a count past 2^32 - 1 cannot be stored; the group is
+ * left as it is (no rebuild could be right).  False if so.
+ */
+static bool check_overflow(struct checker *c, dgrp_t fg, size_t e0,
+			   size_t ne)
+{
+	struct rfl_pctx pctx = { .fg = fg };
+	bool ok = true;
+	size_t i;
+
+	for (i = e0; i < e0 + ne; i++) {
+		if (c->exp[i].count <= 0xffffffffULL)
+			continue;
+		pctx.blk = c->exp[i].start;
+		pctx.len = c->exp[i].len;
+		pctx.expected = c->exp[i].count;
+		rfl_fix_problem(&c->ctx, PR_3_OVERFLOW, &pctx);
+		ok = false;
+	}
+	if (!ok)
+		c->unsure[fg] = 1;
+	return ok;
+}
+
+/*
+ * FORMAT.md 10: a metadata block with a valid checksum and another
+ * version or an unknown slot type was written by a newer tool: neither
+ * used nor changed, and nothing in the image is written.  Looked for in
+ * every flex group before any repair.
+ */
+void rfl_ck_newer(struct checker *c)
+{
+	ext2_filsys fs = c->fs;
+	struct rfl_pctx pctx = { 0 };
+	struct ext4_rfx_problem mp;
+	blk64_t first, blk;
+	unsigned int n = 0;
+	void *buf;
+	__u32 rel;
+	dgrp_t fg;
+
+	if (ext2fs_get_mem(fs->blocksize, &buf)) {
+		rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "reading metadata blocks");
+		return;
+	}
+	for (fg = 0; fg < c->rfs->nr_flex; fg++) {
+		rel = rfl_bg_reserved(fs, fg * e2fs_flex_group_size(fs));
+		first = e2fs_flex_group_first_block(fs, fg);
+		blk = first + rel;
+		if (!rel || rel >= e2fs_flex_group_blocks(fs, fg) ||
+		    io_channel_read_blk64(fs->io, blk, 1, buf) ||
+		    !ext4_rfx_check(buf, fs->blocksize, c->rfs->csum_seed, blk,
+				    fg, &mp))
+			continue;
+		if (mp.code != EXT4_RFX_BAD_VERSION &&
+		    !(mp.code == EXT4_RFX_UNKNOWN_SLOT_TYPE &&
+		      mp.found < 0xff00))
+			continue;
+		c->unsure[fg] = 2;
+		pctx.fg = fg;
+		pctx.blk = blk;
+		pctx.str = meta_problem(c, blk, fg, RFL_ET_BAD_VERSION);
+		rfl_fix_problem(&c->ctx, PR_1_NEWER, &pctx);
+		n++;
+	}
+	ext2fs_free_mem(&buf);
+	if (n && c->ctx.mode != RFL_NO) {
+		pctx.expected = n;
+		rfl_fix_problem(&c->ctx, PR_1_NEWER_NO_WRITE, &pctx);
+		c->ctx.mode = RFL_NO;
+	}
 }
 
 /* Invariant 3: only a flex group's first descriptor holds a pointer */
@@ -513,6 +614,9 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 	long n;
 	__u32 rel;
 
+	/* a newer writer's flex group: reported already, left alone */
+	if (c->unsure[fg] == 2)
+		return;
 	c->bad = c->rebuild = false;
 	c->nr_found = 0;
 	c->node_problems = 0;
@@ -558,6 +662,8 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 		return;
 
 	group_expected(c, first, nr, &e0, &ne);
+	if (!check_overflow(c, fg, e0, ne))
+		return;
 	if (!meta_bad) {
 		/* Passes 2 and 4 over the tree, collecting its records */
 		c->grp = grp;

@@ -6,6 +6,7 @@
  * the blocks (copy-on-write through the refcount trees, which passes 1-3
  * made right); a share is never recorded for it.
  */
+#include "btree/e2fs_host.h"
 #include "check/check_int.h"
 #include "reflink/rfl_share.h"
 
@@ -92,9 +93,58 @@ static void cross_link(void *priv, ext2_ino_t ino)
 	rfl_problem_fixed(&ck->ctx, PR_5_CROSS_LINK, &pctx);
 }
 
+/* Does [start, start + len) meet a range of owned (sorted, max ends)? */
+static bool meets_owned(const struct checker *ck, blk64_t start, blk64_t len)
+{
+	const struct rfl_scan *s = &ck->scan;
+	size_t lo = 0, hi = s->nr_owned, mid;
+
+	/* owned ranges starting before the end: [0, lo) */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (s->owned[mid].start < start + len)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && ck->owned_max_end[lo - 1] > start;
+}
+
+/*
+ * A file's data over fs metadata or over a block another inode holds
+ * outside its extents (an index, xattr or block-mapped block): e2fsck's
+ * pass 1B to sort out; reported once per inode, never repaired here
+ */
+static void meta_cross_links(struct checker *ck)
+{
+	const struct rfl_scan *s = &ck->scan;
+	struct rfl_pctx pctx = { 0 };
+	ext2_ino_t last = 0;
+	size_t i;
+
+	for (i = 0; i < s->nr_runs && !rfl_ck_stop(ck); i++) {
+		const struct rfl_run *r = &s->runs[i];
+
+		if (r->ino == last ||
+		    (!e2fs_meta_map_overlaps(ck->rfs->meta_map, r->start,
+					     r->len) &&
+		     !meets_owned(ck, r->start, r->len)))
+			continue;
+		last = r->ino;
+		pctx.ino = r->ino;
+		pctx.blk = r->start;
+		pctx.len = r->len;
+		rfl_fix_problem(&ck->ctx, PR_5_META_XLINK, &pctx);
+	}
+}
+
 void rfl_ck_cross_links(struct checker *ck)
 {
 	errcode_t ret;
+
+	meta_cross_links(ck);
+	if (rfl_ck_stop(ck))
+		return;
 
 	ret = rfl_unflagged_sharers(ck->scan.runs, ck->scan.nr_runs, ck->exp,
 				    ck->nr_exp, cross_link, ck);

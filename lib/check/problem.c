@@ -61,6 +61,21 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_1_SPLIT_FAILED,
 	  "inode %i: the split at logical block %b cannot be completed: %s",
 	  "Complete", NULL, PR_NO_FIX },
+	{ PR_1_SPLIT_LEFT,
+	  "%e interrupted splits left: no refcount is changed in this run\n",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_3_OVERFLOW,
+	  "flex group %g: blocks %b+%l are mapped %e times, more than a "
+	  "refcount holds; unshare some of their files",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_1_NEWER,
+	  "flex group %g: metadata block %b was written by a newer version "
+	  "(%s): neither checked nor changed",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_1_NEWER_NO_WRITE,
+	  "%e flex groups of a newer version: nothing is written to the "
+	  "image (docs/FORMAT.md 10)\n",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_2_TREE,
 	  "flex group %g: refcount tree node %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -135,6 +150,11 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "EXT4_REFLINK_FL: cross-linked",
 	  "Clone", "inode %i: %e shared blocks copied; the file has its own "
 	  "copy now", 0 },
+	{ PR_5_META_XLINK,
+	  "inode %i maps blocks in %b+%l that fs metadata or another "
+	  "inode's extent index, xattr or block map also uses; run e2fsck "
+	  "after mkreflink --strip",
+	  "Clone", NULL, PR_NO_FIX },
 	{ PR_5_NO_CLONE,
 	  "inode %i: cannot give the file its own copy: %s",
 	  "Clone", NULL, PR_NO_FIX },

@@ -34,6 +34,10 @@ enum rfl_problem {
 	PR_1_BAD_DIR = 0x01000b,	/* a directory cannot be read */
 	PR_1_SPLIT = 0x010004,		/* an interrupted extent split */
 	PR_1_SPLIT_FAILED = 0x010005,	/* ... that could not be completed */
+	PR_1_SPLIT_LEFT = 0x01000c,	/* splits left: no refcount repair */
+	PR_1_NEWER = 0x01000d,		/* metadata of a newer version */
+	PR_1_NEWER_NO_WRITE = 0x01000e,	/* ... so nothing is written */
+	PR_3_OVERFLOW = 0x030008,	/* more sharers than a count holds */
 	PR_2_TREE = 0x020001,		/* a node failed verification */
 	PR_2_BAD_RECORD = 0x020002,	/* a record is malformed */
 	PR_2_TREE_COUNTS = 0x020003,	/* root slot's counts or height */
@@ -57,6 +61,7 @@ enum rfl_problem {
 	PR_4_ITABLE_UNUSED = 0x04000b,	/* inode in use past itable_unused */
 	PR_5_CROSS_LINK = 0x050001,	/* shared without EXT4_REFLINK_FL */
 	PR_5_NO_CLONE = 0x050002,	/* the cross-link cannot be cloned */
+	PR_5_META_XLINK = 0x050003,	/* file data over metadata */
 	PR_R_REBUILT = 0x0f0001,	/* what a rebuild did */
 };
 

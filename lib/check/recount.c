@@ -206,6 +206,25 @@ static errcode_t walk_inode(struct scan_ctx *s, struct ext2_inode *inode)
 	return 0;
 }
 
+/*
+ * Does a directory entry name this live inode?  Not the reserved ones,
+ * nor those the superblock holds (orphan file, quota) nor the values
+ * of extended attributes in inodes of their own.
+ */
+static bool named_inode(ext2_filsys fs, ext2_ino_t ino,
+			const struct ext2_inode *inode)
+{
+	const struct ext2_super_block *sb = fs->super;
+
+	if (ino == EXT2_ROOT_INO)
+		return true;
+	if (ino < EXT2_FIRST_INODE(sb) || (inode->i_flags & EXT4_EA_INODE_FL))
+		return false;
+	return ino != sb->s_journal_inum && ino != sb->s_orphan_file_inum &&
+	       ino != sb->s_usr_quota_inum && ino != sb->s_grp_quota_inum &&
+	       ino != sb->s_prj_quota_inum;
+}
+
 static int cmp_run(const void *a, const void *b)
 {
 	const struct rfl_run *x = a, *y = b;
@@ -283,9 +302,13 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		 * An orphan waiting to be freed is not a sharer (8.9), but
 		 * its blocks are not free either until it is processed.
 		 */
-		s.counted = inode.i_links_count && !inode.i_dtime;
-		if (s.counted && (s.ino >= EXT2_FIRST_INODE(fs->super) ||
-				  s.ino == EXT2_ROOT_INO)) {
+		/*
+		 * A live file with i_dtime set (a truncate orphan, or
+		 * damage) is kept by e2fsck: it shares like any other.
+		 * Only an inode without links is waiting to be freed.
+		 */
+		s.counted = inode.i_links_count;
+		if (s.counted && named_inode(fs, s.ino, raw)) {
 			lv = rfl_vec_push(&s.live);
 			if (!lv) {
 				ret = EXT2_ET_NO_MEMORY;

@@ -72,7 +72,7 @@ struct rfl_scan {
 	size_t nr_unlinked;
 	struct rfl_iblocks *iblocks;
 	size_t nr_iblocks;
-	/* every live inode past the reserved ones, and the root, by number */
+	/* every live inode a directory should name, by number */
 	struct rfl_live *live;
 	size_t nr_live;
 	/* interrupted splits; runs count the overlapped blocks once */

@@ -197,20 +197,15 @@ static errcode_t scan_files(struct checker *c)
 
 static errcode_t check_groups(struct checker *c)
 {
-	blk64_t max_blocks = 0, nb;
+	errcode_t ret;
 	dgrp_t fg;
 
-	for (fg = 0; fg < c->rfs->nr_flex; fg++) {
-		nb = e2fs_flex_group_blocks(c->fs, fg);
-		if (nb > max_blocks)
-			max_blocks = nb;
-	}
-	/* one flex group's bitmap at a time keeps memory bounded */
-	c->seen = malloc((max_blocks + 7) / 8);
-	if (!c->seen)
-		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "checking the trees");
 	for (fg = 0; fg < c->rfs->nr_flex && !rfl_ck_stop(c); fg++) {
 		rfl_ck_group(c, fg);
+		/* one flex group in memory at a time */
+		ret = rfl_group_release(c->rfs, fg);
+		if (ret)
+			return rfl_ck_fail(c, ret, "writing a refcount tree");
 		rfl_ck_progress(c, 2, fg + 1, c->rfs->nr_flex);
 	}
 	return c->err;
@@ -246,7 +241,7 @@ static void free_checker(struct checker *c)
 	free(c->owned_max_end);
 	free(c->exp);
 	free(c->found);
-	free(c->seen);
+	free(c->seen.slot);
 	free(c->unsure);
 	free(c->damaged.v);
 	free(c->tree_blks.v);
@@ -285,6 +280,9 @@ int rfl_check_run(const struct rfl_check_opts *o)
 		return RFL_EXIT_ERROR;
 	}
 	c.fs = c.rfs->fs;
+	/* bitmaps as trees of extents: memory follows the runs, not the
+	 * size of the disk (e2fsck does the same) */
+	c.fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 	ret = load_bitmaps(&c);
 	if (ret)
 		return error_exit(&c, ret, "reading the bitmaps");

@@ -6,6 +6,7 @@
 #ifndef RFL_CHECK_INT_H
 #define RFL_CHECK_INT_H
 
+#include "check/blkset.h"
 #include "check/check.h"
 #include "check/recount.h"
 #include "reflink/rfl.h"
@@ -42,7 +43,7 @@ struct checker {
 
 	/* the flex group being checked */
 	struct rfl_group *grp;
-	unsigned char *seen;		/* one bit per block of the group */
+	struct rfl_blkset seen;		/* the group's nodes reached */
 	struct rfl_rec *found;
 	size_t nr_found, max_found;
 	struct blk_list damaged;	/* nodes that failed a check */

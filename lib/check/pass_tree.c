@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "btree/e2fs_host.h"
+#include "check/blkset.h"
 #include "check/check_int.h"
 #include "check/vec.h"
 #include "flexbg/flexbg_rec.h"
@@ -191,14 +192,14 @@ static bool v_valid(void *priv, u64 blk)
 static bool v_seen(void *priv, u64 blk)
 {
 	struct checker *c = priv;
-	blk64_t rel = blk - c->grp->first;
-	unsigned char bit = 1u << (rel & 7);
 	bool was;
 
-	if (blk < c->grp->first || rel >= c->grp->nr_blocks)
+	if (!blk)
 		return false;
-	was = c->seen[rel >> 3] & bit;
-	c->seen[rel >> 3] |= bit;
+	if (rfl_blkset_add(&c->seen, blk, &was)) {
+		c->err = EXT2_ET_NO_MEMORY;
+		return true;		/* not descended into; the walk stops */
+	}
 	return was;
 }
 
@@ -667,7 +668,7 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 	if (!meta_bad) {
 		/* Passes 2 and 4 over the tree, collecting its records */
 		c->grp = grp;
-		memset(c->seen, 0, (nr + 7) / 8);
+		rfl_blkset_clear(&c->seen);
 		n = ext4_btree_verify(&grp->tree, &vops, c);
 		if (n < 0 && !c->err)
 			c->err = EXT2_ET_NO_MEMORY;

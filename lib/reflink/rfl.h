@@ -109,6 +109,13 @@ void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value);
 errcode_t rfl_group_load(struct rfl_fs *rfs, dgrp_t fg,
 			 struct rfl_group **grpp);
 
+/*
+ * Drop flex group fg's cached state (host, metadata image), writing what
+ * is dirty; rfl_group_load reads it again.  Lets a walk over every flex
+ * group keep one in memory at a time.  Not inside a transaction.
+ */
+errcode_t rfl_group_release(struct rfl_fs *rfs, dgrp_t fg);
+
 /* Give flex group fg a metadata block with an empty tree if it has none */
 errcode_t rfl_group_create(struct rfl_fs *rfs, dgrp_t fg);
 

@@ -116,6 +116,25 @@ errcode_t rfl_group_load(struct rfl_fs *rfs, dgrp_t fg,
 	return 0;
 }
 
+errcode_t rfl_group_release(struct rfl_fs *rfs, dgrp_t fg)
+{
+	struct rfl_group *grp;
+	errcode_t ret = 0;
+
+	if (fg >= rfs->nr_flex)
+		return RFL_ET_BAD_ARG;
+	grp = &rfs->groups[fg];
+	if (grp->in_txn)
+		return RFL_ET_BAD_ARG;
+	if (grp->host)
+		ret = e2fs_host_close(grp->host);
+	grp->host = NULL;
+	free(grp->meta);
+	grp->meta = NULL;
+	grp->loaded = false;
+	return ret;
+}
+
 /*
  * Give grp a metadata block with an empty tree: write the block, make it
  * durable, then point bg_reserved at it (FORMAT.md 7.4).

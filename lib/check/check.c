@@ -239,6 +239,7 @@ static void free_checker(struct checker *c)
 	rfl_scan_free(&c->scan);
 	free(c->max_end);
 	free(c->owned_max_end);
+	free(c->runs_by_ino);
 	free(c->exp);
 	free(c->found);
 	free(c->seen.slot);

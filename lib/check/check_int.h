@@ -16,6 +16,11 @@ struct blk_list {
 	size_t nr, max;
 };
 
+struct rfl_run_ref {
+	ext2_ino_t ino;
+	size_t idx;			/* into scan.runs */
+};
+
 struct checker {
 	const struct rfl_check_opts *o;
 	struct rfl_check_ctx ctx;
@@ -24,6 +29,7 @@ struct checker {
 	struct rfl_scan scan;
 	blk64_t *max_end;		/* max run end over runs[0..i] */
 	blk64_t *owned_max_end;		/* the same over scan.owned */
+	struct rfl_run_ref *runs_by_ino;	/* scan.runs by inode */
 	struct rfl_rec *exp;
 	size_t nr_exp;
 	unsigned long long records, tree_blocks;

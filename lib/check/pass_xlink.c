@@ -6,6 +6,8 @@
  * the blocks (copy-on-write through the refcount trees, which passes 1-3
  * made right); a share is never recorded for it.
  */
+#include <stdlib.h>
+
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
 #include "reflink/rfl_share.h"
@@ -24,20 +26,37 @@ static int count_shared(void *priv, blk64_t start, blk64_t len, __u32 count)
 	return 0;
 }
 
+static int cmp_by_ino(const void *a, const void *b)
+{
+	const struct rfl_run_ref *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 /* Blocks of ino's extents whose count is >= 2 in the trees now */
 static errcode_t shared_now(struct checker *ck, ext2_ino_t ino,
 			    blk64_t *blocks)
 {
 	const struct rfl_scan *s = &ck->scan;
+	const struct rfl_run_ref *by = ck->runs_by_ino;
 	struct count_ctx cc = { 0 };
+	size_t lo = 0, hi = s->nr_runs, mid;
 	errcode_t ret;
-	size_t i;
 
-	for (i = 0; i < s->nr_runs; i++) {
-		if (s->runs[i].ino != ino)
-			continue;
-		ret = rfl_for_each_shared(ck->rfs, s->runs[i].start,
-					  s->runs[i].len, count_shared, &cc);
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (by[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* each cross-linked file costs its own runs, not all of them */
+	for (; lo < s->nr_runs && by[lo].ino == ino; lo++) {
+		ret = rfl_for_each_shared(ck->rfs, s->runs[by[lo].idx].start,
+					  s->runs[by[lo].idx].len,
+					  count_shared, &cc);
 		if (ret)
 			return ret;
 	}
@@ -140,13 +159,29 @@ static void meta_cross_links(struct checker *ck)
 
 void rfl_ck_cross_links(struct checker *ck)
 {
+	const struct rfl_scan *s = &ck->scan;
 	errcode_t ret;
+	size_t i;
 
 	meta_cross_links(ck);
 	if (rfl_ck_stop(ck))
 		return;
 
-	ret = rfl_unflagged_sharers(ck->scan.runs, ck->scan.nr_runs, ck->exp,
+	ck->runs_by_ino = malloc((s->nr_runs ? s->nr_runs : 1) *
+				 sizeof(*ck->runs_by_ino));
+	if (!ck->runs_by_ino) {
+		rfl_ck_fail(ck, EXT2_ET_NO_MEMORY,
+			    "looking for cross-linked files");
+		return;
+	}
+	for (i = 0; i < s->nr_runs; i++) {
+		ck->runs_by_ino[i].ino = s->runs[i].ino;
+		ck->runs_by_ino[i].idx = i;
+	}
+	qsort(ck->runs_by_ino, s->nr_runs, sizeof(*ck->runs_by_ino),
+	      cmp_by_ino);
+
+	ret = rfl_unflagged_sharers(s->runs, s->nr_runs, ck->exp,
 				    ck->nr_exp, cross_link, ck);
 	if (ret)
 		rfl_ck_fail(ck, ret, "looking for cross-linked files");

@@ -82,6 +82,8 @@ ASAN_LIB := $(B)/asan/libreflink.a
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TESTS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
 ASAN_TESTS := $(TEST_SRCS:tests/unit/%.c=$(B)/asan/tests/%)
+# the checker under ASan+UBSan too: the golden images run through it
+ASAN_PROGS := $(B)/asan/bin/reflinkck
 
 PROG_SRCS := $(sort $(wildcard misc/*.c tests/helpers/*.c))
 PROGS := $(addprefix $(B)/bin/,$(notdir $(PROG_SRCS:.c=)))
@@ -127,7 +129,7 @@ all: lib progs tests
 lib: $(LIB)
 progs: $(PROGS)
 tests: $(TESTS)
-asan: $(ASAN_TESTS)
+asan: $(ASAN_TESTS) $(ASAN_PROGS)
 build-all: all asan
 bench-build: all $(BENCHES)
 
@@ -210,6 +212,11 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
 $(B)/asan/tests/%: $(B)/asan/obj/tests/unit/%.o $(ASAN_LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< $(ASAN_LIB) $(LDLIBS_ALL)
+
+$(B)/asan/bin/%: $(B)/asan/obj/misc/%.o $(ASAN_LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@ (asan)"
 	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< $(ASAN_LIB) $(LDLIBS_ALL)
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)

@@ -76,46 +76,18 @@ bool rd_load_meta(u32 fg, void *buf, ull *blk)
 }
 
 /*
- * Blocks already reached, an open-addressing hash set: a cycle or a
- * shared child must not loop the walk, and a big tree must not make it
- * quadratic.  Block 0 is never a node, so it marks an empty slot.
+ * A cycle or a shared child must not loop the walk, and a big tree must
+ * not make it quadratic: the nodes reached are a hash set
  */
-static bool seen_grow(struct rd_walk *w)
-{
-	size_t n = w->max_seen ? w->max_seen * 2 : 1024, i, j;
-	ull *p = calloc(n, sizeof(*p));
-
-	if (!p)
-		return false;
-	for (i = 0; i < w->max_seen; i++) {
-		if (!w->seen[i])
-			continue;
-		for (j = (w->seen[i] * 0x9e3779b97f4a7c15ULL) & (n - 1);
-		     p[j]; j = (j + 1) & (n - 1))
-			;
-		p[j] = w->seen[i];
-	}
-	free(w->seen);
-	w->seen = p;
-	w->max_seen = n;
-	return true;
-}
-
 static bool seen_before(struct rd_walk *w, ull blk)
 {
-	size_t i;
+	bool was;
 
 	if (!blk)
 		return true;
-	if (w->nr_seen * 2 >= w->max_seen && !seen_grow(w))
+	if (rfl_blkset_add(&w->seen, blk, &was))
 		return true;	/* out of memory: stop descending */
-	for (i = (blk * 0x9e3779b97f4a7c15ULL) & (w->max_seen - 1);
-	     w->seen[i]; i = (i + 1) & (w->max_seen - 1))
-		if (w->seen[i] == blk)
-			return true;
-	w->seen[i] = blk;
-	w->nr_seen++;
-	return false;
+	return was;
 }
 
 static errcode_t walk_node(struct rd_walk *w, ull blk, int level)
@@ -194,7 +166,7 @@ errcode_t rd_walk_group(struct rd_walk *w, u32 fg)
 	w->height = 0;
 	w->generation = 0;
 	w->nodes = w->records = w->shared = 0;
-	w->nr_seen = 0;
+	rfl_blkset_clear(&w->seen);
 	w->stop = false;
 	rd_check_tree(fg, &w->tree);
 	fm = malloc(rd_block_size());
@@ -234,8 +206,7 @@ errcode_t rd_walk_group(struct rd_walk *w, u32 fg)
 	ret = walk_node(w, w->root, w->height - 1);
 out:
 	free(fm);
-	free(w->seen);
-	w->seen = NULL;
-	w->max_seen = 0;
+	free(w->seen.slot);
+	memset(&w->seen, 0, sizeof(w->seen));
 	return ret;
 }

@@ -8,6 +8,7 @@
 #ifndef RD_WALK_H
 #define RD_WALK_H
 
+#include "check/blkset.h"
 #include "refdebug.h"
 
 struct rd_walk {
@@ -26,8 +27,7 @@ struct rd_walk {
 	void (*bad)(struct rd_walk *w, ull blk, int level, const char *why);
 	ull nodes, records, shared;
 	/* private */
-	ull *seen;
-	size_t nr_seen, max_seen;
+	struct rfl_blkset seen;		/* nodes reached */
 	bool stop;
 };
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * blkset.h - a set of block numbers (open addressing, doubling): the
- * tree nodes a walk has reached.  Its size follows the nodes, not the
- * blocks of the flex group.
+ * tree nodes a walk has reached (reflinkck's verifier, refdebug's
+ * damage-tolerant walk).  Its size follows the nodes, not the blocks of
+ * the flex group.
  */
 #ifndef RFL_CHECK_BLKSET_H
 #define RFL_CHECK_BLKSET_H

@@ -326,7 +326,6 @@ static errcode_t restore_group(u32 fg, const struct rgroup *g)
 	errcode_t ret;
 	unsigned int i;
 	char *buf;
-	int err;
 
 	ret = rfl_group_load(rd.rfs, fg, &grp);
 	if (ret == RFL_ET_BAD_MAGIC || ret == RFL_ET_BAD_CSUM ||
@@ -337,19 +336,9 @@ static errcode_t restore_group(u32 fg, const struct rgroup *g)
 	}
 	if (ret)
 		return ret;
-	err = ext4_btree_begin(&grp->tree);
-	if (!err)
-		err = ext4_btree_bulk_load(&grp->tree, g->nr_recs, 75,
-					   feed_next, &fd);
-	if (!err)
-		err = ext4_btree_commit(&grp->tree);
-	if (err) {
-		if (grp->tree.in_txn)
-			ext4_btree_abort(&grp->tree);
-		return err == -ENOSPC ? RFL_ET_NO_SPACE :
-		       err == -EFSCORRUPTED || err == -EFSBADCRC ?
-		       RFL_ET_CORRUPT_TREE : (errcode_t)-err;
-	}
+	ret = rfl_group_bulk_load(grp, g->nr_recs, 75, feed_next, &fd);
+	if (ret)
+		return ret;
 	buf = malloc(rd_block_size());
 	if (!buf)
 		return EXT2_ET_NO_MEMORY;

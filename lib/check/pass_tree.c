@@ -394,7 +394,6 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	struct loader l;
 	errcode_t ret;
 	__u32 rel;
-	int err;
 
 	rel = rfl_bg_reserved(fs, first_bg);
 	if (meta_bad) {
@@ -444,20 +443,11 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	grp->tree.height = 0;
 	grp->tree.nr_records = 0;
 	grp->tree.nr_nodes = 0;
-	err = ext4_btree_begin(&grp->tree);
 	l = (struct loader){ .rec = c->exp + e0, .nr = ne,
 			     .first = grp->first };
-	if (!err)
-		err = ext4_btree_bulk_load(&grp->tree, ne, REBUILD_FILL,
-					   load_next, &l);
-	if (!err)
-		err = ext4_btree_commit(&grp->tree);
-	if (err) {
-		if (grp->tree.in_txn)
-			ext4_btree_abort(&grp->tree);
-		rfl_ck_fail(c, err == -ENOSPC ? RFL_ET_NO_SPACE :
-			    EXT2_ET_BLOCK_BITMAP_WRITE,
-			    "rebuilding a refcount tree");
+	ret = rfl_group_bulk_load(grp, ne, REBUILD_FILL, load_next, &l);
+	if (ret) {
+		rfl_ck_fail(c, ret, "rebuilding a refcount tree");
 		return;
 	}
 	c->changed = true;

@@ -1472,7 +1472,6 @@ static errcode_t load_group(struct ctx *c, dgrp_t fg, const struct grec *v,
 	struct rfl_group *grp;
 	struct rec_iter it = { v, 0 };
 	errcode_t ret;
-	int err;
 
 	ret = rfl_group_load(c->rfs, fg, &grp);
 	if (!ret && !grp->meta_blk) {
@@ -1481,17 +1480,7 @@ static errcode_t load_group(struct ctx *c, dgrp_t fg, const struct grec *v,
 	}
 	if (ret)
 		return ret;
-	err = ext4_btree_begin(&grp->tree);
-	if (!err) {
-		err = ext4_btree_bulk_load(&grp->tree, nr, 75, rec_next, &it);
-		if (err)
-			ext4_btree_abort(&grp->tree);
-		else
-			err = ext4_btree_commit(&grp->tree);
-	}
-	if (err == -ENOSPC)
-		return RFL_ET_NO_SPACE;
-	return err ? RFL_ET_CORRUPT_TREE : 0;
+	return rfl_group_bulk_load(grp, nr, 75, rec_next, &it);
 }
 
 struct edge {

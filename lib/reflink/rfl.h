@@ -116,6 +116,15 @@ errcode_t rfl_group_load(struct rfl_fs *rfs, dgrp_t fg,
  */
 errcode_t rfl_group_release(struct rfl_fs *rfs, dgrp_t fg);
 
+/*
+ * Fill grp's tree, which must be empty, with nr records from next, in
+ * key order, fill percent full: one COW transaction (FORMAT.md 7.3),
+ * aborted on error.  RFL_ET_NO_SPACE when the blocks do not fit.
+ */
+errcode_t rfl_group_bulk_load(struct rfl_group *grp, u64 nr,
+			      unsigned int fill, ext4_btree_next_fn next,
+			      void *priv);
+
 /* Give flex group fg a metadata block with an empty tree if it has none */
 errcode_t rfl_group_create(struct rfl_fs *rfs, dgrp_t fg);
 

@@ -253,6 +253,23 @@ static errcode_t tree_error(int err)
 	}
 }
 
+errcode_t rfl_group_bulk_load(struct rfl_group *grp, u64 nr,
+			      unsigned int fill, ext4_btree_next_fn next,
+			      void *priv)
+{
+	int err;
+
+	err = ext4_btree_begin(&grp->tree);
+	if (err)
+		return tree_error(err);
+	err = ext4_btree_bulk_load(&grp->tree, nr, fill, next, priv);
+	if (!err)
+		err = ext4_btree_commit(&grp->tree);
+	if (err && grp->tree.in_txn)
+		ext4_btree_abort(&grp->tree);
+	return err ? tree_error(err) : 0;
+}
+
 errcode_t rfl_commit(struct rfl_fs *rfs)
 {
 	errcode_t ret = 0;

@@ -47,6 +47,14 @@ struct checker {
 	 */
 	unsigned char *unsure;
 
+	/*
+	 * RFL_CHECK_RECHECK=1 (the tests): the old tree blocks a rebuild
+	 * took over, which no later pass may find leaked
+	 */
+	bool recheck;
+	bool recheck_failed;
+	struct blk_list released;
+
 	/* the flex group being checked */
 	struct rfl_group *grp;
 	struct rfl_blkset seen;		/* the group's nodes reached */

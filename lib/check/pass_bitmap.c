@@ -165,6 +165,23 @@ static void find_unmarked(struct checker *ck, const struct claims *c)
 	}
 }
 
+/* RFL_CHECK_RECHECK: a rebuild must free what it replaced itself */
+static void recheck_leak(struct checker *ck, blk64_t start, blk64_t end)
+{
+	size_t i;
+
+	for (i = 0; i < ck->released.nr; i++) {
+		if (ck->released.v[i] < start || ck->released.v[i] >= end)
+			continue;
+		fprintf(ck->o->err, "%s: RFL_CHECK_RECHECK: block %llu, "
+			"replaced by a rebuild, is left leaked on %s\n",
+			ck->o->prog, (unsigned long long)ck->released.v[i],
+			ck->o->device);
+		ck->recheck_failed = true;
+		return;
+	}
+}
+
 /* Report and free leaked [start, end), one flex group at a time */
 static void leaked(struct checker *ck, blk64_t start, blk64_t end)
 {
@@ -175,6 +192,8 @@ static void leaked(struct checker *ck, blk64_t start, blk64_t end)
 	struct rfl_pctx pctx = { 0 };
 	dgrp_t fg;
 
+	if (ck->recheck)
+		recheck_leak(ck, start, end);
 	while (start < end && !rfl_ck_stop(ck)) {
 		fg = (start - first) / per_flex;
 		edge = first + (blk64_t)(fg + 1) * per_flex;

@@ -431,6 +431,14 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 		rfl_ck_fail(c, ret, "looking for old tree blocks");
 		return;
 	}
+	for (i = 0; c->recheck && !ret && i < nodes->nr; i++)
+		ret = rfl_ck_push_blk(&c->released, nodes->v[i]);
+	if (c->recheck && !ret && old_meta)
+		ret = rfl_ck_push_blk(&c->released, old_meta);
+	if (ret) {
+		rfl_ck_fail(c, ret, "looking for old tree blocks");
+		return;
+	}
 	ret = rfl_group_create(c->rfs, fg);
 	if (ret) {
 		rfl_ck_fail(c, ret, "creating a metadata block");

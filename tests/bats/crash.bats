@@ -21,6 +21,7 @@
 #						 default: every second)
 
 bats_require_minimum_version 1.5.0
+export RFL_CHECK_RECHECK=1
 
 REPO="$BATS_TEST_DIRNAME/../.."
 BIN="$REPO/build/bin"

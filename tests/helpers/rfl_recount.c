@@ -643,7 +643,7 @@ static ull compare(void)
 			if (n >= 2)
 				shared++;
 			if (n < 2)
-				note(K_EXTRA, b, next - b, r[j].count, n);
+				note(K_EXTRA, b, next - b, r[j].count, 0);
 			else if (n != r[j].count)
 				note(K_COUNT, b, 1, r[j].count, n);
 			else

@@ -295,7 +295,7 @@ u32 ext4_btree_node_csum(const struct ext4_btree *tree, const void *data)
 	return crc32c(crc, p + 8, tree->block_size - 8);
 }
 
-static bool mem_is_zero(const u8 *p, u32 len)
+static bool bt_all_zero(const u8 *p, u32 len)
 {
 	/* each byte equals the next and the first is 0 */
 	return !len || (!p[0] && !memcmp(p, p + 1, len - 1));
@@ -375,14 +375,14 @@ static int check_node(const struct ext4_btree *t, const void *data,
 	if (i)
 		return set_problem(p, EXT4_BTREE_BAD_KEY_ORDER, blocknr, lvl, i,
 				   0, 0);
-	if (!mem_is_zero(key_at(t, data, nr), (max - nr) * t->geo->key_size))
+	if (!bt_all_zero(key_at(t, data, nr), (max - nr) * t->geo->key_size))
 		return set_problem(p, EXT4_BTREE_DIRTY_TAIL, blocknr, lvl, nr,
 				   0, 0);
-	if (!mem_is_zero(val_at(t, data, lvl, nr), (max - nr) * vs))
+	if (!bt_all_zero(val_at(t, data, lvl, nr), (max - nr) * vs))
 		return set_problem(p, EXT4_BTREE_DIRTY_TAIL, blocknr, lvl, nr,
 				   0, 0);
 	end = val_at(t, data, lvl, max);
-	if (!mem_is_zero(end, t->block_size - (u32)(end - (const u8 *)data)))
+	if (!bt_all_zero(end, t->block_size - (u32)(end - (const u8 *)data)))
 		return set_problem(p, EXT4_BTREE_DIRTY_TAIL, blocknr, lvl, max,
 				   0, 0);
 	if (lvl) {
@@ -1602,12 +1602,15 @@ int ext4_btree_destroy(struct ext4_btree *tree)
 /* Bulk load                                                         */
 /* ---------------------------------------------------------------- */
 
+/*
+ * One level of a bulk load.  How many nodes each level has follows from
+ * the record count and the fill (bulk_shape()), so it is recomputed
+ * rather than stored: EXT4_BTREE_MAX_HEIGHT of these must stay small
+ * for a kernel stack frame.
+ */
 struct bulk_level {
 	struct ext4_btree_buf *buf;	/* open node, or NULL */
-	u64 nodes;			/* nodes at this level */
 	u64 done;			/* nodes closed so far */
-	u64 base;			/* entries per node ... */
-	u64 extra;			/* ... plus one for the first extra */
 };
 
 /* How many nodes hold n entries at the chosen fill, within [min, max] */
@@ -1632,9 +1635,42 @@ static u64 bulk_nodes(u64 n, unsigned int max, unsigned int min,
 	return nodes ? nodes : 1;
 }
 
-static u64 bulk_quota(const struct bulk_level *bl)
+/* Level l of a bulk load of nr records: its entries and its nodes */
+static void bulk_shape(const struct ext4_btree *t, u64 nr,
+		       unsigned int fill_pct, unsigned int l, u64 *entries,
+		       u64 *nodes)
 {
-	return bl->base + (bl->done < bl->extra ? 1 : 0);
+	unsigned int i;
+	u64 n = nr;
+
+	for (i = 0;; i++) {
+		*entries = n;
+		n = n ? bulk_nodes(n, level_max(t, i), level_min(t, i),
+				   fill_pct) : 0;
+		if (i == l)
+			break;
+	}
+	*nodes = n;
+}
+
+/* Entries of level l's next node: an even share, the first get one more */
+static u64 bulk_quota(const struct ext4_btree *t, const struct bulk_level *lv,
+		      unsigned int l, u64 nr, unsigned int fill_pct)
+{
+	u64 entries, nodes, base;
+
+	bulk_shape(t, nr, fill_pct, l, &entries, &nodes);
+	base = entries / nodes;
+	return base + (lv[l].done < entries - base * nodes ? 1 : 0);
+}
+
+static u64 bulk_level_nodes(const struct ext4_btree *t, u64 nr,
+			    unsigned int fill_pct, unsigned int l)
+{
+	u64 entries, nodes;
+
+	bulk_shape(t, nr, fill_pct, l, &entries, &nodes);
+	return nodes;
 }
 
 /* Free an unwritten bulk node, the subtrees below it and its block */
@@ -1682,7 +1718,8 @@ static void bulk_unwind(struct ext4_btree *t, struct bulk_level *lv,
 }
 
 static int bulk_append(struct ext4_btree *t, struct bulk_level *lv,
-		       unsigned int height, unsigned int level,
+		       unsigned int height, u64 records,
+		       unsigned int fill_pct, unsigned int level,
 		       const void *key, const void *val)
 {
 	u8 sep_key[EXT4_BTREE_MAX_KEY];
@@ -1694,7 +1731,7 @@ static int bulk_append(struct ext4_btree *t, struct bulk_level *lv,
 		struct ext4_btree_buf *buf;
 		unsigned int nr;
 
-		if (bl->done >= bl->nodes)
+		if (bl->done >= bulk_level_nodes(t, records, fill_pct, level))
 			return -EINVAL;
 		if (!bl->buf) {
 			err = alloc_buf(t, &bl->buf);
@@ -1711,7 +1748,7 @@ static int bulk_append(struct ext4_btree *t, struct bulk_level *lv,
 		nr = node_nr(buf->data);
 		put_entry(t, buf->data, level, nr, key, val);
 		set_node_nr(buf->data, ++nr);
-		if (nr < bulk_quota(bl))
+		if (nr < bulk_quota(t, lv, level, records, fill_pct))
 			return 0;
 
 		/* full: write it and hand its first key to the parent */
@@ -1759,13 +1796,8 @@ int ext4_btree_bulk_load(struct ext4_btree *tree, u64 nr,
 
 		if (height >= EXT4_BTREE_MAX_HEIGHT)
 			return -EFBIG;
-		lv[height].nodes = n ? bulk_nodes(n, max, min, fill_pct) : 0;
-		if (lv[height].nodes) {
-			lv[height].base = n / lv[height].nodes;
-			lv[height].extra = n % lv[height].nodes;
-		}
-		nodes += lv[height].nodes;
-		n = lv[height].nodes;
+		n = n ? bulk_nodes(n, max, min, fill_pct) : 0;
+		nodes += n;
 		height++;
 	} while (n > 1);
 	if (!nr)
@@ -1785,12 +1817,13 @@ int ext4_btree_bulk_load(struct ext4_btree *tree, u64 nr,
 			goto fail;
 		}
 		memcpy(prev, key, tree->geo->key_size);
-		err = bulk_append(tree, lv, height, 0, key, val);
+		err = bulk_append(tree, lv, height, nr, fill_pct, 0, key, val);
 		if (err)
 			goto fail;
 	}
 	for (l = 0; l < height; l++) {
-		if (lv[l].buf || lv[l].done != lv[l].nodes) {
+		if (lv[l].buf ||
+		    lv[l].done != bulk_level_nodes(tree, nr, fill_pct, l)) {
 			err = -EIO;
 			goto fail;
 		}
@@ -1816,12 +1849,16 @@ fail:
 /* Verifier walk                                                     */
 /* ---------------------------------------------------------------- */
 
+/*
+ * One node on the walk's path.  The key bounds are not copied into the
+ * frame: they are keys of the ancestors, whose buffers stay referenced
+ * while a descendant is on the path (frame_hi()).  This keeps the whole
+ * walk under 1 KiB of stack with EXT4_BTREE_MAX_HEIGHT levels, which a
+ * kernel build needs (CONFIG_FRAME_WARN is 2048 on distro kernels).
+ */
 struct bt_frame {
 	struct ext4_btree_buf *buf;
 	unsigned int next;		/* next child to visit */
-	bool has_lo, has_hi;
-	u8 lo[EXT4_BTREE_MAX_KEY];
-	u8 hi[EXT4_BTREE_MAX_KEY];
 };
 
 struct bt_walk {
@@ -1858,7 +1895,8 @@ static void walk_report_p(struct bt_walk *w,
 
 /* Checks of a node that need its place in the tree */
 static void walk_node_checks(struct bt_walk *w, struct bt_frame *f,
-			     int level, bool is_root)
+			     int level, bool is_root, const void *lo,
+			     const void *hi)
 {
 	struct ext4_btree *t = w->t;
 	const void *data = f->buf->data;
@@ -1872,10 +1910,10 @@ static void walk_node_checks(struct bt_walk *w, struct bt_frame *f,
 		walk_report(w, EXT4_BTREE_BAD_GENERATION, blk, level, -1,
 			    t->generation,
 			    le64_to_cpu(cnode_head(data)->bn_generation));
-	if (f->has_lo && cmp_keys(t, key_at(t, data, 0), f->lo) < 0)
+	if (lo && cmp_keys(t, key_at(t, data, 0), lo) < 0)
 		walk_report(w, EXT4_BTREE_KEY_OUT_OF_BOUNDS, blk, level, 0, 0,
 			    0);
-	if (f->has_hi && cmp_keys(t, key_at(t, data, nr - 1), f->hi) >= 0)
+	if (hi && cmp_keys(t, key_at(t, data, nr - 1), hi) >= 0)
 		walk_report(w, EXT4_BTREE_KEY_OUT_OF_BOUNDS, blk, level,
 			    nr - 1, 0, 0);
 	w->nodes++;
@@ -1948,14 +1986,24 @@ static int walk_enter(struct bt_walk *w, u64 blk, int level, bool is_root,
 	f = &w->stack[expect];
 	f->buf = buf;
 	f->next = 0;
-	f->has_lo = lo != NULL;
-	f->has_hi = hi != NULL;
-	if (lo)
-		memcpy(f->lo, lo, t->geo->key_size);
-	if (hi)
-		memcpy(f->hi, hi, t->geo->key_size);
-	walk_node_checks(w, f, expect, is_root);
+	walk_node_checks(w, f, expect, is_root, lo, hi);
 	return expect;
+}
+
+/*
+ * Upper bound of the keys under the child just taken from the frame at
+ * level + 1: the parent's next key, else the bound above the parent,
+ * up to the root (none).
+ */
+static const void *frame_hi(const struct bt_walk *w, int level, int height)
+{
+	for (level++; level < height; level++) {
+		const struct bt_frame *f = &w->stack[level];
+
+		if (f->next < node_nr(f->buf->data))
+			return key_at(w->t, f->buf->data, f->next);
+	}
+	return NULL;
 }
 
 long ext4_btree_verify(struct ext4_btree *tree,
@@ -1984,14 +2032,11 @@ long ext4_btree_verify(struct ext4_btree *tree,
 			unsigned int nr = node_nr(data), i = f->next;
 
 			if (top > 0 && i < nr) {
-				const void *hi = i + 1 < nr ?
-						 key_at(tree, data, i + 1) :
-						 (f->has_hi ? f->hi : NULL);
-
 				f->next++;
 				if (walk_enter(w, child_at(tree, data, i),
 					       top - 1, false,
-					       key_at(tree, data, i), hi) >= 0)
+					       key_at(tree, data, i),
+					       frame_hi(w, top - 1, height)) >= 0)
 					top--;
 				continue;
 			}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ktest.h - the in-kernel test module of the kernel-shareable code: TAP
+ * output on the console, a seeded generator and a kmalloc-backed host for
+ * ext4_btree_ops.  Every TAP line is printed with the "reflink_ktest: "
+ * prefix so scripts/run-kernel-tests can tell it from other messages.
+ */
+#ifndef KTEST_H
+#define KTEST_H
+
+#include "lib/btree/ext4_btree.h"
+
+/* ---- TAP (ktest_main.c) ---- */
+bool kt_ok(bool cond, const char *fmt, ...) __printf(2, 3);
+void kt_diag(const char *fmt, ...) __printf(1, 2);
+
+/* xorshift64*: the sequence depends on the seed module parameter only */
+static inline u64 kt_rand(u64 *state)
+{
+	u64 x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* A value in [0, n) */
+static inline u32 kt_below(u64 *state, u32 n)
+{
+	return (u32)((kt_rand(state) >> 32) * n >> 32);
+}
+
+u64 kt_seed(unsigned int salt);
+
+/* ---- kmalloc host (ktest_host.c) ---- */
+struct kt_host;
+
+extern const struct ext4_btree_ops kt_host_ops;
+
+/* Block 0 is never allocated; blocks are [1, nr_blocks) */
+struct kt_host *kt_host_create(u32 block_size, u32 nr_blocks);
+void kt_host_destroy(struct kt_host *h);
+/* Forget the cache (a crash); -EBUSY if a buffer is still referenced */
+int kt_host_drop_cache(struct kt_host *h);
+/* The written image of blk, or NULL; writable for corruption tests */
+void *kt_host_disk(struct kt_host *h, u64 blk);
+/* Forget the written image of blk: the next read of it fails */
+void kt_host_lose(struct kt_host *h, u64 blk);
+u32 kt_host_nr_allocated(const struct kt_host *h);
+u32 kt_host_nr_refs(const struct kt_host *h);
+/* Misuse seen: double free, bad reference, write of a free block */
+u32 kt_host_errors(const struct kt_host *h);
+bool kt_host_valid_block(const struct kt_host *h, u64 blk);
+
+/* The root as commit_root last stored it */
+struct kt_root {
+	u64 root, nr_records, nr_nodes, generation;
+	u16 height;
+};
+void kt_host_get_root(const struct kt_host *h, struct kt_root *r);
+/* Reopen tree from the last committed root (after a drop_cache) */
+void kt_host_load_root(const struct kt_host *h, struct ext4_btree *tree);
+
+/* ---- the suites ---- */
+void kt_btree_model(void);
+void kt_btree_cow(void);
+void kt_verify_codes(void);
+void kt_refcount_model(void);
+void kt_flexbg(void);
+
+#endif /* KTEST_H */

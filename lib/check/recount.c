@@ -7,6 +7,7 @@
 #include <string.h>
 #include "btree/e2fs_host.h"
 #include "check/recount.h"
+#include "check/sort.h"
 #include "check/vec.h"
 
 struct scan_ctx {
@@ -225,15 +226,6 @@ static bool named_inode(ext2_filsys fs, ext2_ino_t ino,
 	       ino != sb->s_prj_quota_inum;
 }
 
-static int cmp_run(const void *a, const void *b)
-{
-	const struct rfl_run *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return 0;
-}
-
 int rfl_cmp_range(const void *a, const void *b)
 {
 	const struct rfl_range *x = a, *y = b;
@@ -333,6 +325,13 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			break;
 	}
 	ext2fs_close_inode_scan(scan);
+	/* by start; equal starts keep the scan's (inode) order */
+	if (!ret)
+		ret = rfl_sort_by_u64(s.runs.v, s.runs.nr,
+				      sizeof(struct rfl_run));
+	if (!ret)
+		ret = rfl_sort_by_u64(s.owned.v, s.owned.nr,
+				      sizeof(struct rfl_range));
 	if (ret) {
 		free(s.runs.v);
 		free(s.owned.v);
@@ -342,11 +341,6 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		free(s.live.v);
 		return ret;
 	}
-	if (s.runs.nr)
-		qsort(s.runs.v, s.runs.nr, sizeof(struct rfl_run), cmp_run);
-	if (s.owned.nr)
-		qsort(s.owned.v, s.owned.nr, sizeof(struct rfl_range),
-		      rfl_cmp_range);
 	out->runs = s.runs.v;
 	out->nr_runs = s.runs.nr;
 	out->owned = s.owned.v;
@@ -372,13 +366,6 @@ void rfl_scan_free(struct rfl_scan *scan)
 	free(scan->iblocks);
 	free(scan->live);
 	memset(scan, 0, sizeof(*scan));
-}
-
-static int cmp_blk(const void *a, const void *b)
-{
-	blk64_t x = *(const blk64_t *)a, y = *(const blk64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Add [s, e) with count c, split at flex-group edges */
@@ -432,7 +419,10 @@ errcode_t rfl_expected_records(ext2_filsys fs, const struct rfl_run *r,
 		return EXT2_ET_NO_MEMORY;
 	for (i = 0; i < nr; i++)
 		ends[i] = r[i].start + r[i].len;
-	qsort(ends, nr, sizeof(*ends), cmp_blk);
+	if (rfl_sort_by_u64(ends, nr, sizeof(*ends))) {
+		free(ends);
+		return EXT2_ET_NO_MEMORY;
+	}
 
 	i = 0;
 	while (!ret && (i < nr || j < nr)) {
@@ -524,13 +514,6 @@ void rfl_compare_records(const struct rfl_rec *e, size_t ne,
 	}
 }
 
-static int cmp_ino(const void *a, const void *b)
-{
-	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
 				const struct rfl_rec *e, size_t ne,
 				void (*fn)(void *priv, ext2_ino_t ino),
@@ -538,21 +521,18 @@ errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
 {
 	struct rfl_vec bad = { .size = sizeof(ext2_ino_t) };
 	ext2_ino_t *ino;
-	size_t i, lo, hi, mid;
+	size_t i, lo = 0;
 
 	for (i = 0; i < nr; i++) {
 		if (r[i].flagged)
 			continue;
-		/* the first expected record ending after the run's start */
-		lo = 0;
-		hi = ne;
-		while (lo < hi) {
-			mid = (lo + hi) / 2;
-			if (e[mid].start + e[mid].len <= r[i].start)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		/*
+		 * the first expected record ending after the run's start:
+		 * the records are disjoint and the runs sorted by start, so
+		 * one walk over both finds them all
+		 */
+		while (lo < ne && e[lo].start + e[lo].len <= r[i].start)
+			lo++;
 		if (lo < ne && e[lo].start < r[i].start + r[i].len) {
 			ino = rfl_vec_push(&bad);
 			if (!ino) {
@@ -562,8 +542,10 @@ errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
 			*ino = r[i].ino;
 		}
 	}
-	if (bad.nr)
-		qsort(bad.v, bad.nr, sizeof(ext2_ino_t), cmp_ino);
+	if (rfl_sort_u32(bad.v, bad.nr)) {
+		free(bad.v);
+		return EXT2_ET_NO_MEMORY;
+	}
 	ino = bad.v;
 	for (i = 0; i < bad.nr; i++)
 		if (!i || ino[i] != ino[i - 1])

@@ -7,6 +7,7 @@
  * the number of names, not the number of inodes the disk could hold.
  */
 #include "check/check_int.h"
+#include "check/sort.h"
 #include "check/vec.h"
 
 struct dir_ctx {
@@ -30,13 +31,6 @@ static int count_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *de,
 	}
 	*r = de->inode;
 	return 0;
-}
-
-static int cmp_ino(const void *a, const void *b)
-{
-	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static void fix_links(struct checker *ck, ext2_ino_t ino, __u16 links)
@@ -129,8 +123,10 @@ void rfl_ck_links(struct checker *ck)
 	}
 	if (rfl_ck_stop(ck))
 		goto out;
-	if (d.refs.nr)
-		qsort(d.refs.v, d.refs.nr, sizeof(ext2_ino_t), cmp_ino);
+	if (rfl_sort_u32(d.refs.v, d.refs.nr)) {
+		rfl_ck_fail(ck, EXT2_ET_NO_MEMORY, "reading directories");
+		goto out;
+	}
 	judge(ck, d.refs.v, d.refs.nr);
 out:
 	free(d.refs.v);

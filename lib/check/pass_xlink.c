@@ -35,6 +35,29 @@ static int cmp_by_ino(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/*
+ * The runs by inode, for the files a repair copies: built on the first
+ * copy, so a check that copies nothing (-n, or no cross-link) pays no
+ * sort for it
+ */
+static errcode_t index_by_ino(struct checker *ck)
+{
+	const struct rfl_scan *s = &ck->scan;
+	size_t i;
+
+	ck->runs_by_ino = malloc((s->nr_runs ? s->nr_runs : 1) *
+				 sizeof(*ck->runs_by_ino));
+	if (!ck->runs_by_ino)
+		return EXT2_ET_NO_MEMORY;
+	for (i = 0; i < s->nr_runs; i++) {
+		ck->runs_by_ino[i].ino = s->runs[i].ino;
+		ck->runs_by_ino[i].idx = i;
+	}
+	qsort(ck->runs_by_ino, s->nr_runs, sizeof(*ck->runs_by_ino),
+	      cmp_by_ino);
+	return 0;
+}
+
 /* Blocks of ino's extents whose count is >= 2 in the trees now */
 static errcode_t shared_now(struct checker *ck, ext2_ino_t ino,
 			    blk64_t *blocks)
@@ -45,6 +68,12 @@ static errcode_t shared_now(struct checker *ck, ext2_ino_t ino,
 	size_t lo = 0, hi = s->nr_runs, mid;
 	errcode_t ret;
 
+	if (!by) {
+		ret = index_by_ino(ck);
+		if (ret)
+			return ret;
+		by = ck->runs_by_ino;
+	}
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
 		if (by[mid].ino < ino)
@@ -161,25 +190,10 @@ void rfl_ck_cross_links(struct checker *ck)
 {
 	const struct rfl_scan *s = &ck->scan;
 	errcode_t ret;
-	size_t i;
 
 	meta_cross_links(ck);
 	if (rfl_ck_stop(ck))
 		return;
-
-	ck->runs_by_ino = malloc((s->nr_runs ? s->nr_runs : 1) *
-				 sizeof(*ck->runs_by_ino));
-	if (!ck->runs_by_ino) {
-		rfl_ck_fail(ck, EXT2_ET_NO_MEMORY,
-			    "looking for cross-linked files");
-		return;
-	}
-	for (i = 0; i < s->nr_runs; i++) {
-		ck->runs_by_ino[i].ino = s->runs[i].ino;
-		ck->runs_by_ino[i].idx = i;
-	}
-	qsort(ck->runs_by_ino, s->nr_runs, sizeof(*ck->runs_by_ino),
-	      cmp_by_ino);
 
 	ret = rfl_unflagged_sharers(s->runs, s->nr_runs, ck->exp,
 				    ck->nr_exp, cross_link, ck);

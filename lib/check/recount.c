@@ -7,6 +7,7 @@
 #include <string.h>
 #include "btree/e2fs_host.h"
 #include "check/recount.h"
+#include "check/sort.h"
 #include "check/vec.h"
 
 struct scan_ctx {
@@ -51,19 +52,116 @@ static errcode_t add_owned(struct scan_ctx *s, blk64_t start, blk64_t len)
 	return 0;
 }
 
+/* The leaf before the one being added: splits are found against it */
+struct leaf_walk {
+	struct ext2fs_extent prev;
+	size_t prev_run;
+	bool have_prev;
+};
+
+/* add_leaf: the inode is bad (reported); stop walking it, no error */
+#define LEAF_STOP	((errcode_t)-1)
+
+/*
+ * One leaf extent, in logical order.  Returns 0 to go on, LEAF_STOP, or
+ * an error.
+ */
+static errcode_t add_leaf(struct scan_ctx *s, struct leaf_walk *w,
+			  const struct ext2fs_extent *ex)
+{
+	struct rfl_split *sp;
+	struct rfl_run *r;
+
+	if (!ex->e_len)
+		return 0;
+	/* leaves come in logical order: an overlap is a split */
+	if (w->have_prev && ex->e_lblk < w->prev.e_lblk + w->prev.e_len) {
+		if (ex->e_lblk <= w->prev.e_lblk ||
+		    ex->e_lblk + ex->e_len < w->prev.e_lblk + w->prev.e_len ||
+		    ex->e_pblk !=
+		    w->prev.e_pblk + (ex->e_lblk - w->prev.e_lblk) ||
+		    (ex->e_flags ^ w->prev.e_flags) &
+		    EXT2_EXTENT_FLAGS_UNINIT) {
+			bad_inode(s, RFL_ET_EXTENT_OVERLAP);
+			return LEAF_STOP;
+		}
+		sp = rfl_vec_push(&s->splits);
+		if (!sp)
+			return EXT2_ET_NO_MEMORY;
+		sp->ino = s->ino;
+		sp->lblk = w->prev.e_lblk;
+		sp->pblk = w->prev.e_pblk;
+		sp->len = w->prev.e_len;
+		sp->new_len = ex->e_lblk - w->prev.e_lblk;
+		s->irregular = true;
+		/* count the overlapped blocks once */
+		if (s->counted)
+			((struct rfl_run *)s->runs.v)[w->prev_run].len =
+				sp->new_len;
+	}
+	w->prev = *ex;
+	w->have_prev = true;
+	w->prev_run = s->runs.nr;
+	if (!s->counted)
+		return add_owned(s, ex->e_pblk, ex->e_len);
+	r = rfl_vec_push(&s->runs);
+	if (!r)
+		return EXT2_ET_NO_MEMORY;
+	s->nblocks += ex->e_len;
+	r->start = ex->e_pblk;
+	r->len = ex->e_len;
+	r->ino = s->ino;
+	r->flagged = s->flagged;
+	return 0;
+}
+
+/*
+ * Most files fit their extents in the inode (depth 0): read them there,
+ * as ext2fs_extent_get would, without opening an extent handle (two
+ * allocations and a copy of the inode each).  The header is verified by
+ * libext2fs's own rule first; anything else takes the handle.
+ */
+static bool walk_inline_extents(struct scan_ctx *s, struct ext2_inode *inode,
+				errcode_t *retp)
+{
+	const struct ext3_extent_header *eh = (void *)inode->i_block;
+	const struct ext3_extent *ee = (const void *)(eh + 1);
+	struct leaf_walk w = { .have_prev = false };
+	struct ext2fs_extent ex;
+	unsigned int i, n;
+	errcode_t ret = 0;
+
+	if (ext2fs_extent_header_verify(inode->i_block,
+					sizeof(inode->i_block)) ||
+	    ext2fs_le16_to_cpu(eh->eh_depth) != 0)
+		return false;
+	n = ext2fs_le16_to_cpu(eh->eh_entries);
+	for (i = 0; i < n && !ret; i++) {
+		ex.e_pblk = ext2fs_le32_to_cpu(ee[i].ee_start) +
+			    ((__u64)ext2fs_le16_to_cpu(ee[i].ee_start_hi) << 32);
+		ex.e_lblk = ext2fs_le32_to_cpu(ee[i].ee_block);
+		ex.e_len = ext2fs_le16_to_cpu(ee[i].ee_len);
+		ex.e_flags = EXT2_EXTENT_FLAGS_LEAF;
+		if (ex.e_len > EXT_INIT_MAX_LEN) {
+			ex.e_len -= EXT_INIT_MAX_LEN;
+			ex.e_flags |= EXT2_EXTENT_FLAGS_UNINIT;
+		}
+		ret = add_leaf(s, &w, &ex);
+	}
+	*retp = ret == LEAF_STOP ? 0 : ret;
+	return true;
+}
+
 static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
 {
 	ext2_extent_handle_t h;
 	struct ext2fs_extent ex;
-	struct rfl_run *r;
+	struct leaf_walk w = { .have_prev = false };
 	errcode_t ret;
 	int op = EXT2_EXTENT_ROOT;
 
-	struct ext2fs_extent prev = { 0 };
-	size_t prev_run = 0;
-	bool have_prev = false;
-	struct rfl_split *sp;
-
+	if (walk_inline_extents(s, inode, &ret))
+		return ret;
 	ret = ext2fs_extent_open2(s->fs, s->ino, inode, &h);
 	if (ret) {
 		bad_inode(s, ret);
@@ -91,58 +189,12 @@ static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
 				break;
 			continue;
 		}
-		if (!ex.e_len)
-			continue;
-		/* leaves come in logical order: an overlap is a split */
-		if (have_prev && ex.e_lblk < prev.e_lblk + prev.e_len) {
-			if (ex.e_lblk <= prev.e_lblk ||
-			    ex.e_lblk + ex.e_len < prev.e_lblk + prev.e_len ||
-			    ex.e_pblk !=
-			    prev.e_pblk + (ex.e_lblk - prev.e_lblk) ||
-			    (ex.e_flags ^ prev.e_flags) &
-			    EXT2_EXTENT_FLAGS_UNINIT) {
-				bad_inode(s, RFL_ET_EXTENT_OVERLAP);
-				ret = 0;
-				break;
-			}
-			sp = rfl_vec_push(&s->splits);
-			if (!sp) {
-				ret = EXT2_ET_NO_MEMORY;
-				break;
-			}
-			sp->ino = s->ino;
-			sp->lblk = prev.e_lblk;
-			sp->pblk = prev.e_pblk;
-			sp->len = prev.e_len;
-			sp->new_len = ex.e_lblk - prev.e_lblk;
-			s->irregular = true;
-			/* count the overlapped blocks once */
-			if (s->counted)
-				((struct rfl_run *)s->runs.v)[prev_run].len =
-					sp->new_len;
-		}
-		prev = ex;
-		have_prev = true;
-		prev_run = s->runs.nr;
-		if (!s->counted) {
-			ret = add_owned(s, ex.e_pblk, ex.e_len);
-			if (ret)
-				break;
-			continue;
-		}
-		r = rfl_vec_push(&s->runs);
-		if (!r) {
-			ret = EXT2_ET_NO_MEMORY;
+		ret = add_leaf(s, &w, &ex);
+		if (ret)
 			break;
-		}
-		s->nblocks += ex.e_len;
-		r->start = ex.e_pblk;
-		r->len = ex.e_len;
-		r->ino = s->ino;
-		r->flagged = s->flagged;
 	}
 	ext2fs_extent_free(h);
-	return ret;
+	return ret == LEAF_STOP ? 0 : ret;
 }
 
 static int map_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
@@ -223,15 +275,6 @@ static bool named_inode(ext2_filsys fs, ext2_ino_t ino,
 	return ino != sb->s_journal_inum && ino != sb->s_orphan_file_inum &&
 	       ino != sb->s_usr_quota_inum && ino != sb->s_grp_quota_inum &&
 	       ino != sb->s_prj_quota_inum;
-}
-
-static int cmp_run(const void *a, const void *b)
-{
-	const struct rfl_run *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return 0;
 }
 
 int rfl_cmp_range(const void *a, const void *b)
@@ -333,6 +376,13 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			break;
 	}
 	ext2fs_close_inode_scan(scan);
+	/* by start; equal starts keep the scan's (inode) order */
+	if (!ret)
+		ret = rfl_sort_by_u64(s.runs.v, s.runs.nr,
+				      sizeof(struct rfl_run));
+	if (!ret)
+		ret = rfl_sort_by_u64(s.owned.v, s.owned.nr,
+				      sizeof(struct rfl_range));
 	if (ret) {
 		free(s.runs.v);
 		free(s.owned.v);
@@ -342,11 +392,6 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		free(s.live.v);
 		return ret;
 	}
-	if (s.runs.nr)
-		qsort(s.runs.v, s.runs.nr, sizeof(struct rfl_run), cmp_run);
-	if (s.owned.nr)
-		qsort(s.owned.v, s.owned.nr, sizeof(struct rfl_range),
-		      rfl_cmp_range);
 	out->runs = s.runs.v;
 	out->nr_runs = s.runs.nr;
 	out->owned = s.owned.v;
@@ -372,13 +417,6 @@ void rfl_scan_free(struct rfl_scan *scan)
 	free(scan->iblocks);
 	free(scan->live);
 	memset(scan, 0, sizeof(*scan));
-}
-
-static int cmp_blk(const void *a, const void *b)
-{
-	blk64_t x = *(const blk64_t *)a, y = *(const blk64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Add [s, e) with count c, split at flex-group edges */
@@ -432,7 +470,10 @@ errcode_t rfl_expected_records(ext2_filsys fs, const struct rfl_run *r,
 		return EXT2_ET_NO_MEMORY;
 	for (i = 0; i < nr; i++)
 		ends[i] = r[i].start + r[i].len;
-	qsort(ends, nr, sizeof(*ends), cmp_blk);
+	if (rfl_sort_by_u64(ends, nr, sizeof(*ends))) {
+		free(ends);
+		return EXT2_ET_NO_MEMORY;
+	}
 
 	i = 0;
 	while (!ret && (i < nr || j < nr)) {
@@ -524,13 +565,6 @@ void rfl_compare_records(const struct rfl_rec *e, size_t ne,
 	}
 }
 
-static int cmp_ino(const void *a, const void *b)
-{
-	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
 				const struct rfl_rec *e, size_t ne,
 				void (*fn)(void *priv, ext2_ino_t ino),
@@ -538,21 +572,18 @@ errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
 {
 	struct rfl_vec bad = { .size = sizeof(ext2_ino_t) };
 	ext2_ino_t *ino;
-	size_t i, lo, hi, mid;
+	size_t i, lo = 0;
 
 	for (i = 0; i < nr; i++) {
 		if (r[i].flagged)
 			continue;
-		/* the first expected record ending after the run's start */
-		lo = 0;
-		hi = ne;
-		while (lo < hi) {
-			mid = (lo + hi) / 2;
-			if (e[mid].start + e[mid].len <= r[i].start)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		/*
+		 * the first expected record ending after the run's start:
+		 * the records are disjoint and the runs sorted by start, so
+		 * one walk over both finds them all
+		 */
+		while (lo < ne && e[lo].start + e[lo].len <= r[i].start)
+			lo++;
 		if (lo < ne && e[lo].start < r[i].start + r[i].len) {
 			ino = rfl_vec_push(&bad);
 			if (!ino) {
@@ -562,8 +593,10 @@ errcode_t rfl_unflagged_sharers(const struct rfl_run *r, size_t nr,
 			*ino = r[i].ino;
 		}
 	}
-	if (bad.nr)
-		qsort(bad.v, bad.nr, sizeof(ext2_ino_t), cmp_ino);
+	if (rfl_sort_u32(bad.v, bad.nr)) {
+		free(bad.v);
+		return EXT2_ET_NO_MEMORY;
+	}
 	ino = bad.v;
 	for (i = 0; i < bad.nr; i++)
 		if (!i || ino[i] != ino[i - 1])

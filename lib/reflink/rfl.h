@@ -71,6 +71,12 @@ struct rfl_fs {
 #define RFL_OPEN_UNDO		0x4	/* through undo_io_manager (undo_file) */
 
 /*
+ * The io manager of read-only opens (rfl_roio.c): pread only, never an
+ * fsync (unix_io_manager syncs the device on open and on every flush)
+ */
+extern io_manager rfl_ro_io_manager;
+
+/*
  * Open device.  Refuses (no write made) a mounted filesystem
  * (RFL_ET_MOUNTED), one lacking what reflink needs (rfl_check_features),
  * and, unless RFL_OPEN_NO_FEATURE, one without the reflink bit.

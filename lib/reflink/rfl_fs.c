@@ -70,7 +70,9 @@ errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 		   struct rfl_fs **rfsp)
 {
 	int open_flags = EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP;
-	io_manager io = unix_io_manager;
+	/* read-only: no fsync, not even the one unix_io makes on open */
+	io_manager io = (flags & RFL_OPEN_RW) ? unix_io_manager :
+						 rfl_ro_io_manager;
 	struct rfl_fs *rfs;
 	int mount_flags = 0;
 	errcode_t ret;

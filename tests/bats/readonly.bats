@@ -1,0 +1,89 @@
+#!/usr/bin/env bats
+# readonly.bats - a read-only check writes nothing and syncs nothing:
+# reflinkck -n opens the image read-only, so an fsync (once per flex
+# group it used to be) only costs time.  strace counts the sync calls.
+
+bats_require_minimum_version 1.5.0
+
+REPO="$BATS_TEST_DIRNAME/../.."
+BIN="$REPO/build/bin"
+SYNCS=fsync,fdatasync,sync,syncfs,sync_file_range,msync
+
+setup_file() {
+	local src="$BATS_FILE_TMPDIR/src"
+
+	for t in mke2fs strace; do
+		command -v "$t" >/dev/null || return 0
+	done
+	mkdir -p "$src"
+	head -c 100K /dev/urandom >"$src/a"
+	# 1 KiB blocks, 2 groups per flex group: 64 flex groups
+	BASE="$BATS_FILE_TMPDIR/base.img"
+	mke2fs -q -F -t ext4 -O 64bit -b 1024 -g 2048 -G 2 -d "$src" \
+		"$BASE" 256M >/dev/null
+	"$BIN/rflctl" -w "$BASE" enable
+	"$BIN/rflctl" -w "$BASE" clone /a /b
+	export BASE
+}
+
+setup() {
+	for t in mke2fs strace; do
+		command -v "$t" >/dev/null ||
+			skip "$t is not installed (scripts/install-deps)"
+	done
+	[ -x "$BIN/reflinkck" ] ||
+		{ echo "$BIN/reflinkck is not built: run make" >&2; return 1; }
+	IMG="$BATS_TEST_TMPDIR/img"
+	cp "$BASE" "$IMG"
+	TRACE="$BATS_TEST_TMPDIR/trace"
+}
+
+# traced ARGS...: reflinkck ARGS under strace; the calls in $TRACE
+traced() {
+	run strace -f -o "$TRACE" -e trace="openat,$SYNCS" \
+		"$BIN/reflinkck" "$@"
+	echo "$output"
+	cat "$TRACE"
+}
+
+# the image was opened (the trace works), and no sync call was made
+no_syncs() {
+	grep -q "openat(.*\"$IMG\"" "$TRACE"
+	! grep -Eq "^[0-9]+ +(${SYNCS//,/|})\(" "$TRACE"
+}
+
+@test "reflinkck -fn on a clean image of 64 flex groups: no sync call" {
+	traced -fn "$IMG"
+	[ "$status" -eq 0 ]
+	[[ "${lines[-1]}" == *", 64 flex groups" ]]
+	no_syncs
+}
+
+# a cross-link: /b loses EXT4_REFLINK_FL; and a record one too high
+damage() {
+	local f rec
+
+	f=$("$BIN/rflctl" "$IMG" flags /b)
+	"$BIN/rflctl" -w "$IMG" flags /b $(printf '0x%x' $((f & ~0x400000)))
+	rec=$("$BIN/rflctl" "$IMG" records | awk 'NR == 1 { print $2, $3 }')
+	# shellcheck disable=SC2086
+	"$BIN/rflctl" -w "$IMG" adjust $rec +1
+}
+
+@test "reflinkck -fn on a damaged image: problems found, no sync call" {
+	local before
+	damage
+	before=$(sha256sum <"$IMG")
+	traced -fn "$IMG"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"lacks EXT4_REFLINK_FL: cross-linked"* ]]
+	no_syncs
+	[ "$(sha256sum <"$IMG")" = "$before" ]
+}
+
+@test "the trace sees the syncs of a repair: reflinkck -fy" {
+	damage
+	traced -fy "$IMG"
+	[ "$status" -eq 1 ]
+	grep -Eq "^[0-9]+ +(${SYNCS//,/|})\(" "$TRACE"
+}

@@ -403,6 +403,10 @@ void do_records(RD_ARGS)
 			return;
 		rc.hi = v;
 	}
+	if (rc.hi < rc.lo) {
+		rd_err(argv[0], "end %u is before start %u", rc.hi, rc.lo);
+		return;
+	}
 	rc.first = rd_flex_first(fg);
 	ret = rd_walk_group(&w, fg);
 	if (ret)

@@ -67,7 +67,44 @@ struct opts {
 	bool no_dedup, keep_zero;
 	bool created;			/* we made the image file */
 	struct rfl_mkfs m;
+	char **opt_args;		/* popt's option arguments, ours */
+	size_t nr_opt_args;
 };
+
+/*
+ * Every option argument popt hands out is ours to free; the fields above
+ * point into them, so they live until free_opts.
+ */
+static char *keep_opt_arg(struct opts *o, char *arg)
+{
+	char **v;
+
+	if (!arg)
+		return NULL;
+	v = realloc(o->opt_args, (o->nr_opt_args + 1) * sizeof(*v));
+	if (!v) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		exit(EXIT_FAIL);
+	}
+	o->opt_args = v;
+	v[o->nr_opt_args++] = arg;
+	return arg;
+}
+
+static void free_opts(struct opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nr_opt_args; i++)
+		free(o->opt_args[i]);
+	free(o->opt_args);
+	free((char *)o->device);
+	free((char *)o->size_arg);
+	free((char *)o->hash_seed_arg);
+	free((char *)o->target);
+	free(o->dev);
+	memset(o, 0, sizeof(*o));
+}
 
 static void usage(void)
 {
@@ -233,11 +270,13 @@ static bool parse_extended(struct opts *o, const char *arg)
 		if (val)
 			*val++ = 0;
 		if (!strcmp(tok, "root") && val && *val) {
+			free((char *)o->target);
 			o->target = strdup(val);
 			continue;
 		}
 		format = true;
 		if (!strcmp(tok, "hash_seed") && val) {
+			free((char *)o->hash_seed_arg);
 			o->hash_seed_arg = strdup(val);
 		} else if (!strcmp(tok, "root_owner")) {
 			unsigned long uid, gid;
@@ -346,7 +385,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 	pc = poptGetContext(prog, argc, (const char **)argv, table, 0);
 	while ((c = poptGetNextOpt(pc)) >= 0) {
-		arg = poptGetOptArg(pc);
+		arg = keep_opt_arg(o, poptGetOptArg(pc));
 		/* the options that shape a new filesystem */
 		if ((c < 128 && strchr("bLUNiIGmJO", c)) || c == OPT_ERRORS)
 			format_opt = c;
@@ -390,6 +429,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'G':
 			m->flex_bg_size = (unsigned long)parse_uint(
 				"flex_bg size", arg, 0x80000000UL);
+			/* 0 is not "the default": mke2fs refuses it too */
+			if (!m->flex_bg_size ||
+			    (m->flex_bg_size & (m->flex_bg_size - 1))) {
+				fail("flex_bg size must be a power of 2");
+				exit(EXIT_FAIL);
+			}
 			break;
 		case 'm': {
 			char *end;
@@ -983,6 +1028,7 @@ static int do_format(struct opts *o)
 	errcode_t ret;
 	int sect = 0, fd;
 
+	free(o->dev);
 	o->dev = strdup(o->device);
 	m->device = o->dev;
 	if (o->size_arg) {
@@ -1419,13 +1465,16 @@ int main(int argc, char **argv)
 		/* a failed format leaves no half-made file of ours behind */
 		if (rc && o.created)
 			unlink(o.dev);
-		return rc;
+	} else {
+		o.dev = resolve_device(o.device);
+		if (!o.dev) {
+			fail("unable to resolve '%s'", o.device);
+			rc = EXIT_FAIL;
+		} else {
+			rc = o.mode == MODE_ENABLE ? do_enable(&o) :
+			     do_strip(&o);
+		}
 	}
-
-	o.dev = resolve_device(o.device);
-	if (!o.dev) {
-		fail("unable to resolve '%s'", o.device);
-		return EXIT_FAIL;
-	}
-	return o.mode == MODE_ENABLE ? do_enable(&o) : do_strip(&o);
+	free_opts(&o);
+	return rc;
 }

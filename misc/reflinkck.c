@@ -6,8 +6,11 @@
  *
  *	reflinkck [-n|-p|-a|-y] [-f] [-v] [-C fd] [-z undo_file] device
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check/check.h"
@@ -77,6 +80,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "%s: bad progress fd '%s'\n",
 					prog, optarg);
 				exit(RFL_EXIT_USAGE);
+			}
+			/* e2fsck: a closed fd is an error, not silence */
+			if (fd > 0 && fcntl((int)fd, F_GETFD) < 0) {
+				fprintf(stderr, "%s: Error validating file "
+					"descriptor %ld: %s\n", prog, fd,
+					strerror(errno));
+				exit(RFL_EXIT_ERROR);
 			}
 			o.progress_fd = fd;
 			break;

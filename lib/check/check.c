@@ -61,6 +61,8 @@ void rfl_ck_progress(struct checker *c, int pass, unsigned long long done,
 	fprintf(o->out, "\r%s: pass %d |%-40.*s| %5.1f%%", o->device, pass,
 		(int)(permille * 40 / 1000),
 		"========================================", permille / 10.0);
+	/* a problem or the summary clears a bar left on the line */
+	c->ctx.bar_shown = permille != 1000;
 	if (permille == 1000)
 		fputs("\r\033[K", o->out);
 	fflush(o->out);
@@ -370,6 +372,12 @@ static int check_run(const struct rfl_check_opts *o)
 	if (c.err)
 		return error_exit(&c, c.err, c.err_what ? c.err_what :
 				  "checking");
+	if (c.ctx.bar_shown)
+		fputs("\r\033[K", o->out);
+	/* e2fsck says so after a cancel too: what was fixed stays fixed */
+	if (c.ctx.cancelled && (c.changed || c.ctx.fixed))
+		fprintf(o->out, "\n%s: ***** FILE SYSTEM WAS MODIFIED *****\n",
+			o->device);
 	/* like e2fsck's preenhalt: the run stops at the message */
 	if (!c.ctx.halted)
 		summary(&c);
@@ -388,7 +396,8 @@ static int check_run(const struct rfl_check_opts *o)
 		return RFL_EXIT_ERROR;
 	if (c.ctx.cancelled)
 		return RFL_EXIT_CANCEL |
-		       (c.ctx.left ? RFL_EXIT_UNCORRECTED : 0);
+		       (c.ctx.left ? RFL_EXIT_UNCORRECTED : 0) |
+		       (c.ctx.fixed ? RFL_EXIT_NONDESTRUCT : 0);
 	if (c.ctx.left || c.ctx.halted)
 		code = RFL_EXIT_UNCORRECTED;
 	else

@@ -6,8 +6,11 @@
  * %l length, %i inode, %e expected, %f found, %m error message,
  * %B/%L the expected range, %s a lower layer's description.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 #include <et/com_err.h>
 #include "check/problem.h"
@@ -205,23 +208,108 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 	}
 }
 
-/* Read y/n from the terminal; EOF or ^D cancels like e2fsck */
-static int ask_tty(struct rfl_check_ctx *ctx)
+/* One byte from fd 0, or EOF; a signal does not end the question */
+static int read_key(void)
 {
+	unsigned char ch;
+	ssize_t r;
+
+	do {
+		r = read(0, &ch, 1);
+	} while (r < 0 && errno == EINTR);
+	return r == 1 ? ch : EOF;
+}
+
+/*
+ * The answer to a question, as e2fsck's ask_yn: one key, read raw (no
+ * line editing, no echo: the answer is printed as a word), y or n, a for
+ * yes to all, Enter or space for the default shown (yes), ^C, ^D or the
+ * end of input cancels.  Other keys are ignored.
+ */
+enum answer { ANS_NO, ANS_YES, ANS_ALL, ANS_CANCEL };
+
+/*
+ * A y, n or a typed as a line ("y" Enter) leaves its newline waiting:
+ * it belongs to that answer and must not answer the next question.  A
+ * tty cannot be peeked at, so a key read here waits in ctx->pending.
+ */
+static void drain_newlines(struct rfl_check_ctx *ctx)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	int c;
+
+	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
+		c = read_key();
+		if (c == '\n' || c == '\r')
+			continue;
+		ctx->pending = c == EOF ? -2 : c;
+		break;
+	}
+}
+
+static enum answer ask_tty(struct rfl_check_ctx *ctx)
+{
+	struct termios old, raw;
+	bool restore = false;
+	enum answer a;
 	int c;
 
 	fflush(ctx->out);
-	for (;;) {
-		c = getchar();
-		if (c == EOF) {
-			ctx->cancelled = true;
-			return 0;
-		}
-		if (c == 'y' || c == 'Y')
-			return 1;
-		if (c == 'n' || c == 'N' || c == '\n')
-			return 0;
+	if (isatty(0) && !tcgetattr(0, &old)) {
+		raw = old;
+		raw.c_lflag &= ~(ICANON | ECHO);
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		restore = !tcsetattr(0, TCSANOW, &raw);
 	}
+	for (;;) {
+		if (ctx->pending) {
+			c = ctx->pending == -2 ? EOF : ctx->pending;
+			ctx->pending = 0;
+		} else {
+			c = read_key();
+		}
+		if (c == EOF || c == 3 || c == 4) {
+			a = ANS_CANCEL;
+			break;
+		}
+		if (c == 'y' || c == 'Y' || c == '\n' || c == '\r' ||
+		    c == ' ') {
+			a = ANS_YES;
+			break;
+		}
+		if (c == 'n' || c == 'N') {
+			a = ANS_NO;
+			break;
+		}
+		if (c == 'a' || c == 'A') {
+			a = ANS_ALL;
+			break;
+		}
+	}
+	if (a != ANS_CANCEL && c != '\n' && c != '\r' && c != ' ')
+		drain_newlines(ctx);
+	if (restore)
+		tcsetattr(0, TCSANOW, &old);
+	return a;
+}
+
+/* A -C 0 bar is on the line: clear it before text is printed */
+static void clear_bar(struct rfl_check_ctx *ctx)
+{
+	if (!ctx->bar_shown)
+		return;
+	fputs("\r\033[K", ctx->out);
+	ctx->bar_shown = false;
+}
+
+/* e2fsck's preenhalt: a person must look at it; the run stops here */
+static void preen_halt(struct rfl_check_ctx *ctx)
+{
+	fprintf(ctx->out, "\n\n%s: UNEXPECTED INCONSISTENCY; RUN reflinkck "
+		"MANUALLY.\n\t(i.e., without -a or -p options)\n",
+		ctx->device);
+	ctx->halted = true;
 }
 
 bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
@@ -232,6 +320,7 @@ bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 
 	if (!e)
 		return false;
+	clear_bar(ctx);
 	if (ctx->mode == RFL_PREEN)
 		fprintf(ctx->out, "%s: ", ctx->device);
 	expand(ctx->out, e->msg, pctx);
@@ -239,15 +328,17 @@ bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 	if (e->flags & PR_MSG_ONLY)
 		return false;
 	if (e->flags & PR_NO_FIX) {
+		ctx->left++;
+		if (ctx->mode == RFL_PREEN) {
+			preen_halt(ctx);
+			return false;
+		}
 		/* say so rather than pretend: the problem stays */
 		fprintf(ctx->out, "%s? no (not repaired by this version)\n\n",
 			e->question);
-		ctx->left++;
-		if (ctx->mode == RFL_PREEN)
-			ctx->halted = true;
 		return false;
 	}
-	switch (ctx->mode) {
+	switch (ctx->yes_to_all ? RFL_YES : ctx->mode) {
 	case RFL_NO:
 		fprintf(ctx->out, "%s? no\n\n", e->question);
 		fix = false;
@@ -258,20 +349,32 @@ bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		break;
 	case RFL_PREEN:
 		fix = e->flags & PR_PREEN_OK;
-		if (!fix) {
-			/* e2fsck's preenhalt: a person must look at it */
-			fprintf(ctx->out, "\n\n%s: UNEXPECTED INCONSISTENCY; "
-				"RUN reflinkck MANUALLY.\n\t(i.e., without -a "
-				"or -p options)\n", ctx->device);
-			ctx->halted = true;
-		}
+		if (!fix)
+			preen_halt(ctx);
 		break;
 	default:
 		fprintf(ctx->out, "%s<y>? ", e->question);
-		fix = ask_tty(ctx);
-		/* like e2fsck, say what the answer was */
-		fprintf(ctx->out, "%s\n\n", ctx->cancelled ? "cancelled" :
-			fix ? "yes" : "no");
+		/* like e2fsck, say what the answer was (keys are not echoed) */
+		switch (ask_tty(ctx)) {
+		case ANS_CANCEL:
+			ctx->cancelled = true;
+			fix = false;
+			fputs("cancelled!\n\n", ctx->out);
+			break;
+		case ANS_ALL:
+			ctx->yes_to_all = true;
+			fix = true;
+			fputs("yes to all\n\n", ctx->out);
+			break;
+		case ANS_YES:
+			fix = true;
+			fputs("yes\n\n", ctx->out);
+			break;
+		default:
+			fix = false;
+			fputs("no\n\n", ctx->out);
+			break;
+		}
 		break;
 	}
 	if (!fix && !(e->flags & PR_NO_OK))
@@ -286,6 +389,7 @@ void rfl_problem_fixed(struct rfl_check_ctx *ctx, enum rfl_problem code,
 
 	if (!e)
 		return;
+	clear_bar(ctx);
 	if (ctx->mode == RFL_PREEN)
 		fprintf(ctx->out, "%s: ", ctx->device);
 	expand(ctx->out, e->done, pctx);

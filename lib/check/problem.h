@@ -87,6 +87,9 @@ struct rfl_check_ctx {
 	unsigned int left;		/* problems left unfixed */
 	bool cancelled;			/* EOF at a question */
 	bool halted;			/* -p met a problem it may not fix */
+	bool yes_to_all;		/* 'a' answered a question */
+	bool bar_shown;			/* a -C 0 bar is on the line */
+	int pending;			/* a key read ahead (-2: EOF), or 0 */
 };
 
 /*

@@ -11,8 +11,8 @@
 bats_require_minimum_version 1.5.0
 
 REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin/mkreflink"
-HELPERS="$REPO/build/bin"
+BIN="${BIN_DIR:-$REPO/build/bin}/mkreflink"
+HELPERS="${BIN_DIR:-$REPO/build/bin}"
 
 U1=6e1b7a3c-0f4d-4c2b-9a51-3d2e8f7c6b10
 U2=0b9c8d7e-6f5a-4b3c-8d2e-1f0a9b8c7d6e
@@ -691,4 +691,22 @@ big_image() {
 	run --separate-stderr "$BIN" -V
 	[ "$status" -eq 0 ]
 	[[ $stderr == *"mkreflink"*"EXT2FS Library version"* ]]
+}
+
+@test "-G: 0 and non-powers of 2 are refused as mke2fs does" {
+	local g
+	for g in 0 3 24; do
+		run --separate-stderr "$BIN" -q -G "$g" "$IMG" 64M
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "mkreflink: flex_bg size must be a power of 2" ]
+		[ ! -e "$IMG" ]
+		# mke2fs agrees
+		run mke2fs -q -F -G "$g" "$IMG" 64M
+		[ "$status" -ne 0 ]
+		rm -f "$IMG"
+	done
+	run "$BIN" -q -G 4 "$IMG" 64M
+	[ "$status" -eq 0 ]
+	[ "$(dumpe2fs -h "$IMG" 2>/dev/null |
+	     awk -F: '/^Flex block group size/ { print $2 + 0 }')" = 4 ]
 }

@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 
 REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+BIN="${BIN_DIR:-$REPO/build/bin}"
 
 setup_file() {
 	local src="$BATS_FILE_TMPDIR/src" i
@@ -68,6 +68,21 @@ rdw() {
 	rd -R "nosuchcommand" "$IMG"
 	[ "$status" -eq 1 ]
 	grep -q "Command not found" <<<"$output"
+}
+
+@test "refdebug: help COMMAND says what it does; an unknown one is an error" {
+	rd -R "help records" "$IMG"
+	[ "$status" -eq 0 ]
+	[ "$output" = "records: List records: records FLEXGROUP [START [END]]" ]
+	rd -R "help nosuch" "$IMG"
+	[ "$status" -eq 1 ]
+	[ "$output" = "help: no such command: nosuch (help lists them)" ]
+	# the standard requests are found too; one bad name fails the line
+	rd -R "help lr nosuch" "$IMG"
+	[ "$status" -eq 1 ]
+	grep -q "^list_requests, lr, ?: " <<<"$output"
+	grep -qx "help: no such command: nosuch (help lists them)" <<<"$output"
+	[[ "$output" != *"info directory"* ]]
 }
 
 @test "refdebug: the shell reads commands from stdin" {
@@ -230,6 +245,10 @@ blocks [0-9]+$" <<<"$output"
 	rd -R "records 0 5 x" "$IMG"
 	[ "$status" -eq 1 ]
 	grep -q "bad end 'x'" <<<"$output"
+	# an end before the start is an error, not an empty list
+	rd -R "records 0 5 1" "$IMG"
+	[ "$status" -eq 1 ]
+	[ "$output" = "records: end 1 is before start 5" ]
 	# the same records as the library sees them
 	"$BIN/rflctl" "$IMG" records | awk '{ print $2 - 1, $3, $4 }' \
 		>"$BATS_TEST_TMPDIR/lib"

@@ -11,7 +11,7 @@ bats_require_minimum_version 1.5.0
 export RFL_CHECK_RECHECK=1
 
 REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+BIN="${BIN_DIR:-$REPO/build/bin}"
 
 setup_file() {
 	local src="$BATS_FILE_TMPDIR/src"
@@ -429,4 +429,112 @@ meta_block() {
 	[ "$status" -eq 36 ]
 	[[ "$output" == *"Rebuild<y>? cancelled"* ]]
 	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
+}
+
+# Two questions: a stray bg_reserved (Clear) and a wrong count (Rebuild)
+two_problems() {
+	"$BIN/rflctl" -w "$IMG" adjust $(first_record) +1
+	"$BIN/rflctl" -w "$IMG" bg_reserved 1 5
+	cp "$IMG" "$BATS_TEST_TMPDIR/damaged"
+}
+
+# ask KEYS: reflinkck -f on a pty fed KEYS (a here-string: script(1)'s
+# own status is unreliable on a pipe, so the status is echoed inside)
+ask() {
+	run script -qec "'$BIN/reflinkck' -f '$IMG'; echo \"exit \$?\"" \
+		/dev/null <<<"$1"
+	output=${output//$'\r'/}
+	mapfile -t lines <<<"$output"
+	echo "$output"
+}
+
+@test "interactive: one raw key per question, not echoed; Enter is the <y> shown" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	two_problems
+	# y typed as a line: its newline does not answer the next question
+	ask $'y\nn'
+	[[ "$output" == *"Clear<y>? yes"* ]]
+	[[ "$output" == *"Rebuild<y>? no"* ]]
+	[[ "$output" != *"yyes"* && "$output" != *"nno"* ]]
+	[[ "${lines[-1]}" == "exit 4" ]]
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 4 ]
+	[[ "$output" != *"bg_reserved is 5"* ]]
+	# Enter twice: the default, yes, both times
+	cp "$BATS_TEST_TMPDIR/damaged" "$IMG"
+	ask $'\n'
+	[[ "$output" == *"Clear<y>? yes"* ]]
+	[[ "$output" == *"Rebuild<y>? yes"* ]]
+	[[ "${lines[-1]}" == "exit 1" ]]
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+}
+
+@test "interactive: a answers yes to all, without waiting" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	two_problems
+	ask a
+	[[ "$output" == *"Clear<y>? yes to all"* ]]
+	[[ "$output" == *"Rebuild? yes"* ]]
+	[[ "${lines[-1]}" == "exit 1" ]]
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+}
+
+@test "interactive: a cancel after a fix exits 37, FILE SYSTEM WAS MODIFIED" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	two_problems
+	# y, then the end of input at the second question
+	ask y
+	[[ "$output" == *"Clear<y>? yes"* ]]
+	[[ "$output" == *"Rebuild<y>? cancelled"* ]]
+	[[ "$output" == *"$IMG: ***** FILE SYSTEM WAS MODIFIED *****"* ]]
+	[[ "${lines[-1]}" == "exit 37" ]]
+	# the fix made before the cancel is on disk, the rest is left
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" != *"bg_reserved is 5"* ]]
+	[[ "$output" == *"has count"* ]]
+}
+
+@test "-p: a problem it cannot fix halts with UNEXPECTED INCONSISTENCY (4)" {
+	local before
+	mke2fs -q -F -t ext4 -O 64bit -b 1024 -g 2048 -G 2 \
+		-d "$BATS_FILE_TMPDIR/src" "$IMG" 32M >/dev/null
+	# an entry naming a free inode: e2fsck's to repair
+	debugfs -w -R "freei /small" "$IMG" >/dev/null 2>&1
+	"$BIN/rflctl" -w "$IMG" enable
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fp "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "${lines[0]}" == "$IMG: a directory entry names inode "* ]]
+	[[ "$output" == *"$IMG: UNEXPECTED INCONSISTENCY; RUN reflinkck MANUALLY."* ]]
+	[[ "$output" != *"Fix?"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
+@test "-C with a closed fd: Error validating file descriptor, exit 8" {
+	local before
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fn -C 9 "$IMG" 9>&-
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[[ "$output" == "reflinkck: Error validating file descriptor 9: "* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+	# an open one works
+	run "$BIN/reflinkck" -fn -C 9 "$IMG" 9>"$BATS_TEST_TMPDIR/progress"
+	[ "$status" -eq 0 ]
+	grep -q "^2 " "$BATS_TEST_TMPDIR/progress"
+}
+
+@test "-C 0 on a terminal: the bar is cleared before a problem is printed" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	# in later flex groups: pass 2's bar is on the line when found
+	"$BIN/rflctl" -w "$IMG" bg_reserved 3 5
+	run script -qec "'$BIN/reflinkck' -fn -C 0 '$IMG'" /dev/null <<<""
+	echo "$output" | cat -A
+	[[ "$output" == *"%"$'\r\033[K'"group 3: bg_reserved is 5"* ]]
+	[[ "$output" != *"%group 3"* ]]
 }

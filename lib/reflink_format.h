@@ -26,7 +26,8 @@
  * size of the filesystem.
  */
 #define EXT4_RFX_MAGIC			0x424d4652	/* "RFMB" on disk */
-#define EXT4_RFX_VERSION		1
+#define EXT4_RFX_VERSION		2	/* written by this version */
+#define EXT4_RFX_VERSION_NORESV		1	/* earlier: no reserve fields */
 #define EXT4_RFX_NR_SLOTS		8
 
 /* Tree types: the owner of a tree node and the type of a root slot */
@@ -55,11 +56,26 @@ struct ext4_rfx_block {
 	__le64	fm_generation;	/* 0x18 bumped by every commit */
 	__le32	fm_flags;	/* 0x20 must be 0 */
 	__le32	fm_reserved0;	/* 0x24 must be 0 */
-	__le64	fm_reserved[3];	/* 0x28 must be 0 */
+	/*
+	 * Version 2: the tree's reserve, blocks marked in use that only the
+	 * flex group's tree allocator takes (FORMAT.md 4.4).  Version 1:
+	 * both 0.
+	 */
+	__le32	fm_resv_start;	/* 0x28 relative first block, >= 1 */
+	__le32	fm_resv_len;	/* 0x2c blocks, >= 1 */
+	__le64	fm_reserved[2];	/* 0x30 must be 0 */
 	struct ext4_rfx_root fm_roots[EXT4_RFX_NR_SLOTS];	/* 0x40 */
 	/* 0x140 .. end of block: must be 0 */
 };
 static_assert(sizeof(struct ext4_rfx_block) == 320, "ext4_rfx_block size");
+static_assert(offsetof(struct ext4_rfx_block, fm_resv_start) == 0x28,
+	      "fm_resv_start offset");
+static_assert(offsetof(struct ext4_rfx_block, fm_resv_len) == 0x2c,
+	      "fm_resv_len offset");
+static_assert(offsetof(struct ext4_rfx_block, fm_reserved) == 0x30,
+	      "fm_reserved offset");
+static_assert(offsetof(struct ext4_rfx_block, fm_roots) == 0x40,
+	      "fm_roots offset");
 
 /* ---------------------------------------------------------------- */
 /* Generic B-tree node                                               */

@@ -60,6 +60,18 @@ struct e2fs_host {
 	void *priv;
 	errcode_t io_err;		/* first I/O error, for errcode_t */
 	struct e2fs_host_stats stats;
+
+	/*
+	 * The tree's reserve (FORMAT.md 4.4): blocks marked in the bitmap
+	 * whether a node uses them or not; resv_used says which do.  Filled
+	 * from the committed tree on the first allocation.
+	 */
+	blk64_t resv_start, resv_len;
+	unsigned char *resv_used;
+	u64 resv_root;			/* committed root, for the scan */
+	u16 resv_height;
+	u64 resv_nodes;			/* its rr_nodes: bounds the scan */
+	bool resv_scanned;
 };
 
 static inline struct e2fs_host_ent *to_ent(struct ext4_btree_buf *buf)
@@ -751,6 +763,100 @@ static blk64_t find_free(struct e2fs_host *h, blk64_t lo, blk64_t hi)
 	return 0;
 }
 
+static bool in_resv(const struct e2fs_host *h, blk64_t blk)
+{
+	return h->resv_used && blk >= h->resv_start &&
+	       blk - h->resv_start < h->resv_len;
+}
+
+static bool resv_test(const struct e2fs_host *h, blk64_t blk)
+{
+	blk64_t i = blk - h->resv_start;
+
+	return h->resv_used[i >> 3] & (1u << (i & 7));
+}
+
+static void resv_set(struct e2fs_host *h, blk64_t blk, bool used)
+{
+	blk64_t i = blk - h->resv_start;
+
+	if (used)
+		h->resv_used[i >> 3] |= 1u << (i & 7);
+	else
+		h->resv_used[i >> 3] &= ~(1u << (i & 7));
+}
+
+/*
+ * Mark the committed tree's nodes that lie in the reserve.  Only
+ * interior nodes are read (leaves are known from their parents).  A node
+ * that does not look like one is skipped, not trusted: the walk serves
+ * the allocator, the checker judges the tree.
+ */
+static void resv_scan_node(struct e2fs_host *h, blk64_t blk, int level,
+			   u64 *budget)
+{
+	const struct ext4_btree_node_head *hd;
+	struct ext4_btree_buf *buf;
+	u32 nr, max, ks, i;
+	const u8 *vals;
+
+	if (!*budget || !e2fs_host_valid_block(h, blk))
+		return;
+	(*budget)--;
+	if (in_resv(h, blk))
+		resv_set(h, blk, true);
+	if (!level)
+		return;
+	if (e2h_read_block(h, blk, &buf))
+		return;
+	hd = buf->data;
+	nr = le16_to_cpu(hd->bn_nr_entries);
+	max = le16_to_cpu(hd->bn_max_entries);
+	ks = le16_to_cpu(hd->bn_key_size);
+	if (le32_to_cpu(hd->bn_magic) == EXT4_BTREE_MAGIC &&
+	    le16_to_cpu(hd->bn_level) == level && nr <= max &&
+	    le16_to_cpu(hd->bn_val_size) == 8 &&
+	    sizeof(*hd) + (u64)max * (ks + 8) <= h->fs->blocksize) {
+		vals = (const u8 *)buf->data + sizeof(*hd) + (u64)max * ks;
+		for (i = 0; i < nr; i++) {
+			__le64 child;
+
+			memcpy(&child, vals + 8 * i, 8);
+			resv_scan_node(h, le64_to_cpu(child), level - 1,
+				       budget);
+		}
+	}
+	e2h_put_block(h, buf);
+}
+
+static void resv_scan(struct e2fs_host *h)
+{
+	/* a damaged count must not make a cycle endless */
+	u64 budget = h->resv_nodes + h->resv_len + 1;
+
+	h->resv_scanned = true;
+	if (h->resv_root && h->resv_height &&
+	    h->resv_height <= EXT4_BTREE_MAX_HEIGHT)
+		resv_scan_node(h, h->resv_root, h->resv_height - 1, &budget);
+}
+
+/* A free block of the reserve from goal on, wrapping; 0 if none */
+static blk64_t resv_alloc(struct e2fs_host *h, blk64_t goal)
+{
+	blk64_t i, n = h->resv_len, start;
+
+	if (!h->resv_scanned)
+		resv_scan(h);
+	start = in_resv(h, goal) ? goal - h->resv_start : 0;
+	for (i = 0; i < n; i++) {
+		blk64_t blk = h->resv_start + (start + i) % n;
+
+		if (!resv_test(h, blk) && !meta_find(h, blk))
+			return blk;
+	}
+	return 0;
+}
+
 static int e2h_alloc_block(void *host, u64 goal, u64 *blocknrp)
 {
 	struct e2fs_host *h = host;
@@ -758,6 +864,19 @@ static int e2h_alloc_block(void *host, u64 goal, u64 *blocknrp)
 
 	if (!(h->fs->flags & EXT2_FLAG_RW))
 		return -EROFS;
+	if (h->resv_used) {
+		blk = resv_alloc(h, goal);
+		if (blk) {
+			resv_set(h, blk, true);
+			/* a reserve block found free: the bitmap was lost */
+			if (!ext2fs_test_block_bitmap2(h->fs->block_map, blk))
+				ext2fs_block_alloc_stats2(h->fs, blk, +1);
+			h->stats.allocs++;
+			h->stats.resv_allocs++;
+			*blocknrp = blk;
+			return 0;
+		}
+	}
 	if (goal < lo || goal > hi)
 		goal = h->next_goal;
 	if (goal < lo || goal > hi)
@@ -793,8 +912,15 @@ static int e2h_free_block(void *host, u64 blk)
 		/* A dirty copy must not land on a reallocated block */
 		ent_drop(h, e);
 	}
-	ext2fs_block_alloc_stats2(h->fs, blk, -1);
 	h->stats.frees++;
+	/* back to the reserve: it stays marked, for this tree only */
+	if (in_resv(h, blk)) {
+		if (!h->resv_scanned)
+			resv_scan(h);
+		resv_set(h, blk, false);
+		return 0;
+	}
+	ext2fs_block_alloc_stats2(h->fs, blk, -1);
 	return 0;
 }
 
@@ -860,7 +986,49 @@ static void host_free(struct e2fs_host *h)
 		ent_free(e);
 	}
 	ext2fs_free_mem(&h->meta.runs);
+	free(h->resv_used);
 	ext2fs_free_mem(&h);
+}
+
+errcode_t e2fs_host_set_reserve(struct e2fs_host *h, blk64_t start,
+				blk64_t len, u64 root, u16 height, u64 nodes)
+{
+	free(h->resv_used);
+	h->resv_used = NULL;
+	h->resv_start = h->resv_len = 0;
+	h->resv_scanned = false;
+	if (!len)
+		return 0;
+	if (start <= h->first || start >= h->end || len > h->end - start)
+		return RFL_ET_BAD_ARG;
+	h->resv_used = calloc((len + 7) / 8, 1);
+	if (!h->resv_used)
+		return EXT2_ET_NO_MEMORY;
+	h->resv_start = start;
+	h->resv_len = len;
+	h->resv_root = root;
+	h->resv_height = height;
+	h->resv_nodes = nodes;
+	return 0;
+}
+
+bool e2fs_host_in_reserve(const struct e2fs_host *h, blk64_t blk)
+{
+	return in_resv(h, blk);
+}
+
+blk64_t e2fs_host_reserve_free(struct e2fs_host *h)
+{
+	blk64_t i, n = 0;
+
+	if (!h->resv_used)
+		return 0;
+	if (!h->resv_scanned)
+		resv_scan(h);
+	for (i = 0; i < h->resv_len; i++)
+		if (!resv_test(h, h->resv_start + i))
+			n++;
+	return n;
 }
 
 errcode_t e2fs_host_open(ext2_filsys fs, dgrp_t flex_group,

@@ -141,6 +141,20 @@ blk64_t e2fs_host_nr_blocks(const struct e2fs_host *h);
  */
 bool e2fs_host_valid_block(const struct e2fs_host *h, u64 blk);
 
+/*
+ * The tree's reserve (FORMAT.md 4.4): [start, start + len), every block
+ * marked in the bitmap.  The allocator takes a block of it that no node
+ * of the tree uses before any other block of the flex group, and a node
+ * freed inside it goes back to it, still marked.  root, height and nodes
+ * are the committed tree's: its nodes in the reserve are found on the
+ * first allocation.  len 0 removes the reserve.
+ */
+errcode_t e2fs_host_set_reserve(struct e2fs_host *h, blk64_t start,
+				blk64_t len, u64 root, u16 height, u64 nodes);
+bool e2fs_host_in_reserve(const struct e2fs_host *h, blk64_t blk);
+/* Blocks of the reserve no node uses */
+blk64_t e2fs_host_reserve_free(struct e2fs_host *h);
+
 /* Outstanding buffer references; 0 between tree operations */
 unsigned int e2fs_host_nr_refs(const struct e2fs_host *h);
 
@@ -150,6 +164,7 @@ struct e2fs_host_stats {
 	u64 hits;		/* read_block served from the cache */
 	u64 evictions;		/* clean buffers dropped to make room */
 	u64 allocs;		/* blocks allocated */
+	u64 resv_allocs;	/* of them, from the reserve */
 	u64 frees;		/* blocks freed */
 	u64 flushes;		/* flush op calls */
 	u64 commits;		/* commit_root op calls that succeeded */

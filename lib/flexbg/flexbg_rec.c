@@ -97,9 +97,11 @@ static int check_fields(const void *block, u32 block_size, u64 blocknr,
 {
 	const struct ext4_rfx_block *b = crfx(block);
 
-	if (le16_to_cpu(b->fm_version) != EXT4_RFX_VERSION)
+	u16 version = le16_to_cpu(b->fm_version);
+
+	if (version != EXT4_RFX_VERSION && version != EXT4_RFX_VERSION_NORESV)
 		return problem(p, EXT4_RFX_BAD_VERSION, -1, EXT4_RFX_VERSION,
-			       le16_to_cpu(b->fm_version));
+			       version);
 	if (le16_to_cpu(b->fm_nr_slots) != EXT4_RFX_NR_SLOTS)
 		return problem(p, EXT4_RFX_BAD_NR_SLOTS, -1, EXT4_RFX_NR_SLOTS,
 			       le16_to_cpu(b->fm_nr_slots));
@@ -109,6 +111,13 @@ static int check_fields(const void *block, u32 block_size, u64 blocknr,
 	if (le64_to_cpu(b->fm_blocknr) != blocknr)
 		return problem(p, EXT4_RFX_BAD_BLOCKNR, -1, blocknr,
 			       le64_to_cpu(b->fm_blocknr));
+	if (version == EXT4_RFX_VERSION_NORESV &&
+	    (b->fm_resv_start || b->fm_resv_len))
+		return problem(p, EXT4_RFX_BAD_RESERVED, -1, 0, 1);
+	/* The block range is the host's to check: it knows len(fg) */
+	if (version == EXT4_RFX_VERSION &&
+	    (!b->fm_resv_start || !b->fm_resv_len))
+		return problem(p, EXT4_RFX_BAD_RESV, -1, 1, 0);
 	if (b->fm_flags || b->fm_reserved0 ||
 	    !is_zero(b->fm_reserved, sizeof(b->fm_reserved)) ||
 	    !is_zero((const u8 *)block + sizeof(*b),
@@ -141,7 +150,7 @@ void ext4_rfx_init(void *block, u32 block_size, u64 blocknr, u32 fg)
 
 	memset(block, 0, block_size);
 	b->fm_magic = cpu_to_le32(EXT4_RFX_MAGIC);
-	b->fm_version = cpu_to_le16(EXT4_RFX_VERSION);
+	b->fm_version = cpu_to_le16(EXT4_RFX_VERSION_NORESV);
 	b->fm_nr_slots = cpu_to_le16(EXT4_RFX_NR_SLOTS);
 	b->fm_flex_group = cpu_to_le32(fg);
 	b->fm_blocknr = cpu_to_le64(blocknr);
@@ -229,4 +238,23 @@ bool ext4_rfx_is_empty(const void *block)
 		if (b->fm_roots[i].rr_height)
 			return false;
 	return true;
+}
+
+void ext4_rfx_set_resv(void *block, u32 start, u32 len)
+{
+	struct ext4_rfx_block *b = rfx(block);
+
+	b->fm_version = cpu_to_le16(start ? EXT4_RFX_VERSION :
+				    EXT4_RFX_VERSION_NORESV);
+	b->fm_resv_start = cpu_to_le32(start);
+	b->fm_resv_len = cpu_to_le32(start ? len : 0);
+}
+
+bool ext4_rfx_get_resv(const void *block, u32 *start, u32 *len)
+{
+	const struct ext4_rfx_block *b = crfx(block);
+
+	*start = le32_to_cpu(b->fm_resv_start);
+	*len = le32_to_cpu(b->fm_resv_len);
+	return le16_to_cpu(b->fm_version) == EXT4_RFX_VERSION;
 }

@@ -21,6 +21,7 @@ enum ext4_rfx_problem_code {
 	EXT4_RFX_UNKNOWN_SLOT_TYPE,	/* a newer writer's tree */
 	EXT4_RFX_BAD_SLOT,		/* flags, height, root, counts */
 	EXT4_RFX_DUP_SLOT,		/* two slots of one type */
+	EXT4_RFX_BAD_RESV,		/* version 2 without a reserve */
 };
 
 struct ext4_rfx_problem {
@@ -40,7 +41,7 @@ u32 ext4_rfx_csum(const void *block, u32 block_size, u32 seed);
 int ext4_rfx_check(const void *block, u32 block_size, u32 seed, u64 blocknr,
 		   u32 fg, struct ext4_rfx_problem *p);
 
-/* A fresh block with no trees, generation 1 */
+/* A fresh version-1 block with no trees and no reserve, generation 1 */
 void ext4_rfx_init(void *block, u32 block_size, u64 blocknr, u32 fg);
 
 /* Set the checksum; refuses (-EFSCORRUPTED) a block that fails checks */
@@ -62,6 +63,15 @@ void ext4_rfx_load_root(const void *block, struct ext4_btree *tree);
  * slot is taken.
  */
 int ext4_rfx_store_root(void *block, const struct ext4_btree *tree);
+
+/*
+ * Record the tree's reserve [start, start + len) (relative to the flex
+ * group): version 2.  start 0 removes it (version 1).
+ */
+void ext4_rfx_set_resv(void *block, u32 start, u32 len);
+
+/* The reserve, and whether the block has one (version 2) */
+bool ext4_rfx_get_resv(const void *block, u32 *start, u32 *len);
 
 /* True if every slot is unused or holds an empty tree */
 bool ext4_rfx_is_empty(const void *block);

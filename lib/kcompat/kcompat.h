@@ -18,6 +18,7 @@
 #include <linux/build_bug.h>
 #include <linux/compiler.h>
 #include <linux/crc32c.h>
+#include <linux/math64.h>
 #include <asm/byteorder.h>
 
 #else /* userspace */
@@ -64,6 +65,12 @@ typedef __s64 s64;
 #ifndef static_assert
 #define static_assert _Static_assert
 #endif
+
+/* The kernel's 64-bit division helper (linux/math64.h) */
+static inline u64 div64_u64(u64 dividend, u64 divisor)
+{
+	return dividend / divisor;
+}
 
 /* crc32c without pre/post inversion, as ext4_chksum() and ext2fs use it */
 u32 crc32c(u32 crc, const void *buf, unsigned int len);

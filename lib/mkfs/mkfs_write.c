@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "flexbg/flexbg_e2fs.h"
 #include "mkfs/rfl_mkfs.h"
 #include "reflink/rfl.h"
 
@@ -355,20 +356,71 @@ static errcode_t create_journal(struct rfl_mkfs *m, ext2_filsys fs)
 	return 0;
 }
 
+/* No flex group needs less than a metadata block and its reserve */
+static bool all_need(void *priv, dgrp_t fg, bool *has_meta)
+{
+	(void)priv;
+	(void)fg;
+	*has_meta = false;
+	return true;
+}
+
 /*
- * A metadata block with an empty refcount tree in every flex group, as
- * rfl_enable() would add, but in memory: a half-made filesystem is no
- * filesystem, so none of enable's ordered flushes are needed and one
- * close writes the lot.  Same goal as the library's allocator (the
- * first free block after the flex group's first), so a fresh format and
- * mke2fs + enable place the blocks alike.
+ * Before anything is written: in every flex group a metadata block and
+ * right after it the tree's reserve (FORMAT.md 4.4), marked in the
+ * bitmap so that nothing else (journal, files, -d) takes them, found by
+ * bg_reserved.  Same goal as the library's allocator (the first free
+ * run after the flex group's first block), so a fresh format and
+ * mke2fs + enable place the blocks alike.  Too small: how many blocks
+ * are missing, and nothing written.
+ */
+static errcode_t place_reserves(struct rfl_mkfs *m, ext2_filsys fs)
+{
+	dgrp_t gpf = e2fs_flex_group_size(fs), fg;
+	blk64_t first, len, rlen, blk, missing;
+
+	for (fg = 0; fg < m->nr_flex; fg++) {
+		first = e2fs_flex_group_first_block(fs, fg);
+		len = e2fs_flex_group_blocks(fs, fg);
+		rlen = rfl_fg_resv_blocks(fs, fg);
+		blk = rlen ? rfl_fg_find_run(fs, NULL, first + 1, first + len,
+					     first + 1, rlen + 1) : 0;
+		if (!blk)
+			break;
+		ext2fs_block_alloc_stats_range(fs, blk, rlen + 1, +1);
+		rfl_set_bg_reserved(fs, fg * gpf, (__u32)(blk - first));
+	}
+	if (fg == m->nr_flex)
+		return 0;
+	/* undo, then count what every flex group lacks */
+	while (fg--) {
+		first = e2fs_flex_group_first_block(fs, fg);
+		blk = first + rfl_bg_reserved(fs, fg * gpf);
+		ext2fs_block_alloc_stats_range(fs, blk,
+					       rfl_fg_resv_blocks(fs, fg) + 1,
+					       -1);
+		rfl_set_bg_reserved(fs, fg * gpf, 0);
+	}
+	missing = rfl_fg_resv_missing(fs, NULL, all_need, NULL);
+	snprintf(m->why, sizeof(m->why), "while reserving room for the "
+		 "refcount trees: the filesystem is %llu blocks too small",
+		 (unsigned long long)(missing ? missing : 1));
+	return RFL_ET_NO_RESERVE_ROOM;
+}
+
+/*
+ * The metadata blocks place_reserves chose, each with an empty refcount
+ * tree and its reserve, as rfl_enable() would add, but in memory: a
+ * half-made filesystem is no filesystem, so none of enable's ordered
+ * flushes are needed and one close writes the lot.
  */
 static errcode_t write_reflink_meta(struct rfl_mkfs *m, ext2_filsys fs)
 {
 	dgrp_t gpf = e2fs_flex_group_size(fs), fg;
 	u32 seed = e2fs_host_csum_seed(fs);
-	blk64_t first, len, blk;
-	errcode_t ret;
+	blk64_t first, blk;
+	errcode_t ret = 0;
+	__u32 rel;
 	void *buf;
 
 	progress(m, "Writing reflink metadata: ");
@@ -378,18 +430,13 @@ static errcode_t write_reflink_meta(struct rfl_mkfs *m, ext2_filsys fs)
 	m->nr_meta = 0;
 	for (fg = 0; fg < m->nr_flex; fg++) {
 		first = e2fs_flex_group_first_block(fs, fg);
-		len = e2fs_flex_group_blocks(fs, fg);
-		ret = ext2fs_new_block2(fs, first + 1, NULL, &blk);
-		/* a flex group full of tables gets its block on first share */
-		if (ret == EXT2_ET_BLOCK_ALLOC_FAIL ||
-		    (!ret && (blk <= first || blk >= first + len))) {
-			ret = 0;
+		rel = rfl_bg_reserved(fs, fg * gpf);
+		if (!rel)
 			continue;
-		}
-		if (ret)
-			break;
-		ext2fs_block_alloc_stats2(fs, blk, +1);
+		blk = first + rel;
 		ext4_rfx_init(buf, fs->blocksize, blk, fg);
+		ext4_rfx_set_resv(buf, rel + 1,
+				  (u32)rfl_fg_resv_blocks(fs, fg));
 		if (ext4_rfx_seal(buf, fs->blocksize, seed, blk, fg)) {
 			ret = RFL_ET_CORRUPT_META;
 			break;
@@ -397,7 +444,6 @@ static errcode_t write_reflink_meta(struct rfl_mkfs *m, ext2_filsys fs)
 		ret = io_channel_write_blk64(fs->io, blk, 1, buf);
 		if (ret)
 			break;
-		rfl_set_bg_reserved(fs, fg * gpf, (__u32)(blk - first));
 		m->nr_meta++;
 	}
 	ext2fs_free_mem(&buf);
@@ -425,12 +471,7 @@ errcode_t rfl_mkfs_write(struct rfl_mkfs *m, ext2_filsys fs)
 	if (m->discarded)
 		lazy = zeroed = true;
 
-	ret = zap_old_super(fs);
-	if (ret) {
-		set_why(m, "while erasing the old superblock");
-		return ret;
-	}
-
+	/* in memory only, up to place_reserves: a refusal writes nothing */
 	progress(m, "Allocating group tables: ");
 	ret = ext2fs_allocate_tables(fs);
 	if (ret) {
@@ -445,6 +486,16 @@ errcode_t rfl_mkfs_write(struct rfl_mkfs *m, ext2_filsys fs)
 				ext2fs_blocks_count(fs->super) - 1, &overhead);
 	if (ret) {
 		set_why(m, "while calculating overhead");
+		return ret;
+	}
+	/* not overhead: --strip gives the reserve back */
+	ret = place_reserves(m, fs);
+	if (ret)
+		return ret;
+
+	ret = zap_old_super(fs);
+	if (ret) {
+		set_why(m, "while erasing the old superblock");
 		return ret;
 	}
 

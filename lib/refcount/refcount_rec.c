@@ -267,3 +267,53 @@ ext4_refcount_check_rec(const struct ext4_refcount_rec *rec,
 		return EXT4_REFCOUNT_NOT_MERGED;
 	return EXT4_REFCOUNT_OK;
 }
+
+/*
+ * Worst case: a record per block (adjacent records may differ in count,
+ * so every block of the flex group can start one), every non-root node
+ * at min_fill: ceil(records / min_leaf) leaves, then ceil(n / min_node)
+ * per level up to a single root, as XFS's xfs_btree_calc_size.
+ *
+ * A commit holds the replaced nodes until its switch, so it needs blocks
+ * beyond the tree.  The writer bounds that: it adjusts at most `piece` =
+ * min_leaf blocks per step and commits once a transaction has allocated
+ * `budget` blocks.  A step touches at most min_leaf + 2 records, hence
+ * at most 3 leaves; per level it shadows at most 3 nodes, splits at most
+ * 3 and borrows from at most 3 siblings, plus a new root: 9 * height + 1
+ * <= 10 * (height + 1).  With budget the same, one commit allocates at
+ * most budget - 1 + 10 * (height + 1) < 20 * (height + 1) blocks.
+ */
+int ext4_refcount_resv_calc(u32 block_size, u64 group_blocks,
+			    struct ext4_refcount_resv *r)
+{
+	u16 max_leaf = ext4_btree_leaf_capacity(&ext4_refcount_geo,
+						block_size);
+	u16 max_node = ext4_btree_node_capacity(&ext4_refcount_geo,
+						block_size);
+	u64 min_leaf = max_leaf / 2, min_node = max_node / 2, n;
+
+	memset(r, 0, sizeof(*r));
+	if (max_leaf < EXT4_BTREE_MIN_ENTRIES ||
+	    max_node < EXT4_BTREE_MIN_ENTRIES)
+		return -EINVAL;
+	n = div64_u64(group_blocks + min_leaf - 1, min_leaf);
+	r->tree = n;
+	r->height = 1;
+	while (n > 1) {
+		n = div64_u64(n + min_node - 1, min_node);
+		r->tree += n;
+		r->height++;
+	}
+	r->piece = (u32)min_leaf;
+	r->budget = 10 * (r->height + 1);
+	/*
+	 * A small flex group (the short last one) cannot make a commit
+	 * that large: each of its at most `tree` nodes is shadowed once
+	 * and at most as many again split off, plus a new root per level.
+	 */
+	r->commit = 2 * r->budget;
+	if (2 * r->tree + r->height + 1 < r->commit)
+		r->commit = (u32)(2 * r->tree + r->height + 1);
+	r->total = r->tree + r->commit;
+	return 0;
+}

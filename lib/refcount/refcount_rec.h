@@ -61,6 +61,25 @@ int ext4_refcount_adjust(struct ext4_btree *tree, u32 group_blocks,
 			 u32 start, u32 len, int delta,
 			 ext4_refcount_free_fn freed, void *priv);
 
+/*
+ * The tree's reserve in a flex group of group_blocks blocks (FORMAT.md
+ * 4.4), after XFS's xfs_refcountbt_calc_reserves: the largest tree the
+ * flex group can need (one record per block, every node at its minimum
+ * fill) plus what one commit may allocate on top of it.
+ */
+struct ext4_refcount_resv {
+	u64 tree;		/* blocks of the largest tree */
+	u32 height;		/* its height */
+	u32 commit;		/* blocks one commit may take besides */
+	u32 piece;		/* blocks adjusted per step (rfl_adjust) */
+	u32 budget;		/* allocations after which a step commits */
+	u64 total;		/* tree + commit: the reserve */
+};
+
+/* -EINVAL for a block size the tree cannot use */
+int ext4_refcount_resv_calc(u32 block_size, u64 group_blocks,
+			    struct ext4_refcount_resv *r);
+
 /* Problems a single record or a pair of neighbours can have */
 enum ext4_refcount_problem {
 	EXT4_REFCOUNT_OK = 0,

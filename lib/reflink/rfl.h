@@ -34,6 +34,10 @@ struct rfl_group {
 	blk64_t nr_blocks;		/* blocks in the flex group */
 	blk64_t meta_blk;		/* 0 = no metadata block */
 	void *meta;			/* its image, once loaded */
+	blk64_t resv_start;		/* the tree's reserve (absolute), */
+	blk64_t resv_len;		/* 0 = none (a version-1 block) */
+	bool resv_bad;			/* recorded but wrong: no writes */
+	u64 txn_allocs;			/* host allocations at begin */
 	struct e2fs_host *host;
 	struct ext4_btree tree;
 	bool loaded;			/* meta and tree are valid */
@@ -131,8 +135,35 @@ errcode_t rfl_group_bulk_load(struct rfl_group *grp, u64 nr,
 			      unsigned int fill, ext4_btree_next_fn next,
 			      void *priv);
 
-/* Give flex group fg a metadata block with an empty tree if it has none */
+/*
+ * Give flex group fg a metadata block with an empty tree and its reserve
+ * (FORMAT.md 4.4) if it has none; a version-1 block without a reserve
+ * only where the flex group has no room for one.
+ */
 errcode_t rfl_group_create(struct rfl_fs *rfs, dgrp_t fg);
+
+/*
+ * Give flex group fg its reserve: a metadata block if it has none, the
+ * reserve if its block is version 1.  RFL_ET_NO_RESERVE_ROOM (nothing
+ * written) when no free run is long enough.
+ */
+errcode_t rfl_group_add_reserve(struct rfl_fs *rfs, dgrp_t fg);
+
+/*
+ * Blocks missing for every flex group to get its reserve (and metadata
+ * block): 0 if rfl_group_add_reserve can succeed everywhere.
+ */
+errcode_t rfl_reserve_missing(struct rfl_fs *rfs, blk64_t *missing);
+
+/*
+ * reflinkck: give flex group fg a new reserve of the right size in a
+ * free run (RFL_ET_NO_RESERVE_ROOM if there is none).  The old blocks
+ * stay marked, for the caller to free what nothing else holds.
+ */
+errcode_t rfl_group_move_reserve(struct rfl_fs *rfs, dgrp_t fg);
+
+/* Does a version-2 metadata block's reserve hold blk? */
+bool rfl_group_in_reserve(const struct rfl_group *grp, blk64_t blk);
 
 /*
  * Free flex group fg's tree and metadata block and clear its bg_reserved
@@ -175,11 +206,18 @@ errcode_t rfl_for_each_record(struct rfl_fs *rfs, rfl_record_fn fn,
 			      void *priv);
 
 /*
- * Enable: create a metadata block with an empty refcount tree in every
- * flex group that has room, then set the reflink bit.  The image must
- * pass rfl_check_features and not have the bit yet.
+ * Enable: create a metadata block with an empty refcount tree and its
+ * reserve in every flex group, then set the reflink bit.  The image must
+ * pass rfl_check_features.  On an image that has the bit already, give
+ * every flex group without a reserve one (an image made before the
+ * reserve existed).  A flex group without a free run for its reserve
+ * gets a version-1 block (or none), as before reserves: callers that
+ * must not accept that ask rfl_enable_missing first (mkreflink does).
  */
 errcode_t rfl_enable(struct rfl_fs *rfs);
+
+/* Blocks rfl_enable lacks for the reserves (0: it can proceed) */
+errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing);
 
 /*
  * Disable (strip): free every tree and metadata block and clear the bit.

@@ -161,11 +161,20 @@ static blk64_t flex_free(ext2_filsys fs, dgrp_t fg)
 	return n;
 }
 
+static bool has_reserve(struct rfl_fs *rfs, dgrp_t fg)
+{
+	struct rfl_group *grp;
+
+	return !rfl_group_load(rfs, fg, &grp) && grp->resv_len &&
+	       !grp->resv_bad;
+}
+
 /*
  * A free run of up to want blocks at or after goal.  A flex group's
- * refcount tree can only grow inside the flex group, so copies leave
- * RFL_TREE_RESERVE blocks free in every flex group they land in, moving
- * on to the next one, unless every flex group is down to its reserve.
+ * refcount tree can only grow inside the flex group, so in a flex group
+ * made before reserves (FORMAT.md 4.4) copies leave RFL_TREE_RESERVE
+ * blocks free, moving on to the next one, unless every flex group is
+ * down to that.
  */
 static errcode_t new_run(struct rfl_fs *rfs, blk64_t goal, blk64_t want,
 			 blk64_t *got, blk64_t *len)
@@ -189,7 +198,8 @@ static errcode_t new_run(struct rfl_fs *rfs, blk64_t goal, blk64_t want,
 			*len = want;
 		if (*got + *len > fg_end)
 			*len = fg_end - *got;
-		if (!reserve)
+		/* a flex group with its reserve (FORMAT.md 4.4) needs no more */
+		if (!reserve || has_reserve(rfs, fg))
 			return 0;
 		room = flex_free(fs, fg);
 		room = room > RFL_TREE_RESERVE ? room - RFL_TREE_RESERVE : 0;
@@ -205,8 +215,8 @@ static errcode_t new_run(struct rfl_fs *rfs, blk64_t goal, blk64_t want,
 
 /*
  * Give every piece new blocks near its old ones; a piece whose blocks
- * come in several runs is split.  RFL_ET_NO_SPACE with nothing allocated
- * when the filesystem is full.
+ * come in several runs is split.  RFL_ET_NO_DATA_SPACE with nothing
+ * allocated when the filesystem is full.
  */
 static errcode_t allocate(struct rfl_fs *rfs, struct cow_list *l)
 {
@@ -239,7 +249,7 @@ fail:
 	free_new_blocks(fs, l, 0);
 	for (i = 0; i < l->nr; i++)
 		l->v[i].new = 0;
-	return ret == EXT2_ET_BLOCK_ALLOC_FAIL ? RFL_ET_NO_SPACE : ret;
+	return ret == EXT2_ET_BLOCK_ALLOC_FAIL ? RFL_ET_NO_DATA_SPACE : ret;
 }
 
 /* Copy the data of every initialized piece to its new blocks */
@@ -576,7 +586,7 @@ errcode_t rfl_unshare_all(struct rfl_fs *rfs)
 	 * transactions shadow: better to refuse than to stop half-way.
 	 */
 	if (free_blocks(fs) < nc.blocks + nc.blocks / 64 + nc.records + 64)
-		return RFL_ET_NO_SPACE;
+		return RFL_ET_NO_DATA_SPACE;
 
 	ret = find_sharers(rfs, &inos, &nr);
 	for (i = 0; !ret && i < nr; i++)

@@ -2,7 +2,69 @@
 /*
  * rfl_enable.c - turn the reflink feature on and off on an image.
  */
+#include "flexbg/flexbg_e2fs.h"
 #include "reflink/rfl.h"
+
+/* Without the bit, every flex group needs a block and a reserve */
+static bool all_need(void *priv, dgrp_t fg, bool *has_meta)
+{
+	(void)priv;
+	(void)fg;
+	*has_meta = false;
+	return true;
+}
+
+/*
+ * A reserve where there is room; elsewhere a block without one (or none
+ * in a flex group full of tables), as before reserves: mkreflink refuses
+ * such an image beforehand (rfl_enable_missing), tests make them.
+ */
+static errcode_t add_one(struct rfl_fs *rfs, dgrp_t fg)
+{
+	errcode_t ret = rfl_group_add_reserve(rfs, fg);
+
+	if (ret == RFL_ET_NO_RESERVE_ROOM)
+		ret = rfl_group_create(rfs, fg);
+	return ret == RFL_ET_NO_SPACE ? 0 : ret;
+}
+
+/* The bit is on: add what an image made before the reserve lacks */
+static errcode_t add_reserves(struct rfl_fs *rfs)
+{
+	errcode_t ret = 0;
+	dgrp_t fg;
+
+	rfs->batch = true;
+	for (fg = 0; fg < rfs->nr_flex && !ret; fg++)
+		ret = add_one(rfs, fg);
+	rfs->batch = false;
+	if (!ret)
+		ret = io_channel_flush(rfs->fs->io);
+	if (!ret)
+		ret = ext2fs_flush(rfs->fs);
+	return ret;
+}
+
+errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing)
+{
+	ext2_filsys fs = rfs->fs;
+	errcode_t ret;
+
+	if (rfl_has_feature(fs))
+		return rfl_reserve_missing(rfs, missing);
+	if (!rfs->meta_map) {
+		ret = e2fs_meta_map_build(fs, &rfs->meta_map);
+		if (ret)
+			return ret;
+	}
+	if (!fs->block_map) {
+		ret = ext2fs_read_block_bitmap(fs);
+		if (ret)
+			return ret;
+	}
+	*missing = rfl_fg_resv_missing(fs, rfs->meta_map, all_need, NULL);
+	return 0;
+}
 
 errcode_t rfl_enable(struct rfl_fs *rfs)
 {
@@ -12,11 +74,11 @@ errcode_t rfl_enable(struct rfl_fs *rfs)
 
 	if (!(fs->flags & EXT2_FLAG_RW))
 		return EXT2_ET_RO_FILSYS;
-	if (rfl_has_feature(fs))
-		return RFL_ET_HAS_FEATURE;
 	ret = rfl_check_features(fs);
 	if (ret)
 		return ret;
+	if (rfl_has_feature(fs))
+		return add_reserves(rfs);
 
 	/*
 	 * Without the bit bg_reserved means nothing, so clear stale values
@@ -39,14 +101,8 @@ errcode_t rfl_enable(struct rfl_fs *rfs)
 	 * the bitmap marking them: a crash before it leaves no pointer.
 	 */
 	rfs->batch = true;
-	for (fg = 0; fg < rfs->nr_flex; fg++) {
-		ret = rfl_group_create(rfs, fg);
-		/* a full flex group gets its block when space appears */
-		if (ret == RFL_ET_NO_SPACE)
-			ret = 0;
-		if (ret)
-			break;
-	}
+	for (fg = 0; fg < rfs->nr_flex && !ret; fg++)
+		ret = add_one(rfs, fg);
 	rfs->batch = false;
 	if (!ret)
 		ret = io_channel_flush(fs->io);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flexbg/flexbg_e2fs.h"
 #include "reflink/rfl.h"
 
 dgrp_t rfl_block_flex_group(const struct rfl_fs *rfs, blk64_t blk)
@@ -53,6 +54,42 @@ static int commit_root(void *priv, struct ext4_btree *tree)
 		return -ENOSPC;
 	ret = meta_write(grp->rfs, grp);
 	return ret ? -EIO : 0;
+}
+
+bool rfl_group_in_reserve(const struct rfl_group *grp, blk64_t blk)
+{
+	return grp->resv_len && blk >= grp->resv_start &&
+	       blk - grp->resv_start < grp->resv_len;
+}
+
+/*
+ * The reserve of a version-2 block: inside the flex group, clear of fs
+ * metadata and of the metadata block, of the size FORMAT.md 4.4 gives.
+ * One that is not is remembered as bad (writes refuse; reflinkck
+ * repairs it) rather than failing the load.
+ */
+static errcode_t resv_load(struct rfl_fs *rfs, struct rfl_group *grp)
+{
+	u32 rs, rl;
+
+	grp->resv_start = grp->resv_len = 0;
+	grp->resv_bad = false;
+	if (grp->meta_blk && ext4_rfx_get_resv(grp->meta, &rs, &rl)) {
+		grp->resv_start = grp->first + rs;
+		grp->resv_len = rl;
+		if ((u64)rs + rl > grp->nr_blocks ||
+		    rfl_group_in_reserve(grp, grp->meta_blk) ||
+		    e2fs_meta_map_overlaps(rfs->meta_map, grp->resv_start,
+					   rl) ||
+		    rl != rfl_fg_resv_blocks(rfs->fs, grp->fg)) {
+			grp->resv_bad = true;
+			return e2fs_host_set_reserve(grp->host, 0, 0, 0, 0,
+						     0);
+		}
+	}
+	return e2fs_host_set_reserve(grp->host, grp->resv_start,
+				     grp->resv_len, grp->tree.root,
+				     grp->tree.height, grp->tree.nr_nodes);
 }
 
 errcode_t rfl_group_load(struct rfl_fs *rfs, dgrp_t fg,
@@ -111,6 +148,9 @@ errcode_t rfl_group_load(struct rfl_fs *rfs, dgrp_t fg,
 			return meta_error(&p);
 		ext4_rfx_load_root(grp->meta, &grp->tree);
 	}
+	ret = resv_load(rfs, grp);
+	if (ret)
+		return ret;
 	grp->loaded = true;
 	*grpp = grp;
 	return 0;
@@ -135,21 +175,53 @@ errcode_t rfl_group_release(struct rfl_fs *rfs, dgrp_t fg)
 	return ret;
 }
 
+/* A free run for the reserve, from just after the metadata block on */
+static blk64_t resv_find(struct rfl_fs *rfs, struct rfl_group *grp,
+			 blk64_t len)
+{
+	blk64_t goal = grp->meta_blk ? grp->meta_blk + 1 : grp->first + 1;
+
+	return rfl_fg_find_run(rfs->fs, rfs->meta_map, grp->first + 1,
+			       grp->first + grp->nr_blocks, goal, len);
+}
+
 /*
- * Give grp a metadata block with an empty tree: write the block, make it
- * durable, then point bg_reserved at it (FORMAT.md 7.4).
+ * Give grp a metadata block with an empty tree and, if there is room
+ * (or need_resv), its reserve, as near after it as a free run allows:
+ * mark the blocks, write the block, make both durable, then point
+ * bg_reserved at it (FORMAT.md 7.4).  The block goes where it always
+ * went (the first free block of the flex group), so a rebuild in an
+ * image made before reserves puts it where it did.  Without room for
+ * the reserve and need_resv: RFL_ET_NO_RESERVE_ROOM, nothing changed.
  */
-static errcode_t meta_create(struct rfl_fs *rfs, struct rfl_group *grp)
+static errcode_t meta_create(struct rfl_fs *rfs, struct rfl_group *grp,
+			     bool need_resv)
 {
 	ext2_filsys fs = rfs->fs;
+	blk64_t rlen = rfl_fg_resv_blocks(fs, grp->fg), run = 0;
 	u64 blk;
 	errcode_t ret;
 	int err;
 
 	err = e2fs_host_ops.alloc_block(grp->host, grp->first + 1, &blk);
 	if (err)
-		return err == -ENOSPC ? RFL_ET_NO_SPACE : (errcode_t)-err;
+		return err == -ENOSPC ? (need_resv ? RFL_ET_NO_RESERVE_ROOM :
+					 RFL_ET_NO_SPACE) : (errcode_t)-err;
+	grp->meta_blk = blk;
+	if (rlen)
+		run = resv_find(rfs, grp, rlen);
+	grp->meta_blk = 0;
+	if (!run && need_resv) {
+		ext2fs_block_alloc_stats2(fs, blk, -1);
+		return RFL_ET_NO_RESERVE_ROOM;
+	}
+	if (run)
+		ext2fs_block_alloc_stats_range(fs, run, rlen, +1);
 	ext4_rfx_init(grp->meta, fs->blocksize, blk, grp->fg);
+	/* an image made before reserves, and no room: the old way */
+	if (run)
+		ext4_rfx_set_resv(grp->meta, (u32)(run - grp->first),
+				  (u32)rlen);
 	grp->meta_blk = blk;
 	ret = meta_write(rfs, grp);
 	if (!ret && !rfs->batch)
@@ -157,11 +229,16 @@ static errcode_t meta_create(struct rfl_fs *rfs, struct rfl_group *grp)
 	if (ret) {
 		grp->meta_blk = 0;
 		ext2fs_block_alloc_stats2(fs, blk, -1);
+		if (run)
+			ext2fs_block_alloc_stats_range(fs, run, rlen, -1);
 		return ret;
 	}
 	rfl_set_bg_reserved(fs, grp->fg * e2fs_flex_group_size(fs),
 			    (__u32)(blk - grp->first));
 	ext4_rfx_load_root(grp->meta, &grp->tree);
+	ret = resv_load(rfs, grp);
+	if (ret)
+		return ret;
 	/* batched: descriptors reach disk only in the caller's final flush */
 	return rfs->batch ? 0 : ext2fs_flush(fs);
 }
@@ -174,7 +251,86 @@ errcode_t rfl_group_create(struct rfl_fs *rfs, dgrp_t fg)
 	ret = rfl_group_load(rfs, fg, &grp);
 	if (ret || grp->meta_blk)
 		return ret;
-	return meta_create(rfs, grp);
+	return meta_create(rfs, grp, false);
+}
+
+/*
+ * A version-1 block gains its reserve: the blocks are marked and on disk
+ * before the metadata block names them, so a crash leaks them at worst.
+ */
+errcode_t rfl_group_add_reserve(struct rfl_fs *rfs, dgrp_t fg)
+{
+	ext2_filsys fs = rfs->fs;
+	struct rfl_group *grp;
+	blk64_t rlen, run;
+	errcode_t ret;
+
+	ret = rfl_group_load(rfs, fg, &grp);
+	if (ret)
+		return ret;
+	if (grp->in_txn)
+		return RFL_ET_BAD_ARG;
+	if (!grp->meta_blk)
+		return meta_create(rfs, grp, true);
+	if (grp->resv_len && !grp->resv_bad)
+		return 0;
+	rlen = rfl_fg_resv_blocks(fs, fg);
+	run = resv_find(rfs, grp, rlen);
+	if (!run)
+		return RFL_ET_NO_RESERVE_ROOM;
+	ext2fs_block_alloc_stats_range(fs, run, rlen, +1);
+	ret = rfs->batch ? 0 : ext2fs_flush(fs);
+	if (ret)
+		return ret;
+	ext4_rfx_set_resv(grp->meta, (u32)(run - grp->first), (u32)rlen);
+	ret = meta_write(rfs, grp);
+	if (!ret && !rfs->batch)
+		ret = io_channel_flush(fs->io);
+	if (ret)
+		return ret;
+	return resv_load(rfs, grp);
+}
+
+errcode_t rfl_group_move_reserve(struct rfl_fs *rfs, dgrp_t fg)
+{
+	struct rfl_group *grp;
+	errcode_t ret;
+
+	ret = rfl_group_load(rfs, fg, &grp);
+	if (ret)
+		return ret;
+	if (grp->in_txn || !grp->meta_blk)
+		return RFL_ET_BAD_ARG;
+	/* forget it; the metadata block keeps naming it until rewritten */
+	grp->resv_bad = true;
+	grp->resv_len = 0;
+	ret = e2fs_host_set_reserve(grp->host, 0, 0, 0, 0, 0);
+	return ret ? ret : rfl_group_add_reserve(rfs, fg);
+}
+
+static bool resv_needed(void *priv, dgrp_t fg, bool *has_meta)
+{
+	struct rfl_fs *rfs = priv;
+	struct rfl_group *grp;
+
+	if (rfl_group_load(rfs, fg, &grp))
+		return false;
+	*has_meta = grp->meta_blk != 0;
+	return !grp->resv_len || grp->resv_bad;
+}
+
+errcode_t rfl_reserve_missing(struct rfl_fs *rfs, blk64_t *missing)
+{
+	errcode_t ret;
+
+	if (!rfs->meta_map) {
+		ret = e2fs_meta_map_build(rfs->fs, &rfs->meta_map);
+		if (ret)
+			return ret;
+	}
+	*missing = rfl_fg_resv_missing(rfs->fs, rfs->meta_map, resv_needed,
+				       rfs);
+	return 0;
 }
 
 errcode_t rfl_group_remove(struct rfl_fs *rfs, dgrp_t fg)
@@ -204,7 +360,12 @@ errcode_t rfl_group_remove(struct rfl_fs *rfs, dgrp_t fg)
 		return ret;
 	grp->meta_blk = 0;
 	ext2fs_block_alloc_stats2(fs, blk, -1);
-	return 0;
+	/* the reserve goes back too (a bad one is left to reflinkck) */
+	if (grp->resv_len && !grp->resv_bad)
+		ext2fs_block_alloc_stats_range(fs, grp->resv_start,
+					       grp->resv_len, -1);
+	grp->resv_start = grp->resv_len = 0;
+	return e2fs_host_set_reserve(grp->host, 0, 0, 0, 0, 0);
 }
 
 errcode_t rfl_begin(struct rfl_fs *rfs)
@@ -345,6 +506,14 @@ static int freed_cb(void *priv, u32 start, u32 len)
 	return queue_free(fc->rfs, fc->first + start, len) ? -ENOMEM : 0;
 }
 
+static u64 host_allocs(const struct rfl_group *grp)
+{
+	struct e2fs_host_stats st;
+
+	e2fs_host_get_stats(grp->host, &st);
+	return st.allocs;
+}
+
 /* Open grp's tree for the running transaction */
 static errcode_t group_join(struct rfl_fs *rfs, struct rfl_group *grp)
 {
@@ -354,14 +523,82 @@ static errcode_t group_join(struct rfl_fs *rfs, struct rfl_group *grp)
 	if (grp->in_txn)
 		return 0;
 	if (!grp->meta_blk) {
-		ret = meta_create(rfs, grp);
+		ret = meta_create(rfs, grp, false);
 		if (ret)
 			return ret;
 	}
+	/* a reserve that is wrong could be a file's blocks: reflinkck's */
+	if (grp->resv_bad)
+		return RFL_ET_BAD_RESERVE;
 	err = ext4_btree_begin(&grp->tree);
 	if (err)
 		return tree_error(err);
 	grp->in_txn = true;
+	grp->txn_allocs = host_allocs(grp);
+	return 0;
+}
+
+/*
+ * A commit in the middle of rfl_adjust once the transaction has taken
+ * the budget of FORMAT.md 4.4, so that no commit needs more than the
+ * reserve holds beyond the tree.  Counts committed early are at worst
+ * too high after a crash (7.5), which the checker repairs.
+ */
+static errcode_t group_step(struct rfl_group *grp,
+			    const struct ext4_refcount_resv *r)
+{
+	int err;
+
+	if (host_allocs(grp) - grp->txn_allocs < r->budget)
+		return 0;
+	err = ext4_btree_commit(&grp->tree);
+	if (err) {
+		if (grp->tree.in_txn)
+			ext4_btree_abort(&grp->tree);
+		grp->in_txn = false;
+		return tree_error(err);
+	}
+	err = ext4_btree_begin(&grp->tree);
+	if (err) {
+		grp->in_txn = false;
+		return tree_error(err);
+	}
+	grp->txn_allocs = host_allocs(grp);
+	return 0;
+}
+
+/*
+ * [start, start + len) of grp, in steps of r.piece blocks, committing
+ * between steps when the transaction has allocated its budget
+ */
+static errcode_t group_adjust(struct rfl_group *grp, blk64_t start,
+			      blk64_t len, int delta)
+{
+	struct ext4_refcount_resv r;
+	struct freed_ctx fc = { .rfs = grp->rfs, .first = grp->first };
+	u32 gb = grp->nr_blocks > 0xffffffffull ? 0xffffffffu :
+		 (u32)grp->nr_blocks;
+	blk64_t step;
+	errcode_t ret;
+	int err;
+
+	if (ext4_refcount_resv_calc(grp->rfs->fs->blocksize, gb, &r))
+		return RFL_ET_BAD_ARG;
+	while (len) {
+		step = len < r.piece ? len : r.piece;
+		err = ext4_refcount_adjust(&grp->tree, gb,
+					   (u32)(start - grp->first),
+					   (u32)step, delta, freed_cb, &fc);
+		if (err)
+			return tree_error(err);
+		start += step;
+		len -= step;
+		if (len) {
+			ret = group_step(grp, &r);
+			if (ret)
+				return ret;
+		}
+	}
 	return 0;
 }
 
@@ -371,7 +608,6 @@ errcode_t rfl_adjust(struct rfl_fs *rfs, blk64_t start, blk64_t len,
 	ext2_filsys fs = rfs->fs;
 	blk64_t end = start + len;
 	errcode_t ret;
-	int err;
 
 	if (!rfs->in_txn)
 		return RFL_ET_BAD_ARG;
@@ -388,7 +624,6 @@ errcode_t rfl_adjust(struct rfl_fs *rfs, blk64_t start, blk64_t len,
 
 	while (start < end) {
 		struct rfl_group *grp;
-		struct freed_ctx fc;
 		blk64_t piece;
 
 		ret = rfl_group_load(rfs, rfl_block_flex_group(rfs, start),
@@ -410,15 +645,9 @@ errcode_t rfl_adjust(struct rfl_fs *rfs, blk64_t start, blk64_t len,
 		ret = group_join(rfs, grp);
 		if (ret)
 			return ret;
-		fc.rfs = rfs;
-		fc.first = grp->first;
-		err = ext4_refcount_adjust(&grp->tree,
-					   grp->nr_blocks > 0xffffffffull ?
-					   0xffffffffu : (u32)grp->nr_blocks,
-					   (u32)(start - grp->first),
-					   (u32)piece, delta, freed_cb, &fc);
-		if (err)
-			return tree_error(err);
+		ret = group_adjust(grp, start, piece, delta);
+		if (ret)
+			return ret;
 		start += piece;
 	}
 	return 0;

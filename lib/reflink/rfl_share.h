@@ -80,7 +80,7 @@ errcode_t rfl_unlink(struct rfl_fs *rfs, ext2_ino_t parent_ino,
  * Copy-on-write: give ino its own copy of every block of [start,
  * start + nr) whose count is >= 2 (new blocks near the old ones, data
  * copied, extent repointed, old block's count - 1).  Blocks with count 1
- * and holes are left alone.  RFL_ET_NO_SPACE (nothing changed) if the
+ * and holes are left alone.  RFL_ET_NO_DATA_SPACE (nothing changed) if the
  * copies do not fit.
  */
 errcode_t rfl_cow_range(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
@@ -89,7 +89,7 @@ errcode_t rfl_cow_range(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
 /*
  * Copy-on-write every shared block of every file until no block is
  * shared (used before turning the feature off).  Counts the blocks it
- * needs first and refuses with RFL_ET_NO_SPACE, changing nothing, when
+ * needs first and refuses with RFL_ET_NO_DATA_SPACE, changing nothing, when
  * free space is short.
  */
 errcode_t rfl_unshare_all(struct rfl_fs *rfs);

@@ -51,8 +51,25 @@ int main(void)
 	tap_is_int(recheck(true), EXT4_RFX_BAD_MAGIC, "bad magic");
 	fresh(); blk[BS - 1] ^= 1;
 	tap_is_int(recheck(false), EXT4_RFX_BAD_CSUM, "flipped bit: checksum");
+	fresh(); b->fm_version = cpu_to_le16(3);
+	tap_is_int(recheck(true), EXT4_RFX_BAD_VERSION, "version 3 refused");
 	fresh(); b->fm_version = cpu_to_le16(2);
-	tap_is_int(recheck(true), EXT4_RFX_BAD_VERSION, "version 2 refused");
+	tap_is_int(recheck(true), EXT4_RFX_BAD_RESV,
+		   "version 2 without a reserve");
+	fresh(); b->fm_resv_len = cpu_to_le32(5);
+	tap_is_int(recheck(true), EXT4_RFX_BAD_RESERVED,
+		   "version 1 with a reserve length");
+	fresh(); ext4_rfx_set_resv(blk, 10, 20);
+	tap_is_int(recheck(true), 0, "version 2 with a reserve");
+	{
+		u32 rs, rl;
+
+		ok(ext4_rfx_get_resv(blk, &rs, &rl) && rs == 10 && rl == 20,
+		   "the reserve reads back");
+		ext4_rfx_set_resv(blk, 0, 0);
+		ok(!ext4_rfx_get_resv(blk, &rs, &rl) &&
+		   le16_to_cpu(b->fm_version) == 1, "removed: version 1");
+	}
 	fresh(); b->fm_nr_slots = cpu_to_le16(9);
 	tap_is_int(recheck(true), EXT4_RFX_BAD_NR_SLOTS, "slot count");
 	fresh(); b->fm_flex_group = cpu_to_le32(FG + 1);
@@ -61,7 +78,7 @@ int main(void)
 	tap_is_int(recheck(true), EXT4_RFX_BAD_BLOCKNR, "own block number");
 	fresh(); b->fm_flags = cpu_to_le32(1);
 	tap_is_int(recheck(true), EXT4_RFX_BAD_RESERVED, "flags");
-	fresh(); b->fm_reserved[2] = cpu_to_le64(1);
+	fresh(); b->fm_reserved[1] = cpu_to_le64(1);
 	tap_is_int(recheck(true), EXT4_RFX_BAD_RESERVED, "reserved");
 	fresh(); blk[0x140] = 1;
 	tap_is_int(recheck(true), EXT4_RFX_BAD_RESERVED, "tail byte");

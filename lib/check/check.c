@@ -130,6 +130,34 @@ bool rfl_ck_file_owns(const struct checker *c, blk64_t blk)
 		       c->owned_max_end, blk);
 }
 
+/* Ranges sorted by start with running max ends: any overlapping [a, b)? */
+static bool overlaps(const void *v, size_t nr, size_t size,
+		     const blk64_t *max_end, blk64_t a, blk64_t b)
+{
+	size_t lo = 0, hi = nr, mid;
+
+	/* ranges starting before b: [0, lo) */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (span_at(v, size, mid)->start < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && max_end[lo - 1] > a;
+}
+
+bool rfl_ck_file_owns_range(const struct checker *c, blk64_t start,
+			    blk64_t len)
+{
+	const struct rfl_scan *s = &c->scan;
+
+	return overlaps(s->runs, s->nr_runs, sizeof(*s->runs), c->max_end,
+			start, start + len) ||
+	       overlaps(s->owned, s->nr_owned, sizeof(*s->owned),
+			c->owned_max_end, start, start + len);
+}
+
 /*
  * A crash between a bitmap block and its group descriptor leaves a
  * checksum that does not match: load the bits anyway (pass 4 judges
@@ -204,6 +232,7 @@ static errcode_t check_groups(struct checker *c)
 
 	for (fg = 0; fg < c->rfs->nr_flex && !rfl_ck_stop(c); fg++) {
 		rfl_ck_group(c, fg);
+		rfl_ck_reserve(c, fg);
 		/* one flex group in memory at a time */
 		ret = rfl_group_release(c->rfs, fg);
 		if (ret)
@@ -246,6 +275,7 @@ static void free_checker(struct checker *c)
 	free(c->found);
 	free(c->seen.slot);
 	free(c->unsure);
+	free(c->resv.v);
 	free(c->damaged.v);
 	free(c->tree_blks.v);
 	free(c->released.v);

@@ -41,6 +41,8 @@ struct checker {
 
 	/* every tree node and metadata block reached (pass 4) */
 	struct blk_list tree_blks;
+	/* every flex group's reserve: start, len pairs (pass 4) */
+	struct blk_list resv;
 	/*
 	 * flex groups whose tree was left damaged (1) or written by a newer
 	 * version (2): leaks not judged
@@ -106,6 +108,13 @@ void rfl_ck_group(struct checker *c, dgrp_t fg);
 /* Blocks files or fs metadata hold, free in the bitmap: before any
  * repair allocates (pass_bitmap.c) */
 void rfl_ck_used_blocks(struct checker *c);
+
+/* Does any inode hold a block of [start, start + len)? */
+bool rfl_ck_file_owns_range(const struct checker *c, blk64_t start,
+			    blk64_t len);
+
+/* The refcount tree reserve of flex group fg (pass_resv.c) */
+void rfl_ck_reserve(struct checker *c, dgrp_t fg);
 
 /* Pass 4: leaked blocks and free counts (pass_bitmap.c) */
 void rfl_ck_bitmaps(struct checker *c);

@@ -94,6 +94,8 @@ static errcode_t collect(struct checker *ck, struct claims *c,
 	}
 	for (i = 0; with_trees && !ret && i < ck->tree_blks.nr; i++)
 		ret = push_range(&extra, ck->tree_blks.v[i], 1);
+	for (i = 0; with_trees && !ret && i + 1 < ck->resv.nr; i += 2)
+		ret = push_range(&extra, ck->resv.v[i], ck->resv.v[i + 1]);
 	if (!ret && ext2fs_has_feature_mmp(ck->fs->super) && mmp)
 		ret = push_range(&extra, mmp, 1);
 	if (ret)

@@ -143,9 +143,10 @@ static const char *rfx_problem_name(enum ext4_rfx_problem_code code)
 		[EXT4_RFX_UNKNOWN_SLOT_TYPE] = "root slot of an unknown type",
 		[EXT4_RFX_BAD_SLOT] = "bad root slot",
 		[EXT4_RFX_DUP_SLOT] = "two root slots of one type",
+		[EXT4_RFX_BAD_RESV] = "version 2 without a reserve",
 	};
 
-	if ((unsigned int)code <= EXT4_RFX_DUP_SLOT && names[code])
+	if ((unsigned int)code <= EXT4_RFX_BAD_RESV && names[code])
 		return names[code];
 	return "unknown problem";
 }

@@ -41,6 +41,11 @@ enum rfl_problem {
 	PR_2_TREE = 0x020001,		/* a node failed verification */
 	PR_2_BAD_RECORD = 0x020002,	/* a record is malformed */
 	PR_2_TREE_COUNTS = 0x020003,	/* root slot's counts or height */
+	PR_2_RESV_RANGE = 0x020004,	/* reserve outside/over metadata */
+	PR_2_RESV_SIZE = 0x020005,	/* reserve of the wrong size */
+	PR_2_RESV_FILE = 0x020006,	/* reserve holds file blocks */
+	PR_2_RESV_UNMARKED = 0x020007,	/* reserve free in the bitmap */
+	PR_2_RESV_NO_ROOM = 0x020008,	/* ... and cannot be moved */
 	PR_3_BAD_INODE = 0x030001,	/* extent tree unreadable */
 	PR_3_MISSING = 0x030002,	/* expected record absent */
 	PR_3_EXTRA = 0x030003,		/* record nobody shares */

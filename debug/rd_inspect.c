@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flexbg/flexbg_e2fs.h"
 #include "rd_fields.h"
 #include "rd_walk.h"
 
@@ -73,6 +74,31 @@ void do_stats(RD_ARGS)
 	       "%llu\n", trees, nodes, records, shared);
 }
 
+/* The tree's reserve: where, how large, how much of it the tree uses */
+static void print_reserve(u32 fg, const void *buf)
+{
+	struct rfl_group *grp;
+	u32 rs, rl;
+	ull want = rfl_fg_resv_blocks(rd.rfs->fs, fg);
+
+	if (!ext4_rfx_get_resv(buf, &rs, &rl)) {
+		printf("reserve: none (made before reserves; mkreflink "
+		       "--enable adds %llu blocks)\n", want);
+		return;
+	}
+	printf("reserve: blocks %llu-%llu (%u blocks, %llu expected)",
+	       rd_flex_first(fg) + rs, rd_flex_first(fg) + rs + rl - 1, rl,
+	       want);
+	if (rfl_group_load(rd.rfs, fg, &grp))
+		printf(", metadata block not loaded");
+	else if (grp->resv_bad)
+		printf(", BAD");
+	else if (grp->resv_len)
+		printf(", %llu free for the tree",
+		       (ull)e2fs_host_reserve_free(grp->host));
+	putchar('\n');
+}
+
 void do_flexbg(RD_ARGS)
 {
 	struct ext4_rfx_problem p = { .code = EXT4_RFX_OK };
@@ -127,6 +153,7 @@ void do_flexbg(RD_ARGS)
 		       (ull)p.found);
 	else
 		printf("check: ok\n");
+	print_reserve(fg, buf);
 out:
 	free(buf);
 }

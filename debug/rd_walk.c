@@ -62,6 +62,8 @@ const char *rd_rfx_problem(int code)
 		return "bad root slot";
 	case EXT4_RFX_DUP_SLOT:
 		return "two slots of one type";
+	case EXT4_RFX_BAD_RESV:
+		return "version 2 without a reserve";
 	default:
 		return "unknown problem";
 	}

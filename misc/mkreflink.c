@@ -1238,6 +1238,37 @@ static int refuse_open(const struct opts *o, errcode_t ret, const char *doing)
 	return EXIT_FAIL;
 }
 
+/* An image made before the reserve: --enable run again adds them */
+static bool lacks_reserve(struct rfl_fs *rfs)
+{
+	struct rfl_group *grp;
+	dgrp_t fg;
+
+	for (fg = 0; fg < rfs->nr_flex; fg++)
+		if (rfl_group_load(rfs, fg, &grp) || !grp->resv_len)
+			return true;
+	return false;
+}
+
+/* Room for every flex group's reserve (FORMAT.md 4.4), or say what lacks */
+static int reserve_precheck(const struct opts *o, struct rfl_fs *rfs)
+{
+	blk64_t missing = 0;
+	errcode_t ret;
+
+	ret = rfl_enable_missing(rfs, &missing);
+	if (ret) {
+		com_err(prog, ret, "while sizing the reserves of %s", o->dev);
+		return EXIT_FAIL;
+	}
+	if (!missing)
+		return EXIT_OK;
+	fail("%s: no room for the refcount tree reserves: %llu more free "
+	     "blocks needed (in runs, one per flex group)", o->dev,
+	     (unsigned long long)missing);
+	return EXIT_FAIL;
+}
+
 /*
  * Everything that would make enable refuse, checked on a read-only open
  * so a refusal leaves no trace, not even an undo file.
@@ -1261,7 +1292,8 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 	    (sb->s_feature_ro_compat & ~(EXT2_LIB_FEATURE_RO_COMPAT_SUPP |
 					 EXT4_FEATURE_RO_COMPAT_REFLINK)))
 		ret = RFL_ET_UNKNOWN_FEATURE;
-	else if (o->mode == MODE_ENABLE && rfl_has_feature(rfs->fs))
+	else if (o->mode == MODE_ENABLE && rfl_has_feature(rfs->fs) &&
+		 !lacks_reserve(rfs))
 		ret = RFL_ET_HAS_FEATURE;
 	if (ret) {
 		rfl_abandon(rfs);
@@ -1279,6 +1311,10 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 				line, extra);
 			return EXIT_FAIL;
 		}
+	}
+	if (o->mode == MODE_ENABLE && reserve_precheck(o, rfs)) {
+		rfl_abandon(rfs);
+		return EXIT_FAIL;
 	}
 	if (o->target && !find_target(o, rfs->fs)) {
 		rfl_abandon(rfs);

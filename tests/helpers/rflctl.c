@@ -126,7 +126,10 @@ static void die(const char *what, errcode_t ret)
 	else
 		fprintf(stderr, "%s: %s: %s\n", PROG, image,
 			error_message(ret));
-	if (rfs)
+	/* out of space for data: nothing was changed, so write nothing */
+	if (rfs && ret == RFL_ET_NO_DATA_SPACE)
+		rfl_abandon(rfs);
+	else if (rfs)
 		rfl_close(rfs);
 	exit(EXIT_ERR);
 }
@@ -556,7 +559,7 @@ int main(int argc, char **argv)
 		unshare = nargs;
 		if (unshare) {
 			ret = rfl_unshare_all(rfs);
-			if (ret == RFL_ET_NO_SPACE)
+			if (ret == RFL_ET_NO_DATA_SPACE)
 				fail("%s: not enough free space to copy the "
 				     "shared blocks", "disable --unshare");
 		}

@@ -6,6 +6,7 @@
 #   make bench        install deps, build, build bench/*.c, run bench/run
 #   make demo         install deps, build, run scripts/demo
 #   make asan         ASan+UBSan unit tests only
+#   make mutants      build, then scripts/run-mutants (tests/mutants/*.patch)
 #   make clean
 #
 # Variables: CC (gcc or clang), WERROR=1 (-Werror; make check sets it),
@@ -123,7 +124,7 @@ ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 # Top-level targets
 # ------------------------------------------------------------------
 .PHONY: all lib progs tests asan build-all bench bench-build demo check \
-	check-shared deps clean
+	check-shared deps clean mutants
 
 all: lib progs tests
 lib: $(LIB)
@@ -160,6 +161,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)if [ -f scripts/demo ]; then bash scripts/demo; \
 	else echo "demo: scripts/demo does not exist yet"; fi
+
+# Not part of check: every planted bug must be killed by its suites
+mutants: deps
+	$(Q)$(MAKE) --no-print-directory WERROR=1 all
+	$(Q)scripts/run-mutants
 
 clean:
 	rm -rf $(B)

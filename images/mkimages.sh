@@ -479,6 +479,19 @@ case_data_unmarked() {
 		"$(debugfs -R "bmap /dir/unique 3" "$1" 2>/dev/null)"
 }
 
+case_rebuild_unmarked() {
+	DESC="a file's data free in the bitmap where a rebuild allocates, and a wrong count"
+	base_shared "$1"
+	local goal b
+	goal=$(debugfs -R "ffb 1 $(($(meta0 "$1") + 1))" "$1" 2>/dev/null |
+		awk '{print $NF}')
+	"$B/place_file" "$1" near "$goal" 6 >/dev/null
+	"$B/rflctl" -w "$1" adjust $(record "$1") +1
+	for b in $(debugfs -R "blocks /near" "$1" 2>/dev/null); do
+		"$B/rflctl" -w "$1" clrb "$b"
+	done
+}
+
 # ---------------------------------------------------------------------
 # Field edits with the checksum made valid again: the checker must meet
 # the field's own check.  Offsets are docs/FORMAT.md's (sections 4, 5).

@@ -403,6 +403,12 @@ meta_block() {
 	fixes range "points outside the flex group"
 }
 
+# The question was answered $1; the pty may echo the typed key right
+# after the question, before the answer is printed (a race under load)
+answered() {
+	tr -d '\r\n' <<<"$output" | grep -Eq "Rebuild<y>\? ([yn]|\^D)?$1"
+}
+
 # Answers typed on a terminal (script(1) gives reflinkck a pty)
 @test "interactive: y fixes (exit 1), n leaves it (exit 4), ^D cancels (32|4)" {
 	command -v script >/dev/null || skip "script(1) is not installed"
@@ -413,12 +419,12 @@ meta_block() {
 	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"n"
 	echo "$output"
 	[ "$status" -eq 4 ]
-	[[ "$output" == *"Rebuild<y>? no"* ]]
+	answered no
 	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
 	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"y"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"Rebuild<y>? yes"* ]]
+	answered yes
 	run "$BIN/reflinkck" -fn "$IMG"
 	[ "$status" -eq 0 ]
 	same_files
@@ -427,7 +433,7 @@ meta_block() {
 	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null < <(printf '\004')
 	echo "$output"
 	[ "$status" -eq 36 ]
-	[[ "$output" == *"Rebuild<y>? cancelled"* ]]
+	answered cancelled
 	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
 }
 

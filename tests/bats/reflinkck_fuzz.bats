@@ -4,12 +4,14 @@
 # random metadata block or tree node (every byte is under a crc32c, so
 # every change is detectable).  -fn must find it (exit 4) without
 # writing, -fy fix it (exit 1), a second run be clean, the independent
-# recount agree, the files be unchanged; every fifth round the stripped
-# image must also pass stock e2fsck -fn.
+# recount agree, the files be unchanged (and with RFL_CHECK_RECHECK=1
+# -fy itself reruns its passes read-only after the repair); every fifth
+# round the stripped image must also pass stock e2fsck -fn.
 #
 #	SEED=<n> FUZZ_ROUNDS=<n> bats tests/bats/reflinkck_fuzz.bats
 
 bats_require_minimum_version 1.5.0
+export RFL_CHECK_RECHECK=1
 
 REPO="$BATS_TEST_DIRNAME/../.."
 BIN="$REPO/build/bin"

@@ -2032,11 +2032,13 @@ long ext4_btree_verify(struct ext4_btree *tree,
 			unsigned int nr = node_nr(data), i = f->next;
 
 			if (top > 0 && i < nr) {
+				const void *hi;
+
 				f->next++;
+				hi = frame_hi(w, top - 1, height);
 				if (walk_enter(w, child_at(tree, data, i),
 					       top - 1, false,
-					       key_at(tree, data, i),
-					       frame_hi(w, top - 1, height)) >= 0)
+					       key_at(tree, data, i), hi) >= 0)
 					top--;
 				continue;
 			}

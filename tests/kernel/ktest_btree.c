@@ -552,7 +552,7 @@ static void run_mode(const struct kt_gcase *g, enum ext4_btree_mode mode,
 	for (i = 0; i < nr_ops && !r->failed && !ret; i++) {
 		/* density swings between empty-ish and 80% full */
 		u32 phase = (i / 4096) % 8;
-		u32 density = phase < 4 ? 10 + phase * 20 : 10 + (8 - phase) * 20;
+		u32 density = 10 + 20 * (phase < 4 ? phase : 8 - phase);
 
 		r->op = i;
 		one_op(r, density);

@@ -3,6 +3,11 @@
 #   make              library, programs, unit tests      (target: all)
 #   make check        install deps, build all (+ASan), check-shared, run tests
 #   make check-shared freestanding + sparse checks of the kernel-shareable code
+#   make check-kbuild kbuild + sparse C=2 of the shareable code and the test
+#                     module against the distro kernel headers
+#   make kernel-tests check-kbuild, then the test module inside qemu
+#   make s390x        the shareable code's unit tests cross-built for s390x
+#   make check-s390x  ... and run under qemu-s390x-static
 #   make bench        install deps, build, build bench/*.c, run bench/run
 #   make demo         install deps, build, run scripts/demo
 #   make asan         ASan+UBSan unit tests only
@@ -115,6 +120,20 @@ KCFLAGS := -D__KERNEL__ -ffreestanding -nostdinc -Iscripts/kstub -Ilib \
 SPARSE_FLAGS := -D__KERNEL__ -nostdinc -Iscripts/kstub -Ilib \
 		-Wbitwise -Wno-decl
 
+# Big-endian: the unit tests of the shareable code (no libext2fs) built
+# for s390x and run under qemu-user; tests/s390x/ref_crc32c.c stands in
+# for libext2fs's crc32c in test_crc32c.
+S390X_CC ?= s390x-linux-gnu-gcc
+S390X_LIB_SRCS := lib/btree/ext4_btree.c lib/btree/mem_host.c \
+		  lib/refcount/refcount_rec.c lib/flexbg/flexbg_rec.c \
+		  lib/kcompat/crc32c.c tests/s390x/ref_crc32c.c
+S390X_HDRS := $(SHARED_HDRS) lib/btree/mem_host.h lib/kcompat/crc32c.h \
+	      tests/unit/tap.h
+S390X_TEST_NAMES := test_btree_cow test_btree_faults test_btree_model \
+		    test_btree_verify test_refcount_model test_flexbg_rec \
+		    test_crc32c
+S390X_TESTS := $(addprefix $(B)/s390x/tests/,$(S390X_TEST_NAMES))
+
 ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 	    $(TEST_SRCS:%.c=$(B)/obj/%.o) $(TEST_SRCS:%.c=$(B)/asan/obj/%.o) \
 	    $(PROG_SRCS:%.c=$(B)/obj/%.o) $(BENCH_SRCS:%.c=$(B)/obj/%.o) \
@@ -125,6 +144,7 @@ ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 # ------------------------------------------------------------------
 .PHONY: all lib progs tests asan build-all bench bench-build demo check \
 	check-shared deps clean mutants
+.PHONY: check-kbuild kernel-tests s390x check-s390x
 
 all: lib progs tests
 lib: $(LIB)
@@ -140,10 +160,12 @@ deps:
 # The sub-makes re-read this file after install-deps so pkg-config sees
 # freshly installed packages.
 check: deps
-	$(Q)rm -f $(B)/check-shared.tap
+	$(Q)rm -f $(B)/check-shared.tap $(B)/check-kbuild.tap
 	$(Q)$(MAKE) --no-print-directory WERROR=1 build-all
 	$(Q)$(MAKE) --no-print-directory check-shared >/dev/null || true
-	$(Q)CHECK_SHARED_REQUIRED=1 scripts/run-tests
+	$(Q)$(MAKE) --no-print-directory check-kbuild >/dev/null || true
+	$(Q)$(MAKE) --no-print-directory WERROR=1 s390x || true
+	$(Q)CHECK_SHARED_REQUIRED=1 KERNEL_CHECKS_REQUIRED=1 scripts/run-tests
 
 check-shared:
 	$(Q)mkdir -p $(B)
@@ -151,6 +173,21 @@ check-shared:
 	  SPARSE_FLAGS='$(SPARSE_FLAGS)' SHARED_SRCS='$(SHARED_SRCS)' \
 	  SHARED_HDRS='$(SHARED_HDRS)' SHARED_MAIN='$(SHARED_MAIN)' \
 	  OUT='$(B)/check-shared.tap' scripts/check-shared
+
+# Writes build/check-kbuild.tap and build/kbuild/main/reflink_ktest.ko
+check-kbuild:
+	$(Q)scripts/check-kbuild $(B)/check-kbuild.tap
+
+kernel-tests: check-kbuild
+	$(Q)scripts/run-kernel-tests
+
+s390x: $(S390X_TESTS)
+
+check-s390x: s390x
+	$(Q)for t in $(S390X_TESTS); do \
+	  echo "== $$t"; OPS_SCALE=$${OPS_SCALE:-0.02} \
+	  qemu-s390x-static $$t >$$t.tap || exit 1; \
+	  grep -v '^ok' $$t.tap; ! grep -q '^not ok' $$t.tap || exit 1; done
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-build
@@ -249,6 +286,12 @@ $(B)/bin/refdebug: $(DEBUG_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $(DEBUG_OBJS) $(LIB) $(LDLIBS_ALL)
+
+$(B)/s390x/tests/%: tests/unit/%.c $(S390X_LIB_SRCS) $(S390X_HDRS) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $@ (s390x)"
+	$(Q)$(S390X_CC) -O2 -g $(WARN) -std=gnu11 -static -Ilib $(TEST_CPPFLAGS) \
+		-o $@ $< $(S390X_LIB_SRCS)
 
 $(FLAGS_STAMP): ;
 

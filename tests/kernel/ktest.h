@@ -4,11 +4,30 @@
  * output on the console, a seeded generator and a kmalloc-backed host for
  * ext4_btree_ops.  Every TAP line is printed with the "reflink_ktest: "
  * prefix so scripts/run-kernel-tests can tell it from other messages.
+ *
+ * The suites (ktest_*.c but ktest_main.c) include only this header, so
+ * they also build in userspace on ktest_user.h: tests/unit/test_ktest.c
+ * runs the very same tests natively, under ASan and on s390x.
  */
 #ifndef KTEST_H
 #define KTEST_H
 
-#include "lib/btree/ext4_btree.h"
+#ifdef __KERNEL__
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/bitmap.h>
+#include <linux/sched.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/crc32c.h>
+#else
+#include "ktest_user.h"
+#endif
+
+#include "btree/ext4_btree.h"
+#include "refcount/refcount_rec.h"
+#include "flexbg/flexbg_rec.h"
 
 /* ---- TAP (ktest_main.c) ---- */
 bool kt_ok(bool cond, const char *fmt, ...) __printf(2, 3);

@@ -12,13 +12,7 @@
  * model's records, and the cache is dropped and the tree reopened from
  * the committed root.
  */
-#include <linux/slab.h>
-#include <linux/mm.h>
-#include <linux/moduleparam.h>
-#include <linux/sched.h>
-#include <linux/bitmap.h>
 #include "ktest.h"
-#include "lib/refcount/refcount_rec.h"
 
 static uint ops = 100000;
 module_param(ops, uint, 0444);

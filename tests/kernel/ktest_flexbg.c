@@ -4,10 +4,7 @@
  * trip with the kernel's crc32c, root slots, and the checks that catch a
  * flipped bit or a block read from the wrong place.
  */
-#include <linux/slab.h>
 #include "ktest.h"
-#include "lib/flexbg/flexbg_rec.h"
-#include "lib/refcount/refcount_rec.h"
 
 #define FB_BS		4096
 #define FB_SEED		0xdeadbeef

@@ -7,9 +7,6 @@
  * what was really written, or corrupt an image and reread it.  Cached
  * buffers live until the cache is dropped or the block is freed.
  */
-#include <linux/slab.h>
-#include <linux/mm.h>
-#include <linux/bitmap.h>
 #include "ktest.h"
 
 struct kt_buf {

@@ -6,11 +6,7 @@
  * ext4_refcount_check_rec(), and the records are exactly the runs of
  * blocks whose count is >= 2.
  */
-#include <linux/slab.h>
-#include <linux/mm.h>
-#include <linux/sched.h>
 #include "ktest.h"
-#include "lib/refcount/refcount_rec.h"
 
 #define RC_GROUP	8192
 #define RC_MAX_LEN	64

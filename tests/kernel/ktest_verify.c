@@ -4,9 +4,6 @@
  * problem code: each must be reported by ext4_btree_verify() on a tree
  * reread from the corrupted "disk".
  */
-#include <linux/slab.h>
-#include <linux/bitmap.h>
-#include <linux/crc32c.h>
 #include "ktest.h"
 
 #define KV_BLOCKS	4096
@@ -277,7 +274,8 @@ static const struct kv_case kv_cases[] = {
 	  true, c_generation },
 };
 
-static_assert(ARRAY_SIZE(kv_cases) == EXT4_BTREE_PROBLEM_MAX - 1);
+static_assert(ARRAY_SIZE(kv_cases) == EXT4_BTREE_PROBLEM_MAX - 1,
+	      "one corruption per problem code");
 
 void kt_verify_codes(void)
 {

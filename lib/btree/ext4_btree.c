@@ -1604,8 +1604,9 @@ int ext4_btree_destroy(struct ext4_btree *tree)
 
 /*
  * One level of a bulk load.  How many nodes each level has follows from
- * the record count and the fill (bulk_shape()), so it is recomputed
- * rather than stored: EXT4_BTREE_MAX_HEIGHT of these must stay small
+ * the record count and the fill (bulk_shape()), so it is recomputed when
+ * a node opens rather than stored: EXT4_BTREE_MAX_HEIGHT of these, and
+ * the quota of each open node (bulk_load()'s quota[]), must stay small
  * for a kernel stack frame.
  */
 struct bulk_level {
@@ -1718,7 +1719,7 @@ static void bulk_unwind(struct ext4_btree *t, struct bulk_level *lv,
 }
 
 static int bulk_append(struct ext4_btree *t, struct bulk_level *lv,
-		       unsigned int height, u64 records,
+		       u16 *quota, unsigned int height, u64 records,
 		       unsigned int fill_pct, unsigned int level,
 		       const void *key, const void *val)
 {
@@ -1731,9 +1732,12 @@ static int bulk_append(struct ext4_btree *t, struct bulk_level *lv,
 		struct ext4_btree_buf *buf;
 		unsigned int nr;
 
-		if (bl->done >= bulk_level_nodes(t, records, fill_pct, level))
-			return -EINVAL;
 		if (!bl->buf) {
+			if (bl->done >= bulk_level_nodes(t, records, fill_pct,
+							 level))
+				return -EINVAL;
+			quota[level] = bulk_quota(t, lv, level, records,
+						  fill_pct);
 			err = alloc_buf(t, &bl->buf);
 			if (err) {
 				/* the node just closed below has no parent */
@@ -1748,7 +1752,7 @@ static int bulk_append(struct ext4_btree *t, struct bulk_level *lv,
 		nr = node_nr(buf->data);
 		put_entry(t, buf->data, level, nr, key, val);
 		set_node_nr(buf->data, ++nr);
-		if (nr < bulk_quota(t, lv, level, records, fill_pct))
+		if (nr < quota[level])
 			return 0;
 
 		/* full: write it and hand its first key to the parent */
@@ -1774,6 +1778,7 @@ int ext4_btree_bulk_load(struct ext4_btree *tree, u64 nr,
 			 void *priv)
 {
 	struct bulk_level lv[EXT4_BTREE_MAX_HEIGHT];
+	u16 quota[EXT4_BTREE_MAX_HEIGHT];
 	u8 key[EXT4_BTREE_MAX_KEY], prev[EXT4_BTREE_MAX_KEY];
 	u8 val[EXT4_BTREE_MAX_VAL];
 	unsigned int height = 0, l;
@@ -1817,7 +1822,8 @@ int ext4_btree_bulk_load(struct ext4_btree *tree, u64 nr,
 			goto fail;
 		}
 		memcpy(prev, key, tree->geo->key_size);
-		err = bulk_append(tree, lv, height, nr, fill_pct, 0, key, val);
+		err = bulk_append(tree, lv, quota, height, nr, fill_pct, 0, key,
+				  val);
 		if (err)
 			goto fail;
 	}

@@ -186,8 +186,9 @@ s390x: $(S390X_TESTS)
 check-s390x: s390x
 	$(Q)for t in $(S390X_TESTS); do \
 	  echo "== $$t"; OPS_SCALE=$${OPS_SCALE:-0.02} \
-	  qemu-s390x-static $$t >$$t.tap || exit 1; \
-	  grep -v '^ok' $$t.tap; ! grep -q '^not ok' $$t.tap || exit 1; done
+	  qemu-s390x-static $$t >$(B)/s390x/last.tap || exit 1; \
+	  grep -v '^ok' $(B)/s390x/last.tap; \
+	  ! grep -q '^not ok' $(B)/s390x/last.tap || exit 1; done
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-build

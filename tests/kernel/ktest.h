@@ -53,6 +53,10 @@ static inline u32 kt_below(u64 *state, u32 n)
 
 u64 kt_seed(unsigned int salt);
 
+/* Operations per geometry of the model test, unless the ops parameter */
+#define KT_OPS		100000
+u32 kt_scale(u32 n);
+
 /* ---- kmalloc host (ktest_host.c) ---- */
 struct kt_host;
 

@@ -14,9 +14,17 @@
  */
 #include "ktest.h"
 
-static uint ops = 100000;
+static uint ops = KT_OPS;
 module_param(ops, uint, 0444);
 MODULE_PARM_DESC(ops, "random operations per geometry (half per mode)");
+
+/* n scaled as ops is to its default: a short run is short everywhere */
+u32 kt_scale(u32 n)
+{
+	u64 v = (u64)n * ops / KT_OPS;
+
+	return v ? v : 1;
+}
 
 enum kt_kind { K32, K64, K128 };
 

@@ -10,7 +10,7 @@
 
 #define RC_GROUP	8192
 #define RC_MAX_LEN	64
-#define RC_OPS		30000
+#define RC_OPS		30000	/* scaled like the model test's ops */
 
 struct rc_model {
 	u32 *count;
@@ -87,7 +87,7 @@ void kt_refcount_model(void)
 	struct rc_model m = { 0 };
 	struct ext4_btree t;
 	u64 rng = kt_seed(300), errors = 0, batches = 0, bad_batches = 0;
-	u32 i, b;
+	u32 i, b, nr_ops = kt_scale(RC_OPS);
 	int err;
 
 	m.count = kvcalloc(RC_GROUP, sizeof(u32), GFP_KERNEL);
@@ -100,7 +100,7 @@ void kt_refcount_model(void)
 		m.count[i] = 1;
 
 	ext4_btree_begin(&t);
-	for (i = 0; i < RC_OPS; i++) {
+	for (i = 0; i < nr_ops; i++) {
 		u32 len = 1 + kt_below(&rng, RC_MAX_LEN);
 		u32 start = kt_below(&rng, RC_GROUP - len + 1);
 		int delta = kt_below(&rng, 100) < 55 ? 1 : -1;
@@ -122,7 +122,7 @@ void kt_refcount_model(void)
 				m.count[b]++;
 			else if (m.count[b] > 1)
 				m.count[b]--;
-		if ((i + 1) % 997 == 0 || i + 1 == RC_OPS) {
+		if ((i + 1) % 997 == 0 || i + 1 == nr_ops) {
 			err = ext4_btree_commit(&t);
 			if (err && errors++ < 5)
 				kt_diag("commit = %d", err);
@@ -135,7 +135,7 @@ void kt_refcount_model(void)
 		}
 	}
 	ext4_btree_commit(&t);
-	kt_ok(!errors, "refcount: %u adjusts without error", RC_OPS);
+	kt_ok(!errors, "refcount: %u adjusts without error", nr_ops);
 	kt_ok(!bad_batches, "refcount: tree == model and canonical after %llu batches",
 	      batches);
 	kt_ok(!m.freed_wrong && m.freed_blocks,

@@ -51,7 +51,7 @@ u64 kt_seed(unsigned int salt)
 int main(void)
 {
 	seed = tap_seed();
-	ops = (uint)tap_scale(100000);
+	ops = (uint)tap_scale(KT_OPS);
 	kt_flexbg();
 	kt_verify_codes();
 	kt_btree_cow();

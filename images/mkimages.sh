@@ -391,6 +391,51 @@ case_everything() {
 }
 
 
+# First block of flex group 0's refcount tree reserve (FORMAT.md 4.4)
+resv0() {
+	"$B/refdebug" -R "flexbg 0" "$1" |
+		sed -n 's/^reserve: blocks \([0-9]*\)-.*/\1/p'
+}
+
+resv_field() {	# resv_field IMG FIELD VALUE
+	"$B/refdebug" -w -R "set_flexbg 0 $2 $3" "$1" >/dev/null
+}
+
+case_resv_size() {
+	DESC="reserve: fm_resv_len 100, not the formula's 502"
+	base_shared "$1"
+	resv_field "$1" fm_resv_len 100
+}
+
+case_resv_range() {
+	DESC="reserve: runs past the end of its flex group"
+	base_shared "$1"
+	resv_field "$1" fm_resv_start 16000
+}
+
+case_resv_meta() {
+	DESC="reserve: starts at the metadata block"
+	base_shared "$1"
+	resv_field "$1" fm_resv_start "$(bg_reserved "$1" 0)"
+}
+
+case_resv_file() {
+	DESC="reserve: a file maps a block of it"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" touch /overlay
+	"$B/rflctl" -w "$1" map /overlay 0 $(($(resv0 "$1") + 100))
+}
+
+case_resv_unmarked() {
+	DESC="reserve: ten of its blocks free in the bitmap"
+	local r i
+	base_shared "$1"
+	r=$(resv0 "$1")
+	for ((i = 200; i < 210; i++)); do
+		"$B/rflctl" -w "$1" clrb $((r + i))
+	done
+}
+
 case_tree_file() {
 	DESC="a file maps the refcount tree's root block"
 	base_shared "$1"

@@ -1293,7 +1293,7 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 					 EXT4_FEATURE_RO_COMPAT_REFLINK)))
 		ret = RFL_ET_UNKNOWN_FEATURE;
 	else if (o->mode == MODE_ENABLE && rfl_has_feature(rfs->fs) &&
-		 !lacks_reserve(rfs))
+		 (o->root_dir || !lacks_reserve(rfs)))
 		ret = RFL_ET_HAS_FEATURE;
 	if (ret) {
 		rfl_abandon(rfs);

@@ -89,52 +89,6 @@ static errcode_t to_errcode(const struct e2fs_host *h, int err)
 	return (errcode_t)-err;
 }
 
-/* ---------------------------------------------------------------- */
-/* Geometry                                                          */
-/* ---------------------------------------------------------------- */
-
-dgrp_t e2fs_flex_group_size(ext2_filsys fs)
-{
-	unsigned int log = fs->super->s_log_groups_per_flex;
-
-	if (!ext2fs_has_feature_flex_bg(fs->super))
-		return 1;
-	/* A flex group larger than the fs is the whole fs */
-	if (log >= 31 || (1ULL << log) >= fs->group_desc_count)
-		return fs->group_desc_count ? fs->group_desc_count : 1;
-	return 1U << log;
-}
-
-dgrp_t e2fs_flex_group_count(ext2_filsys fs)
-{
-	dgrp_t size = e2fs_flex_group_size(fs);
-
-	return (fs->group_desc_count + (u64)size - 1) / size;
-}
-
-blk64_t e2fs_flex_group_first_block(ext2_filsys fs, dgrp_t fg)
-{
-	return ext2fs_group_first_block2(fs, fg * e2fs_flex_group_size(fs));
-}
-
-blk64_t e2fs_flex_group_blocks(ext2_filsys fs, dgrp_t fg)
-{
-	u64 size = e2fs_flex_group_size(fs);
-	u64 last = (fg + 1ULL) * size - 1;
-
-	if (last >= fs->group_desc_count)
-		last = fs->group_desc_count - 1;
-	return ext2fs_group_last_block2(fs, last) -
-		e2fs_flex_group_first_block(fs, fg) + 1;
-}
-
-u32 e2fs_host_csum_seed(ext2_filsys fs)
-{
-	if (ext2fs_has_feature_csum_seed(fs->super))
-		return fs->super->s_checksum_seed;
-	return ext2fs_crc32c_le(~0U, fs->super->s_uuid,
-				sizeof(fs->super->s_uuid));
-}
 
 /* ---------------------------------------------------------------- */
 /* Metadata map                                                      */

@@ -30,6 +30,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "ext4_btree.h"
+#include "flexbg/flexbg_e2fs.h"
 
 /* Cache size used when e2fs_host_open() is passed 0 */
 #define E2FS_HOST_CACHE_DEFAULT	256
@@ -103,25 +104,10 @@ errcode_t e2fs_host_tree_init(struct e2fs_host *h, struct ext4_btree *tree,
 /* Write back dirty buffers and flush fs->io (the flush op, as errcode_t) */
 errcode_t e2fs_host_sync(struct e2fs_host *h);
 
-/* ---------------------------------------------------------------- */
-/* Geometry                                                          */
-/* ---------------------------------------------------------------- */
-
-/* 1 << s_log_groups_per_flex with flex_bg, else 1 */
-dgrp_t e2fs_flex_group_size(ext2_filsys fs);
-/* Number of flex groups (the last one may be short) */
-dgrp_t e2fs_flex_group_count(ext2_filsys fs);
-/* First block of flex group fg (callers check fg < count) */
-blk64_t e2fs_flex_group_first_block(ext2_filsys fs, dgrp_t fg);
-/* Blocks in flex group fg, the short last block group included */
-blk64_t e2fs_flex_group_blocks(ext2_filsys fs, dgrp_t fg);
-
 /*
- * The crc32c seed of every reflink checksum: s_checksum_seed with
- * INCOMPAT_CSUM_SEED, else crc32c(~0, s_uuid).  Computed even without
- * metadata_csum, unlike fs->csum_seed.
+ * Flex-group geometry (e2fs_flex_group_*) and the checksum seed
+ * (e2fs_host_csum_seed) live in flexbg/flexbg_e2fs.h, included above.
  */
-u32 e2fs_host_csum_seed(ext2_filsys fs);
 
 /* ---------------------------------------------------------------- */
 /* Queries                                                           */

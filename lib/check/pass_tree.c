@@ -477,11 +477,15 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	/* the new root is durable: only now may the old blocks go */
 	for (i = 0; i < nodes->nr; i++) {
 		b = nodes->v[i];
-		/* listed twice, a file's, or part of the new tree: skip */
+		/*
+		 * listed twice, a file's, or part of the new tree: skip; in
+		 * the reserve it stays marked, the reserve's again
+		 */
 		if (ext2fs_test_block_bitmap2(fs->block_map, b) &&
 		    !rfl_ck_file_owns(c, b) &&
 		    e2fs_host_valid_block(grp->host, b) &&
-		    !in_new_tree(c, tree_mark, b))
+		    !in_new_tree(c, tree_mark, b) &&
+		    !rfl_group_in_reserve(grp, b))
 			ext2fs_block_alloc_stats2(fs, b, -1);
 	}
 	if (old_meta && old_meta != grp->meta_blk &&

@@ -2,8 +2,113 @@
 /*
  * flexbg_e2fs.c - the tree's reserve of a flex group on libext2fs.
  */
+#include "btree/e2fs_host.h"
 #include "flexbg/flexbg_e2fs.h"
+#include "flexbg/flexbg_rec.h"
 #include "refcount/refcount_rec.h"
+#include "reflink_err.h"
+
+dgrp_t e2fs_flex_group_size(ext2_filsys fs)
+{
+	unsigned int log = fs->super->s_log_groups_per_flex;
+
+	if (!ext2fs_has_feature_flex_bg(fs->super))
+		return 1;
+	/* A flex group larger than the fs is the whole fs */
+	if (log >= 31 || (1ULL << log) >= fs->group_desc_count)
+		return fs->group_desc_count ? fs->group_desc_count : 1;
+	return 1U << log;
+}
+
+dgrp_t e2fs_flex_group_count(ext2_filsys fs)
+{
+	dgrp_t size = e2fs_flex_group_size(fs);
+
+	return (fs->group_desc_count + (u64)size - 1) / size;
+}
+
+blk64_t e2fs_flex_group_first_block(ext2_filsys fs, dgrp_t fg)
+{
+	return ext2fs_group_first_block2(fs, fg * e2fs_flex_group_size(fs));
+}
+
+blk64_t e2fs_flex_group_blocks(ext2_filsys fs, dgrp_t fg)
+{
+	u64 size = e2fs_flex_group_size(fs);
+	u64 last = (fg + 1ULL) * size - 1;
+
+	if (last >= fs->group_desc_count)
+		last = fs->group_desc_count - 1;
+	return ext2fs_group_last_block2(fs, last) -
+		e2fs_flex_group_first_block(fs, fg) + 1;
+}
+
+u32 e2fs_host_csum_seed(ext2_filsys fs)
+{
+	if (ext2fs_has_feature_csum_seed(fs->super))
+		return fs->super->s_checksum_seed;
+	return ext2fs_crc32c_le(~0U, fs->super->s_uuid,
+				sizeof(fs->super->s_uuid));
+}
+
+__u32 rfl_bg_reserved(ext2_filsys fs, dgrp_t g)
+{
+	struct ext4_group_desc *gd;
+
+	gd = (struct ext4_group_desc *)ext2fs_group_desc(fs, fs->group_desc,
+							 g);
+	return gd->bg_reserved;
+}
+
+void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value)
+{
+	struct ext4_group_desc *gd;
+
+	gd = (struct ext4_group_desc *)ext2fs_group_desc(fs, fs->group_desc,
+							 g);
+	gd->bg_reserved = value;
+	ext2fs_group_desc_csum_set(fs, g);
+	ext2fs_mark_super_dirty(fs);
+}
+
+/*
+ * Read flex group fg's metadata block into buf and check it.  *blkp is
+ * its block, 0 when bg_reserved is 0 (no block: buf untouched).
+ */
+errcode_t rfl_fg_read_meta(ext2_filsys fs, __u32 seed, dgrp_t fg, void *buf,
+			   blk64_t *blkp, struct ext4_rfx_problem *p)
+{
+	__u32 rel = rfl_bg_reserved(fs, fg * e2fs_flex_group_size(fs));
+	struct ext4_rfx_problem local;
+	errcode_t ret;
+
+	*blkp = 0;
+	if (!p)
+		p = &local;
+	p->code = EXT4_RFX_OK;
+	if (!rel)
+		return 0;
+	if (rel >= e2fs_flex_group_blocks(fs, fg))
+		return RFL_ET_CORRUPT_META;
+	*blkp = e2fs_flex_group_first_block(fs, fg) + rel;
+	ret = io_channel_read_blk64(fs->io, *blkp, 1, buf);
+	if (ret)
+		return ret;
+	if (!ext4_rfx_check(buf, fs->blocksize, seed, *blkp, fg, p))
+		return 0;
+	switch (p->code) {
+	case EXT4_RFX_BAD_MAGIC:
+		return RFL_ET_BAD_MAGIC;
+	case EXT4_RFX_BAD_CSUM:
+		return RFL_ET_BAD_CSUM;
+	case EXT4_RFX_BAD_VERSION:
+	case EXT4_RFX_UNKNOWN_SLOT_TYPE:
+		return RFL_ET_BAD_VERSION;
+	default:
+		return RFL_ET_CORRUPT_META;
+	}
+}
+
 
 blk64_t rfl_fg_resv_blocks(ext2_filsys fs, dgrp_t fg)
 {

@@ -106,9 +106,7 @@ errcode_t rfl_check_features(ext2_filsys fs);
 /* Is the reflink bit set? */
 bool rfl_has_feature(ext2_filsys fs);
 
-/* bg_reserved of group g (the metadata pointer in a flex group's first) */
-__u32 rfl_bg_reserved(ext2_filsys fs, dgrp_t g);
-void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value);
+/* bg_reserved: rfl_bg_reserved() in flexbg/flexbg_e2fs.h */
 
 /*
  * Load flex group fg: its metadata block (verified) and tree root.  A

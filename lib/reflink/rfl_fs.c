@@ -46,26 +46,6 @@ static errcode_t check_known_features(ext2_filsys fs, bool rw)
 	return 0;
 }
 
-__u32 rfl_bg_reserved(ext2_filsys fs, dgrp_t g)
-{
-	struct ext4_group_desc *gd;
-
-	gd = (struct ext4_group_desc *)ext2fs_group_desc(fs, fs->group_desc,
-							 g);
-	return gd->bg_reserved;
-}
-
-void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value)
-{
-	struct ext4_group_desc *gd;
-
-	gd = (struct ext4_group_desc *)ext2fs_group_desc(fs, fs->group_desc,
-							 g);
-	gd->bg_reserved = value;
-	ext2fs_group_desc_csum_set(fs, g);
-	ext2fs_mark_super_dirty(fs);
-}
-
 errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 		   struct rfl_fs **rfsp)
 {

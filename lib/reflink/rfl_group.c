@@ -18,21 +18,6 @@ dgrp_t rfl_block_flex_group(const struct rfl_fs *rfs, blk64_t blk)
 	return (blk - fs->super->s_first_data_block) / per_flex;
 }
 
-static errcode_t meta_error(const struct ext4_rfx_problem *p)
-{
-	switch (p->code) {
-	case EXT4_RFX_BAD_MAGIC:
-		return RFL_ET_BAD_MAGIC;
-	case EXT4_RFX_BAD_CSUM:
-		return RFL_ET_BAD_CSUM;
-	case EXT4_RFX_BAD_VERSION:
-	case EXT4_RFX_UNKNOWN_SLOT_TYPE:
-		return RFL_ET_BAD_VERSION;
-	default:
-		return RFL_ET_CORRUPT_META;
-	}
-}
-
 /* Write the metadata block image of grp (sealed) to its block */
 static errcode_t meta_write(struct rfl_fs *rfs, struct rfl_group *grp)
 {
@@ -97,8 +82,6 @@ errcode_t rfl_group_load(struct rfl_fs *rfs, dgrp_t fg,
 {
 	ext2_filsys fs = rfs->fs;
 	struct rfl_group *grp;
-	struct ext4_rfx_problem p;
-	__u32 rel;
 	errcode_t ret;
 
 	if (fg >= rfs->nr_flex)
@@ -133,21 +116,12 @@ errcode_t rfl_group_load(struct rfl_fs *rfs, dgrp_t fg,
 	if (ret)
 		return ret;
 
-	rel = rfl_bg_reserved(fs, fg * e2fs_flex_group_size(fs));
-	grp->meta_blk = 0;
-	if (rel) {
-		if (rel >= grp->nr_blocks)
-			return RFL_ET_CORRUPT_META;
-		grp->meta_blk = grp->first + rel;
-		ret = io_channel_read_blk64(fs->io, grp->meta_blk, 1,
-					    grp->meta);
-		if (ret)
-			return ret;
-		if (ext4_rfx_check(grp->meta, fs->blocksize, rfs->csum_seed,
-				   grp->meta_blk, fg, &p))
-			return meta_error(&p);
+	ret = rfl_fg_read_meta(fs, rfs->csum_seed, fg, grp->meta,
+			       &grp->meta_blk, NULL);
+	if (ret)
+		return ret;
+	if (grp->meta_blk)
 		ext4_rfx_load_root(grp->meta, &grp->tree);
-	}
 	ret = resv_load(rfs, grp);
 	if (ret)
 		return ret;

@@ -155,9 +155,12 @@ blocks [0-9]+$" <<<"$output"
 	rdr "flexbg 0"
 	grep -q "^metadata block $META$" <<<"$output"
 	grep -q "^fm_magic: 0x424d4652$" <<<"$output"
-	grep -q "^fm_version: 1$" <<<"$output"
+	grep -q "^fm_version: 2$" <<<"$output"
 	grep -q "^fm_blocknr: $META$" <<<"$output"
-	grep -q "^fm_reserved\[2\]: 0x0000000000000000$" <<<"$output"
+	grep -q "^fm_resv_len: [1-9][0-9]*$" <<<"$output"
+	grep -q "^fm_reserved\[1\]: 0x0000000000000000$" <<<"$output"
+	grep -qE "^reserve: blocks [0-9]+-[0-9]+ \(([0-9]+) blocks, \1 expected\)" \
+		<<<"$output"
 	grep -q "^fm_roots\[0\].rr_root: $ROOT$" <<<"$output"
 	grep -q "^fm_roots\[7\].rr_nodes: 0$" <<<"$output"
 	grep -q "^checksum: valid$" <<<"$output"
@@ -411,7 +414,7 @@ height (use -c to open it anyway)" <<<"$output"
 
 @test "refdebug: fuzz targets flexbg, node and record; -s stays stale" {
 	rdw "fuzz flexbg 0 fm_version add"
-	grep -q "^fm_version: 1 -> 2$" <<<"$output"
+	grep -q "^fm_version: 2 -> 3$" <<<"$output"
 	rd -c -R "flexbg 0" "$IMG"
 	grep -q "^check: FAIL: unsupported version" <<<"$output"
 	rd -c -w -R "fuzz flexbg 0 fm_version sub" "$IMG"
@@ -625,7 +628,7 @@ height (use -c to open it anyway)" <<<"$output"
 			<<<"$output"
 	}
 	bad 's/^field fm_flags/field fm_nosuch/' "unknown field 'fm_nosuch'"
-	bad 's/^field fm_version 1/field fm_version 70000/' \
+	bad 's/^field fm_version 2/field fm_version 70000/' \
 		"fm_version: bad value '70000'"
 	bad 's/^flexgroup 0 meta .*/flexgroup 0 meta 5/' \
 		"flex group 0: metadata block 5, but the image has $META"

@@ -202,6 +202,14 @@ free_blocks() {
 	readback "$T/img" "$T" a b
 	run "$BIN/refdebug" -R "flexbg 1" "$T/img"
 	[[ "$output" == *"reserve: none"* ]]
+	# -d into it is not what --enable run again is for: refused
+	local sum
+	sum=$(sha256sum <"$T/img")
+	mkdir "$T/src"
+	run "$BIN/mkreflink" --enable -d "$T/src" "$T/img"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"already has the reflink feature"* ]]
+	[ "$(sha256sum <"$T/img")" = "$sum" ]
 	run "$BIN/mkreflink" --enable "$T/img"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	for fg in 0 1 2; do

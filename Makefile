@@ -4,6 +4,8 @@
 #   make check        install deps, build all (+ASan), check-shared, run tests
 #   make check-shared freestanding + sparse checks of the kernel-shareable code
 #   make bench        install deps, build, build bench/*.c, run bench/run
+#                     (BENCH="reflinkck bigdisk": those sections only;
+#                     BENCH_W10=1: the 800,000-file scale too)
 #   make demo         install deps, build, run scripts/demo
 #   make asan         ASan+UBSan unit tests only
 #   make mutants      build, then scripts/run-mutants (tests/mutants/*.patch)
@@ -154,7 +156,7 @@ check-shared:
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-build
-	$(Q)if [ -f bench/run ]; then bash bench/run; \
+	$(Q)if [ -f bench/run ]; then bash bench/run $(BENCH); \
 	else echo "bench: bench/run does not exist yet"; fi
 
 demo: deps

@@ -9,6 +9,8 @@
 #   make s390x        the shareable code's unit tests cross-built for s390x
 #   make check-s390x  ... and run under qemu-s390x-static
 #   make bench        install deps, build, build bench/*.c, run bench/run
+#                     (BENCH="reflinkck bigdisk": those sections only;
+#                     BENCH_W10=1: the 800,000-file scale too)
 #   make demo         install deps, build, run scripts/demo
 #   make asan         ASan+UBSan unit tests only
 #   make mutants      build, then scripts/run-mutants (tests/mutants/*.patch)
@@ -192,7 +194,7 @@ check-s390x: s390x
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-build
-	$(Q)if [ -f bench/run ]; then bash bench/run; \
+	$(Q)if [ -f bench/run ]; then bash bench/run $(BENCH); \
 	else echo "bench: bench/run does not exist yet"; fi
 
 demo: deps

@@ -114,6 +114,13 @@ static errcode_t meta_push(struct e2fs_meta_map *m, blk64_t first,
 		end = last;
 	if (start >= end)
 		return 0;
+	/* contiguous with the last run: one run (memory by runs, not groups) */
+	if (m->nr && start >= m->runs[m->nr - 1].start &&
+	    start <= m->runs[m->nr - 1].start + m->runs[m->nr - 1].len) {
+		if (end > m->runs[m->nr - 1].start + m->runs[m->nr - 1].len)
+			m->runs[m->nr - 1].len = end - m->runs[m->nr - 1].start;
+		return 0;
+	}
 	if (m->nr == m->cap) {
 		unsigned int ncap = m->cap ? m->cap * 2 : 32;
 
@@ -205,16 +212,22 @@ static errcode_t meta_collect(ext2_filsys fs, struct e2fs_meta_map *m,
 		if (ret)
 			return ret;
 	}
+	/* one kind at a time: flex_bg packs each kind in a run */
 	for (g = 0; g < fs->group_desc_count; g++) {
 		ret = meta_add(m, first, last, ext2fs_block_bitmap_loc(fs, g),
 			       1);
-		if (!ret)
-			ret = meta_add(m, first, last,
-				       ext2fs_inode_bitmap_loc(fs, g), 1);
-		if (!ret)
-			ret = meta_add(m, first, last,
-				       ext2fs_inode_table_loc(fs, g),
-				       fs->inode_blocks_per_group);
+		if (ret)
+			return ret;
+	}
+	for (g = 0; g < fs->group_desc_count; g++) {
+		ret = meta_add(m, first, last, ext2fs_inode_bitmap_loc(fs, g),
+			       1);
+		if (ret)
+			return ret;
+	}
+	for (g = 0; g < fs->group_desc_count; g++) {
+		ret = meta_add(m, first, last, ext2fs_inode_table_loc(fs, g),
+			       fs->inode_blocks_per_group);
 		if (ret)
 			return ret;
 	}

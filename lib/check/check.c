@@ -350,8 +350,11 @@ static int check_run(const struct rfl_check_opts *o)
 
 	add_error_table(&et_ext2_error_table);
 	initialize_rfl_error_table();
+	/* -n: the descriptors are read as needed, not held (by the disk) */
 	if (o->mode != RFL_NO)
 		flags |= RFL_OPEN_RW;
+	else
+		flags |= RFL_OPEN_DESC_ON_DEMAND;
 	if (o->undo_file)
 		flags |= RFL_OPEN_UNDO;
 	ret = rfl_open(o->device, flags, o->undo_file, &c.rfs);

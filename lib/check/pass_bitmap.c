@@ -83,10 +83,10 @@ static errcode_t collect(struct checker *ck, struct claims *c,
 	unsigned int m, nm = e2fs_meta_map_nr(map);
 	struct claims meta = { 0 }, extra = { 0 };
 	struct source src[4];
-	const struct rfl_range *r, *best;
-	blk64_t start, len, mmp = ck->fs->super->s_mmp_block;
+	const struct rfl_range *r;
+	blk64_t start, len, mmp = ck->fs->super->s_mmp_block, key[4];
 	errcode_t ret = 0;
-	size_t i, k, b;
+	size_t i, k, b, left;
 
 	for (m = 0; !ret && m < nm; m++) {
 		e2fs_meta_map_run(map, m, &start, &len);
@@ -109,22 +109,25 @@ static errcode_t collect(struct checker *ck, struct claims *c,
 				  0 };
 	src[2] = (struct source){ meta.v, meta.nr, sizeof(*meta.v), 0 };
 	src[3] = (struct source){ extra.v, extra.nr, sizeof(*extra.v), 0 };
-	for (;;) {
-		best = NULL;
+	/* each source's next start, ~0 once it is used up */
+	for (k = 0, left = 0; k < 4; k++) {
+		r = head(&src[k]);
+		key[k] = r ? r->start : ~(blk64_t)0;
+		left += src[k].nr;
+	}
+	for (; left; left--) {
+		/* the smallest start; on a tie the first source, as before */
 		b = 0;
-		for (k = 0; k < 4; k++) {
-			r = head(&src[k]);
-			if (r && (!best || r->start < best->start)) {
-				best = r;
+		for (k = 1; k < 4; k++)
+			if (key[k] < key[b])
 				b = k;
-			}
-		}
-		if (!best)
-			break;
-		ret = claim(c, best->start, best->len);
+		r = head(&src[b]);
+		ret = claim(c, r->start, r->len);
 		if (ret)
 			break;
 		src[b].i++;
+		r = head(&src[b]);
+		key[b] = r ? r->start : ~(blk64_t)0;
 	}
 out:
 	free(meta.v);

@@ -138,7 +138,7 @@ static bool walk_inline_extents(struct scan_ctx *s, struct ext2_inode *inode,
 	n = ext2fs_le16_to_cpu(eh->eh_entries);
 	for (i = 0; i < n && !ret; i++) {
 		ex.e_pblk = ext2fs_le32_to_cpu(ee[i].ee_start) +
-			    ((__u64)ext2fs_le16_to_cpu(ee[i].ee_start_hi) << 32);
+			((__u64)ext2fs_le16_to_cpu(ee[i].ee_start_hi) << 32);
 		ex.e_lblk = ext2fs_le32_to_cpu(ee[i].ee_block);
 		ex.e_len = ext2fs_le16_to_cpu(ee[i].ee_len);
 		ex.e_flags = EXT2_EXTENT_FLAGS_LEAF;

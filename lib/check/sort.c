@@ -25,23 +25,14 @@ static inline __u64 key_at(const void *v, size_t i, size_t size, bool k32)
 	return k;
 }
 
-/*
- * One counting pass over every digit, then a scatter per digit that
- * varies: the element size is a constant in each caller below, so the
- * copies are plain moves.
- */
-static inline errcode_t radix(void *v, size_t nr, size_t size, bool k32)
+/* Is v sorted?  *maxp: the largest key */
+static inline bool scan_keys(const void *v, size_t nr, size_t size,
+			     bool k32, __u64 *maxp)
 {
-	size_t (*count)[NR_BUCKETS];
-	unsigned int d, digits, bits;
-	size_t i, sum, n;
-	char *src = v, *dst, *tmp;
-	__u64 k, prev, max = 0;
+	__u64 k, prev = key_at(v, 0, size, k32), max = 0;
 	bool sorted = true;
+	size_t i;
 
-	if (nr < 2)
-		return 0;
-	prev = key_at(v, 0, size, k32);
 	for (i = 0; i < nr; i++) {
 		k = key_at(v, i, size, k32);
 		if (k < prev)
@@ -50,18 +41,32 @@ static inline errcode_t radix(void *v, size_t nr, size_t size, bool k32)
 			max = k;
 		prev = k;
 	}
-	if (sorted)
+	*maxp = max;
+	return sorted;
+}
+
+/*
+ * One counting pass over every digit, then a scatter per digit that
+ * varies, through tmp (room for nr elements): the element size is a
+ * constant in each caller below, so the copies are plain moves.
+ */
+static inline errcode_t radix(void *v, size_t nr, size_t size, bool k32,
+			      char *tmp)
+{
+	size_t (*count)[NR_BUCKETS];
+	unsigned int d, digits, bits;
+	size_t i, sum, n;
+	char *src = v, *dst;
+	__u64 k, max;
+
+	if (nr < 2 || scan_keys(v, nr, size, k32, &max))
 		return 0;
 	bits = 64 - __builtin_clzll(max);	/* max > 0: not sorted */
 	digits = (bits + DIGIT_BITS - 1) / DIGIT_BITS;
 
-	tmp = malloc(nr * size);
 	count = calloc(digits, sizeof(*count));
-	if (!tmp || !count) {
-		free(tmp);
-		free(count);
+	if (!count)
 		return EXT2_ET_NO_MEMORY;
-	}
 	for (i = 0; i < nr; i++) {
 		k = key_at(v, i, size, k32);
 		for (d = 0; d < digits; d++)
@@ -79,8 +84,8 @@ static inline errcode_t radix(void *v, size_t nr, size_t size, bool k32)
 			sum += n;
 		}
 		for (i = 0; i < nr; i++) {
-			k = key_at(src, i, size, k32);
-			n = count[d][(k >> (d * DIGIT_BITS)) & (NR_BUCKETS - 1)]++;
+			k = key_at(src, i, size, k32) >> (d * DIGIT_BITS);
+			n = count[d][k & (NR_BUCKETS - 1)]++;
 			memcpy(dst + n * size, src + i * size, size);
 		}
 		dst = src;
@@ -88,8 +93,55 @@ static inline errcode_t radix(void *v, size_t nr, size_t size, bool k32)
 	}
 	if (src != v)
 		memcpy(v, src, nr * size);
-	free(tmp);
 	free(count);
+	return 0;
+}
+
+/* Below this many elements the halves are not worth their merge */
+#define HALVES_MIN	4096
+
+/*
+ * The moves need a second copy of the array; sorting each half in turn
+ * and then merging them needs only half a copy (the left half, moved
+ * out of the way): the checker's peak memory is this sort of its runs.
+ * The merge takes the left element on equal keys, so it stays stable.
+ */
+static inline errcode_t sort_by_key(void *v, size_t nr, size_t size,
+				    bool k32)
+{
+	size_t half = nr / 2, i = 0, j = half, o = 0;
+	char *a = v, *tmp;
+	errcode_t ret;
+	__u64 max;
+
+	if (nr < 2 || scan_keys(v, nr, size, k32, &max))
+		return 0;
+	if (nr < HALVES_MIN) {
+		tmp = malloc(nr * size);
+		ret = tmp ? radix(v, nr, size, k32, tmp) : EXT2_ET_NO_MEMORY;
+		free(tmp);
+		return ret;
+	}
+	tmp = malloc((nr - half) * size);
+	if (!tmp)
+		return EXT2_ET_NO_MEMORY;
+	ret = radix(a, half, size, k32, tmp);
+	if (!ret)
+		ret = radix(a + half * size, nr - half, size, k32, tmp);
+	if (ret) {
+		free(tmp);
+		return ret;
+	}
+	/* merge tmp (the left half) and a[half..nr) into a[0..nr) */
+	memcpy(tmp, a, half * size);
+	while (i < half) {
+		if (j < nr && key_at(a, j, size, k32) <
+			      key_at(tmp, i, size, k32))
+			memcpy(a + o++ * size, a + j++ * size, size);
+		else
+			memcpy(a + o++ * size, tmp + i++ * size, size);
+	}
+	free(tmp);
 	return 0;
 }
 
@@ -97,19 +149,19 @@ errcode_t rfl_sort_by_u64(void *v, size_t nr, size_t size)
 {
 	switch (size) {
 	case 8:
-		return radix(v, nr, 8, false);
+		return sort_by_key(v, nr, 8, false);
 	case 16:
-		return radix(v, nr, 16, false);
+		return sort_by_key(v, nr, 16, false);
 	case 24:
-		return radix(v, nr, 24, false);
+		return sort_by_key(v, nr, 24, false);
 	case 32:
-		return radix(v, nr, 32, false);
+		return sort_by_key(v, nr, 32, false);
 	default:
-		return radix(v, nr, size, false);
+		return sort_by_key(v, nr, size, false);
 	}
 }
 
 errcode_t rfl_sort_u32(__u32 *v, size_t nr)
 {
-	return radix(v, nr, sizeof(*v), true);
+	return sort_by_key(v, nr, sizeof(*v), true);
 }

@@ -16,8 +16,9 @@
 
 /*
  * Sort nr elements of size bytes (8, 16, 24 or 32, or any multiple of 8)
- * by the __u64 at their start; equal keys keep their order.  Needs a
- * copy of the array for the moves: EXT2_ET_NO_MEMORY, v untouched.
+ * by the __u64 at their start; equal keys keep their order.  Needs half
+ * a copy of the array for the moves: EXT2_ET_NO_MEMORY (the elements
+ * all there, their order undefined) when there is no room for it.
  */
 errcode_t rfl_sort_by_u64(void *v, size_t nr, size_t size);
 

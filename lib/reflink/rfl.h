@@ -73,6 +73,15 @@ struct rfl_fs {
 #define RFL_OPEN_RW		0x1	/* open read-write */
 #define RFL_OPEN_NO_FEATURE	0x2	/* the reflink bit need not be set */
 #define RFL_OPEN_UNDO		0x4	/* through undo_io_manager (undo_file) */
+/*
+ * Read-only: group descriptors are read when used, not held, when they
+ * take more than 1 MiB (10 MiB at 20 TiB).  Every descriptor block is
+ * read once at open, so an image
+ * too short for them fails there, as without the flag.  For callers
+ * that never keep two descriptor pointers at once (libext2fs reads the
+ * block into one buffer per call) and never change one.
+ */
+#define RFL_OPEN_DESC_ON_DEMAND	0x8
 
 /*
  * The io manager of read-only opens (rfl_roio.c): pread only, never an

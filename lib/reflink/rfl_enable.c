@@ -123,12 +123,22 @@ errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left)
 		return EXT2_ET_RO_FILSYS;
 	if (!rfl_has_feature(fs))
 		return RFL_ET_NO_FEATURE;
+	/*
+	 * The bitmaps as trees of extents: a bit array of a 20 TiB disk is
+	 * 640 MiB, for the few blocks this frees
+	 */
+	if (!fs->block_map)
+		fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 	for (fg = 0; fg < rfs->nr_flex; fg++) {
 		ret = rfl_group_load(rfs, fg, &grp);
 		if (ret)
 			return ret;
 		if (grp->tree.nr_records)
 			shared = true;
+		/* one flex group in memory at a time, not 10240 at 20 TiB */
+		ret = rfl_group_release(rfs, fg);
+		if (ret)
+			return ret;
 	}
 
 	/*
@@ -150,6 +160,8 @@ errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left)
 	rfs->batch = true;
 	for (fg = 0; fg < rfs->nr_flex; fg++) {
 		ret = rfl_group_remove(rfs, fg);
+		if (!ret)
+			ret = rfl_group_release(rfs, fg);
 		if (ret)
 			break;
 	}

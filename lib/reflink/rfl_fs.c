@@ -46,6 +46,25 @@ static errcode_t check_known_features(ext2_filsys fs, bool rw)
 	return 0;
 }
 
+/* RFL_OPEN_DESC_ON_DEMAND holds a descriptor table up to this size */
+#define DESC_HELD_MAX	(1u << 20)
+
+/* Can every descriptor block be read?  (RFL_OPEN_DESC_ON_DEMAND) */
+static errcode_t descs_readable(ext2_filsys fs)
+{
+	blk64_t sb = fs->super->s_first_data_block, i;
+	char *buf = NULL;
+	errcode_t ret;
+
+	ret = ext2fs_get_mem(fs->blocksize, &buf);
+	for (i = 0; !ret && i < fs->desc_blocks; i++)
+		ret = io_channel_read_blk64(fs->io,
+				ext2fs_descriptor_block_loc2(fs, sb, i), 1,
+				buf);
+	ext2fs_free_mem(&buf);
+	return ret;
+}
+
 errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 		   struct rfl_fs **rfsp)
 {
@@ -85,7 +104,20 @@ errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 			io = undo_io_manager;
 		}
 	}
+	if ((flags & RFL_OPEN_DESC_ON_DEMAND) && !(flags & RFL_OPEN_RW))
+		open_flags |= EXT2_FLAG_SUPER_ONLY;
 	ret = ext2fs_open2(device, NULL, open_flags, 0, 0, io, &rfs->fs);
+	/* a table of up to 1 MiB (2 TiB of disk) is held: faster */
+	if (!ret && (open_flags & EXT2_FLAG_SUPER_ONLY) &&
+	    (__u64)rfs->fs->desc_blocks * rfs->fs->blocksize <= DESC_HELD_MAX) {
+		ext2fs_free(rfs->fs);
+		rfs->fs = NULL;
+		open_flags &= ~EXT2_FLAG_SUPER_ONLY;
+		ret = ext2fs_open2(device, NULL, open_flags, 0, 0, io,
+				   &rfs->fs);
+	}
+	if (!ret && (open_flags & EXT2_FLAG_SUPER_ONLY))
+		ret = descs_readable(rfs->fs);
 	if (ret)
 		goto fail;
 	ret = check_known_features(rfs->fs, flags & RFL_OPEN_RW);

@@ -17,11 +17,73 @@
 
 #include "reflink/rfl.h"
 
+/*
+ * The last few single blocks read.  libext2fs reads a descriptor block
+ * for every descriptor field it is asked for when the table is not held
+ * (RFL_OPEN_DESC_ON_DEMAND), many times per group: those come from
+ * here.  Nothing writes through this channel, so nothing goes stale.
+ */
+#define CACHE_BLOCKS	8
+
+struct roio_block {
+	unsigned long long block;
+	unsigned long last_use;		/* 0: empty */
+	char *buf;
+};
+
 struct roio {
 	int fd;
 	unsigned long long bytes_read;
 	struct struct_io_stats stats;
+	unsigned long clock;
+	struct roio_block cache[CACHE_BLOCKS];
 };
+
+static void cache_drop(struct roio *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < CACHE_BLOCKS; i++) {
+		free(p->cache[i].buf);
+		p->cache[i].buf = NULL;
+		p->cache[i].last_use = 0;
+	}
+}
+
+/* Copy block from the cache into buf: found? */
+static bool cache_get(struct roio *p, unsigned long long block, void *buf,
+		      int size)
+{
+	unsigned int i;
+
+	for (i = 0; i < CACHE_BLOCKS; i++) {
+		if (p->cache[i].last_use && p->cache[i].block == block) {
+			p->cache[i].last_use = ++p->clock;
+			memcpy(buf, p->cache[i].buf, size);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Keep a copy of block in the least recently used slot (best effort) */
+static void cache_put(struct roio *p, unsigned long long block,
+		      const void *buf, int size)
+{
+	struct roio_block *b = &p->cache[0];
+	unsigned int i;
+
+	for (i = 1; i < CACHE_BLOCKS; i++)
+		if (p->cache[i].last_use < b->last_use)
+			b = &p->cache[i];
+	if (!b->buf)
+		b->buf = malloc(size);
+	if (!b->buf)
+		return;
+	memcpy(b->buf, buf, size);
+	b->block = block;
+	b->last_use = ++p->clock;
+}
 
 static struct roio *priv_of(io_channel ch)
 {
@@ -77,6 +139,7 @@ static errcode_t roio_close(io_channel ch)
 		return 0;
 	if (close(p->fd) < 0)
 		ret = errno;
+	cache_drop(p);
 	ext2fs_free_mem(&ch->private_data);
 	ext2fs_free_mem(&ch->name);
 	ext2fs_free_mem(&ch);
@@ -85,6 +148,8 @@ static errcode_t roio_close(io_channel ch)
 
 static errcode_t roio_set_blksize(io_channel ch, int blksize)
 {
+	if (ch->block_size != blksize)
+		cache_drop(priv_of(ch));
 	ch->block_size = blksize;
 	return 0;
 }
@@ -100,6 +165,8 @@ static errcode_t roio_read_blk64(io_channel ch, unsigned long long block,
 	ssize_t n;
 	errcode_t ret = 0;
 
+	if (count == 1 && cache_get(p, block, buf, ch->block_size))
+		return 0;
 	while (done < size) {
 		n = pread(p->fd, (char *)buf + done, size - done,
 			  pos + (off_t)done);
@@ -112,8 +179,11 @@ static errcode_t roio_read_blk64(io_channel ch, unsigned long long block,
 		done += n;
 	}
 	p->bytes_read += done;
-	if (!ret)
+	if (!ret) {
+		if (count == 1)
+			cache_put(p, block, buf, ch->block_size);
 		return 0;
+	}
 	memset((char *)buf + done, 0, size - done);
 	if (ch->read_error)
 		ret = ch->read_error(ch, block, count, buf, size, done, ret);

@@ -580,3 +580,17 @@ ask() {
 	[[ "$output" == *"%"$'\r\033[K'"group 3: bg_reserved is 5"* ]]
 	[[ "$output" != *"%group 3"* ]]
 }
+
+@test "a descriptor's block bitmap outside the filesystem: exit 8, nothing written" {
+	local before
+	# group 0's bg_block_bitmap_hi (descriptor at block 2, 0x20)
+	printf '\003' | dd of="$IMG" bs=1 seek=$((2 * 1024 + 0x20)) \
+		conv=notrunc status=none
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"group descriptor"*"$IMG"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+}

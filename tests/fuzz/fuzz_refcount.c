@@ -5,8 +5,9 @@
  * Input: 12-byte record images checked by ext4_refcount_check_rec, then
  * a stream of adjusts (start, len, delta) on an in-memory tree, each in
  * its own transaction; a per-block count array is the model.
- * Rules: the tree verifies clean after every commit, ext4_refcount_get
- * agrees with the model on every block touched, a failed adjust (only
+ * Rules: the tree verifies clean after every commit, its records are
+ * exactly the runs of blocks the model counts twice or more,
+ * ext4_refcount_get agrees at both ends of each range, a failed adjust (only
  * -EOVERFLOW is expected) is aborted without a leaked reference.
  */
 #include "fuzz_common.h"
@@ -35,6 +36,7 @@ static int freed(void *priv, u32 start, u32 len)
 struct vstate {
 	long problems;
 	u64 records;
+	u32 pos;		/* blocks before it are compared */
 };
 
 static int report(void *priv, const struct ext4_btree_problem *p)
@@ -58,8 +60,12 @@ static int record(void *priv, const void *key, const void *val,
 		v->problems++;
 		return 0;
 	}
+	/* no record: used at most once; in a record: exactly its count */
+	for (i = v->pos; i < r.start; i++)
+		FUZZ_REQUIRE(model[i] < 2, "a shared block has no record");
 	for (i = r.start; i < r.start + r.len; i++)
 		FUZZ_REQUIRE(model[i] == r.count, "record disagrees with model");
+	v->pos = r.start + r.len;
 	v->records++;
 	return 0;
 }
@@ -109,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (b = 0; b < GROUP_BLOCKS; b++)
 		model[b] = 1;
 	for (op = 0; op < MAX_OPS && f.left >= 4; op++) {
-		struct vstate v = { 0, 0 };
+		struct vstate v = { 0, 0, 0 };
 		u32 x = fz_u32(&f, 4);
 
 		start = x % GROUP_BLOCKS;
@@ -147,7 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		FUZZ_REQUIRE(ext4_btree_verify(&t, &vops, &v) == 0 &&
 			     v.problems == 0, "tree not clean after adjust");
-		for (b = start; b < start + len; b++) {
+		for (b = v.pos; b < GROUP_BLOCKS; b++)
+			FUZZ_REQUIRE(model[b] < 2, "a shared block has no record");
+		/* the lookup path too, at both ends of the range */
+		for (b = start; b < start + len; b += len > 1 ? len - 1 : 1) {
 			ret = ext4_refcount_get(&t, b, &count);
 			FUZZ_REQUIRE(!ret, "get failed");
 			FUZZ_REQUIRE(count == (model[b] >= 2 ? model[b] : 1),

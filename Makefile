@@ -12,12 +12,16 @@
 #                     (BENCH="reflinkck bigdisk": those sections only;
 #                     BENCH_W10=1: the 800,000-file scale too)
 #   make demo         install deps, build, run scripts/demo
-#   make asan         ASan+UBSan unit tests only
+#   make asan         ASan+UBSan unit tests and programs only
 #   make mutants      build, then scripts/run-mutants (tests/mutants/*.patch)
+#   make fuzz         libFuzzer harnesses (clang), each FUZZ_SECONDS (600),
+#                     then tests/fuzz/mutate-images MUTANTS (20000)
+#   make fuzz-build   build the harnesses into build/fuzz/ only
 #   make clean
 #
 # Variables: CC (gcc or clang), WERROR=1 (-Werror; make check sets it),
-# EXTRA_CFLAGS, V=1 (show commands).
+# EXTRA_CFLAGS, V=1 (show commands), FUZZ_CC (clang), FUZZ_SECONDS,
+# MUTANTS, SEED.
 #
 # Sources are found by wildcard; adding a file needs no edit here:
 #   lib/**/*.c            -> build/libreflink.a
@@ -25,6 +29,7 @@
 #   misc/*.c tests/helpers/*.c -> build/bin/<name>
 #   debug/*.c + debug/refdebug_cmds.ct (mk_cmds) -> build/bin/refdebug
 #   bench/*.c             -> build/bench/<name>  (make bench only, +lmdb)
+#   tests/fuzz/fuzz_*.c   -> build/fuzz/fuzz_*  (clang -fsanitize=fuzzer)
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -90,8 +95,9 @@ ASAN_LIB := $(B)/asan/libreflink.a
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TESTS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
 ASAN_TESTS := $(TEST_SRCS:tests/unit/%.c=$(B)/asan/tests/%)
-# the checker under ASan+UBSan too: the golden images run through it
-ASAN_PROGS := $(B)/asan/bin/reflinkck
+# every program under ASan+UBSan too (LeakSanitizer on): the bats
+# suites and the golden images run through them (BIN_DIR=build/asan/bin)
+ASAN_PROGS = $(patsubst $(B)/bin/%,$(B)/asan/bin/%,$(PROGS))
 
 PROG_SRCS := $(sort $(wildcard misc/*.c tests/helpers/*.c))
 PROGS := $(addprefix $(B)/bin/,$(notdir $(PROG_SRCS:.c=)))
@@ -101,9 +107,24 @@ DEBUG_SRCS := $(sort $(wildcard debug/*.c))
 DEBUG_CT := debug/refdebug_cmds.ct
 DEBUG_GEN_C := $(B)/gen/refdebug_cmds.c
 DEBUG_OBJS := $(DEBUG_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/refdebug_cmds.o
+ASAN_DEBUG_OBJS := $(DEBUG_SRCS:%.c=$(B)/asan/obj/%.o) \
+		   $(B)/asan/obj/gen/refdebug_cmds.o
 ifneq ($(DEBUG_SRCS),)
 PROGS += $(B)/bin/refdebug
 endif
+
+# libFuzzer harnesses: the library again, built by clang with coverage
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 600
+MUTANTS ?= 20000
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g $(WARN) -std=gnu11 $(FUZZ_SAN)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/fuzz/obj/%.o) \
+		 $(B)/fuzz/obj/gen/reflink_err.o
+FUZZ_LIB := $(B)/fuzz/libreflink.a
 
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
@@ -139,13 +160,14 @@ S390X_TESTS := $(addprefix $(B)/s390x/tests/,$(S390X_TEST_NAMES))
 ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 	    $(TEST_SRCS:%.c=$(B)/obj/%.o) $(TEST_SRCS:%.c=$(B)/asan/obj/%.o) \
 	    $(PROG_SRCS:%.c=$(B)/obj/%.o) $(BENCH_SRCS:%.c=$(B)/obj/%.o) \
-	    $(DEBUG_OBJS)
+	    $(DEBUG_OBJS) $(PROG_SRCS:%.c=$(B)/asan/obj/%.o) $(ASAN_DEBUG_OBJS) \
+	    $(FUZZ_LIB_OBJS) $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o)
 
 # ------------------------------------------------------------------
 # Top-level targets
 # ------------------------------------------------------------------
 .PHONY: all lib progs tests asan build-all bench bench-build demo check \
-	check-shared deps clean mutants
+	check-shared deps clean mutants fuzz fuzz-build fuzz-seeds
 .PHONY: check-kbuild kernel-tests s390x check-s390x
 
 all: lib progs tests
@@ -153,7 +175,20 @@ lib: $(LIB)
 progs: $(PROGS)
 tests: $(TESTS)
 asan: $(ASAN_TESTS) $(ASAN_PROGS)
-build-all: all asan
+build-all: all asan fuzz-build
+fuzz-build: $(FUZZERS) $(B)/fuzz/base.img
+
+# the committed seed corpus, remade (tests/fuzz/mkseeds.c)
+fuzz-seeds: $(B)/fuzz/mkseeds
+	$(Q)rm -rf tests/fuzz/corpus && $(B)/fuzz/mkseeds tests/fuzz/corpus
+
+# Each harness for FUZZ_SECONDS from the committed corpus (new inputs go
+# to build/fuzz/corpus/), then the image mutants; any finding fails.
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory build-all
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzzers
+	$(Q)MUTANTS=$(MUTANTS) $(if $(SEED),SEED=$(SEED)) \
+		tests/fuzz/mutate-images
 bench-build: all $(BENCHES)
 
 deps:
@@ -260,10 +295,10 @@ $(B)/asan/tests/%: $(B)/asan/obj/tests/unit/%.o $(ASAN_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< $(ASAN_LIB) $(LDLIBS_ALL)
 
-$(B)/asan/bin/%: $(B)/asan/obj/misc/%.o $(ASAN_LIB)
+$(B)/asan/bin/refdebug: $(ASAN_DEBUG_OBJS) $(ASAN_LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@ (asan)"
-	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< $(ASAN_LIB) $(LDLIBS_ALL)
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $(ASAN_DEBUG_OBJS) $(ASAN_LIB) $(LDLIBS_ALL)
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -278,6 +313,14 @@ $(B)/bin/$(notdir $(1:.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
 	$(Q)$$(CC) $$(CFLAGS_ALL) -o $$@ $$< $$(LIB) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rule,$(s))))
+
+define asan_prog_rule
+$(B)/asan/bin/$(notdir $(1:.c=)): $(B)/asan/obj/$(1:.c=.o) $(ASAN_LIB)
+	@mkdir -p $$(@D)
+	@echo "  LD      $$@ (asan)"
+	$(Q)$$(CC) $$(ASAN_CFLAGS) -o $$@ $$< $$(ASAN_LIB) $$(LDLIBS_ALL)
+endef
+$(foreach s,$(PROG_SRCS),$(eval $(call asan_prog_rule,$(s))))
 
 # mk_cmds writes <name>.c into the current directory
 $(DEBUG_GEN_C): $(DEBUG_CT)
@@ -295,6 +338,34 @@ $(B)/s390x/tests/%: tests/unit/%.c $(S390X_LIB_SRCS) $(S390X_HDRS) $(FLAGS_STAMP
 	@echo "  CC      $@ (s390x)"
 	$(Q)$(S390X_CC) -O2 -g $(WARN) -std=gnu11 -static -Ilib $(TEST_CPPFLAGS) \
 		-o $@ $< $(S390X_LIB_SRCS)
+$(B)/fuzz/obj/%.o: %.c $(FLAGS_STAMP) | $(GEN_H)
+	@mkdir -p $(@D)
+	@echo "  CC      $< (fuzz)"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) -Itests/fuzz $(FUZZ_CFLAGS) \
+		-fsanitize=fuzzer-no-link $(DEPFLAGS) -c -o $@ $<
+
+$(B)/fuzz/obj/gen/%.o: $(B)/gen/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $< (fuzz)"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	@echo "  LD      $@ (fuzz)"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) \
+		$(LDLIBS_ALL)
+
+$(B)/fuzz/mkseeds: $(B)/obj/tests/fuzz/mkseeds.o $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
+
+$(B)/fuzz/base.img: tests/fuzz/base.img.gz
+	@mkdir -p $(@D)
+	$(Q)gzip -dc $< >$@
 
 $(FLAGS_STAMP): ;
 

@@ -120,6 +120,34 @@ static bool covered(const void *v, size_t nr, size_t size,
 	return lo && max_end[lo - 1] > blk;
 }
 
+bool rfl_ck_for_runs(const struct checker *c, blk64_t start, blk64_t len,
+		     void (*fn)(void *priv, const struct rfl_run *r),
+		     void *priv)
+{
+	const struct rfl_scan *s = &c->scan;
+	size_t lo = 0, hi = s->nr_runs, mid;
+	bool flagged = true;
+
+	/* runs starting before the end: [0, lo); walk back while they reach */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (s->runs[mid].start < start + len)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo-- > 0 && c->max_end[lo] > start) {
+		const struct rfl_run *r = &s->runs[lo];
+
+		if (r->start + r->len <= start)
+			continue;
+		flagged &= r->flagged;
+		if (fn)
+			fn(priv, r);
+	}
+	return flagged;
+}
+
 bool rfl_ck_file_owns(const struct checker *c, blk64_t blk)
 {
 	const struct rfl_scan *s = &c->scan;
@@ -279,6 +307,7 @@ static void free_checker(struct checker *c)
 	free(c->damaged.v);
 	free(c->tree_blks.v);
 	free(c->released.v);
+	free(c->xlink_ranges.v);
 }
 
 static int error_exit(struct checker *c, errcode_t ret, const char *what)
@@ -364,6 +393,14 @@ static int check_run(const struct rfl_check_opts *o)
 		return RFL_EXIT_ERROR;
 	}
 	c.fs = c.rfs->fs;
+	/*
+	 * A descriptor whose bitmap or inode table lies outside its place is
+	 * e2fsck's to relocate: repairs here would write bitmaps there
+	 * (found by tests/fuzz/fuzz_image)
+	 */
+	ret = ext2fs_check_desc(c.fs);
+	if (ret)
+		return error_exit(&c, ret, "checking the group descriptors");
 	/* bitmaps as trees of extents: memory follows the runs, not the
 	 * size of the disk (e2fsck does the same) */
 	c.fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;

@@ -43,6 +43,8 @@ struct checker {
 	struct blk_list tree_blks;
 	/* every flex group's reserve: start, len pairs (pass 4) */
 	struct blk_list resv;
+	/* shared ranges a clean tree had no record of: start, len pairs */
+	struct blk_list xlink_ranges;
 	/*
 	 * flex groups whose tree was left damaged (1) or written by a newer
 	 * version (2): leaks not judged
@@ -66,6 +68,7 @@ struct checker {
 	unsigned long long grp_nodes;	/* nodes that passed their checks */
 	bool rebuild;			/* a fix was accepted */
 	bool bad;			/* a problem was found */
+	bool tree_clean;		/* passes 1-2 found nothing here */
 	unsigned int node_problems;	/* of single nodes, this group */
 	char desc[160];			/* a problem's words, built */
 
@@ -73,6 +76,14 @@ struct checker {
 	int last_pass;
 	unsigned int last_permille;
 };
+
+/*
+ * Call fn (if not NULL) for every run of a file overlapping [start,
+ * start + len); true if every such run's inode has EXT4_REFLINK_FL.
+ */
+bool rfl_ck_for_runs(const struct checker *c, blk64_t start, blk64_t len,
+		     void (*fn)(void *priv, const struct rfl_run *r),
+		     void *priv);
 
 /* Record the first operational error; returns ret */
 errcode_t rfl_ck_fail(struct checker *c, errcode_t ret, const char *what);

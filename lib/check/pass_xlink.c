@@ -10,6 +10,7 @@
 
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
+#include "check/vec.h"
 #include "reflink/rfl_share.h"
 
 struct count_ctx {
@@ -103,10 +104,11 @@ static bool trees_damaged(const struct checker *ck)
 	return false;
 }
 
-static void cross_link(void *priv, ext2_ino_t ino)
+/* Report code for pctx->ino and, if agreed, give the file its own copy */
+static void clone_apart(struct checker *ck, enum rfl_problem code,
+			struct rfl_pctx *pctx)
 {
-	struct checker *ck = priv;
-	struct rfl_pctx pctx = { .ino = ino };
+	ext2_ino_t ino = pctx->ino;
 	bool can_fix = ck->ctx.mode != RFL_NO && !trees_damaged(ck);
 	blk64_t blocks = 0;
 	errcode_t ret;
@@ -123,22 +125,87 @@ static void cross_link(void *priv, ext2_ino_t ino)
 		if (!blocks)
 			return;
 	}
-	if (!rfl_fix_problem(&ck->ctx, PR_5_CROSS_LINK, &pctx))
+	if (!rfl_fix_problem(&ck->ctx, code, pctx))
 		return;
 	if (!can_fix) {
-		pctx.str = "a refcount tree is still damaged";
-		rfl_fix_problem(&ck->ctx, PR_5_NO_CLONE, &pctx);
+		pctx->str = "a refcount tree is still damaged";
+		rfl_fix_problem(&ck->ctx, PR_5_NO_CLONE, pctx);
 		return;
 	}
 	ret = rfl_cow_range(ck->rfs, ino, 0, RFL_LBLK_END);
 	if (ret) {
-		pctx.str = error_message(ret);
-		rfl_fix_problem(&ck->ctx, PR_5_NO_CLONE, &pctx);
+		pctx->str = error_message(ret);
+		rfl_fix_problem(&ck->ctx, PR_5_NO_CLONE, pctx);
 		return;
 	}
 	ck->changed = true;
-	pctx.expected = blocks;
-	rfl_problem_fixed(&ck->ctx, PR_5_CROSS_LINK, &pctx);
+	pctx->expected = blocks;
+	rfl_problem_fixed(&ck->ctx, code, pctx);
+}
+
+static void cross_link(void *priv, ext2_ino_t ino)
+{
+	struct rfl_pctx pctx = { .ino = ino };
+
+	clone_apart(priv, PR_5_CROSS_LINK, &pctx);
+}
+
+struct ino_list {
+	ext2_ino_t *v;
+	size_t nr, max;
+	bool nomem;
+};
+
+static void collect_ino(void *priv, const struct rfl_run *r)
+{
+	struct ino_list *l = priv;
+
+	if (rfl_vec_grow((void **)&l->v, &l->max, l->nr, sizeof(*l->v))) {
+		l->nomem = true;
+		return;
+	}
+	l->v[l->nr++] = r->ino;
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Shared ranges a clean tree had no record of (pass 3, FORMAT.md 7.5):
+ * the lowest inode keeps the blocks, every other file gets its own copy,
+ * as e2fsck's pass 1D does with multiply-claimed blocks.
+ */
+static void unrecorded_cross_links(struct checker *ck)
+{
+	const struct blk_list *x = &ck->xlink_ranges;
+	struct ino_list l = { 0 };
+	struct rfl_pctx pctx = { 0 };
+	size_t i, j;
+
+	for (i = 0; i + 1 < x->nr && !rfl_ck_stop(ck); i += 2) {
+		l.nr = 0;
+		rfl_ck_for_runs(ck, x->v[i], x->v[i + 1], collect_ino, &l);
+		if (l.nomem) {
+			rfl_ck_fail(ck, EXT2_ET_NO_MEMORY,
+				    "looking for cross-linked files");
+			break;
+		}
+		qsort(l.v, l.nr, sizeof(*l.v), cmp_ino);
+		for (j = 1; j < l.nr && !rfl_ck_stop(ck); j++) {
+			if (l.v[j] == l.v[j - 1] || l.v[j] == l.v[0])
+				continue;
+			pctx.ino = l.v[j];
+			pctx.blk = x->v[i];
+			pctx.len = x->v[i + 1];
+			pctx.str = NULL;
+			clone_apart(ck, PR_5_XLINK_NO_RECORD, &pctx);
+		}
+	}
+	free(l.v);
 }
 
 /*
@@ -221,4 +288,6 @@ void rfl_ck_cross_links(struct checker *ck)
 				    ck->nr_exp, cross_link, ck);
 	if (ret)
 		rfl_ck_fail(ck, ret, "looking for cross-linked files");
+	if (!rfl_ck_stop(ck))
+		unrecorded_cross_links(ck);
 }

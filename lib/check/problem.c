@@ -115,6 +115,11 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_3_MISSING,
 	  "flex group %g: missing refcount record %b+%l, expected count %e",
 	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_3_XLINK_NO_RECORD,
+	  "flex group %g: blocks %b+%l are mapped %e times and no refcount "
+	  "record counts them, which no crash leaves (docs/FORMAT.md 7.5): "
+	  "cross-linked files",
+	  "Rebuild", NULL, 0 },
 	{ PR_3_EXTRA,
 	  "flex group %g: extra refcount record %b+%l count %f, "
 	  "no file shares it",
@@ -178,6 +183,11 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "inode's extent index, xattr or block map also uses; run e2fsck "
 	  "after mkreflink --strip",
 	  "Clone", NULL, PR_NO_FIX },
+	{ PR_5_XLINK_NO_RECORD,
+	  "inode %i maps blocks %b+%l that another file maps, and no refcount "
+	  "record counted that share: cross-linked",
+	  "Clone", "inode %i: %e shared blocks copied; the file has its own "
+	  "copy now", 0 },
 	{ PR_5_NO_CLONE,
 	  "inode %i: cannot give the file its own copy: %s",
 	  "Clone", NULL, PR_NO_FIX },

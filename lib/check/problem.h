@@ -53,6 +53,7 @@ enum rfl_problem {
 	PR_3_LENGTH = 0x030005,		/* wrong range */
 	PR_3_LOST_TREE = 0x030006,	/* records lost with the metadata */
 	PR_3_NO_REPAIR = 0x030007,	/* bad inodes: nothing is repaired */
+	PR_3_XLINK_NO_RECORD = 0x030009, /* shared, flagged, no record */
 	PR_4_TREE_UNMARKED = 0x040001,	/* tree node free in the bitmap */
 	PR_4_TREE_FILE = 0x040002,	/* tree node is also file data */
 	PR_4_META_UNMARKED = 0x040003,	/* metadata block free in bitmap */
@@ -67,6 +68,7 @@ enum rfl_problem {
 	PR_5_CROSS_LINK = 0x050001,	/* shared without EXT4_REFLINK_FL */
 	PR_5_NO_CLONE = 0x050002,	/* the cross-link cannot be cloned */
 	PR_5_META_XLINK = 0x050003,	/* file data over metadata */
+	PR_5_XLINK_NO_RECORD = 0x050004, /* ... its files given own copies */
 	PR_R_REBUILT = 0x0f0001,	/* what a rebuild did */
 };
 

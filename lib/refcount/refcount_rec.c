@@ -50,9 +50,17 @@ static int rec_lookup(struct ext4_btree *t, u32 blk,
 	int err;
 
 	err = ext4_btree_lookup(t, &k, mode, &ko, &vo);
-	if (!err)
-		ext4_refcount_rec_decode(&ko, &vo, rec);
-	return err;
+	if (err)
+		return err;
+	ext4_refcount_rec_decode(&ko, &vo, rec);
+	/*
+	 * Node checks do not look inside records: a record of length 0 would
+	 * stop every walk over the records from advancing (found by
+	 * tests/fuzz/fuzz_btree)
+	 */
+	if (!rec->len)
+		return -EFSCORRUPTED;
+	return 0;
 }
 
 static int rec_insert(struct ext4_btree *t, const struct ext4_refcount_rec *r)

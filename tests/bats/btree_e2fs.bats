@@ -9,7 +9,7 @@
 bats_require_minimum_version 1.5.0
 
 REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin/btree_e2fs"
+BIN="${BIN_DIR:-$REPO/build/bin}/btree_e2fs"
 
 teardown() {
 	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then

@@ -9,8 +9,8 @@
 bats_require_minimum_version 1.5.0
 
 REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin/mkreflink"
-HELPERS="$REPO/build/bin"
+BIN="${BIN_DIR:-$REPO/build/bin}/mkreflink"
+HELPERS="${BIN_DIR:-$REPO/build/bin}"
 
 U1=6e1b7a3c-0f4d-4c2b-9a51-3d2e8f7c6b10
 HS=9d3c2b1a-4e5f-4a6b-8c7d-0e1f2a3b4c5d

@@ -6,7 +6,7 @@
 bats_require_minimum_version 1.5.0
 
 REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+BIN="${BIN_DIR:-$REPO/build/bin}"
 SYNCS=fsync,fdatasync,sync,syncfs,sync_file_range,msync
 
 setup_file() {

@@ -15,7 +15,7 @@
 bats_require_minimum_version 1.5.0
 
 REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+BIN="${BIN_DIR:-$REPO/build/bin}"
 
 setup() {
 	for b in refdebug mkreflink rfl_recount reflinkck; do

@@ -156,12 +156,48 @@ first_record() {
 	fixes count "has count 4, expected 3"
 }
 
-@test "missing record: found and fixed" {
-	local r
+# FORMAT.md 7.5: flagged files sharing blocks that a clean tree has no
+# record of are cross-linked (no crash leaves it): -p stops, -y counts the
+# share and gives every file but the lowest inode its own copy
+@test "shared, flagged, no record in a clean tree: a cross-link, cloned apart" {
+	local r before s f
 	r=$(first_record)
 	"$BIN/rflctl" -w "$IMG" adjust $r -1
 	"$BIN/rflctl" -w "$IMG" adjust $r -1
-	fixes missing "missing refcount record"
+	[ -z "$("$BIN/rflctl" "$IMG" records)" ]
+	for f in /a /b /c; do
+		debugfs -R "cat $f" "$IMG" 2>/dev/null | sha256sum
+	done >"$BATS_TEST_TMPDIR/sums"
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"are mapped 3 times and no refcount record counts them"*"cross-linked"* ]]
+	[[ "$output" != *"missing refcount record"* ]]
+	# not a crash's leftover: preen stops without writing
+	run "$BIN/reflinkck" -fp "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"UNEXPECTED INCONSISTENCY"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Clone? yes"* ]]
+	[ "$(grep -c "shared blocks copied" <<<"$output")" -eq 2 ]
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" 0 shared blocks, 0 records"* ]]
+	# three files, three copies, the bytes unchanged
+	for f in /a /b /c; do
+		debugfs -R "cat $f" "$IMG" 2>/dev/null | sha256sum
+	done | diff - "$BATS_TEST_TMPDIR/sums"
+	command -v e2fsck >/dev/null || return 0
+	"$BIN/mkreflink" -q --strip "$IMG"
+	run e2fsck -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
 }
 
 @test "part of a record with another count: found and fixed" {
@@ -543,4 +579,18 @@ ask() {
 	echo "$output" | cat -A
 	[[ "$output" == *"%"$'\r\033[K'"group 3: bg_reserved is 5"* ]]
 	[[ "$output" != *"%group 3"* ]]
+}
+
+@test "a descriptor's block bitmap outside the filesystem: exit 8, nothing written" {
+	local before
+	# group 0's bg_block_bitmap_hi (descriptor at block 2, 0x20)
+	printf '\003' | dd of="$IMG" bs=1 seek=$((2 * 1024 + 0x20)) \
+		conv=notrunc status=none
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"group descriptor"*"$IMG"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
 }

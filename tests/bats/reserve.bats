@@ -14,7 +14,7 @@
 bats_require_minimum_version 1.5.0
 
 REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+BIN="${BIN_DIR:-$REPO/build/bin}"
 TREE_FULL="No free block for reflink metadata"
 
 setup() {

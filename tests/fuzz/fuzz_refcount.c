@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuzz_refcount.c - refcount record decode and adjust against a model.
+ *
+ * Input: 12-byte record images checked by ext4_refcount_check_rec, then
+ * a stream of adjusts (start, len, delta) on an in-memory tree, each in
+ * its own transaction; a per-block count array is the model.
+ * Rules: the tree verifies clean after every commit, its records are
+ * exactly the runs of blocks the model counts twice or more,
+ * ext4_refcount_get agrees at both ends of each range, a failed adjust (only
+ * -EOVERFLOW is expected) is aborted without a leaked reference.
+ */
+#include "fuzz_common.h"
+#include "btree/mem_host.h"
+#include "refcount/refcount_rec.h"
+
+#define BS		1024
+#define GROUP_BLOCKS	2048u
+#define HOST_BLOCKS	512
+#define MAX_OPS		256
+
+static u32 model[GROUP_BLOCKS];
+
+static int freed(void *priv, u32 start, u32 len)
+{
+	u32 i;
+
+	(void)priv;
+	for (i = start; i < start + len; i++) {
+		FUZZ_REQUIRE(model[i] == 1, "freed a block not counted 1");
+		model[i] = 0;
+	}
+	return 0;
+}
+
+struct vstate {
+	long problems;
+	u64 records;
+	u32 pos;		/* blocks before it are compared */
+};
+
+static int report(void *priv, const struct ext4_btree_problem *p)
+{
+	(void)p;
+	((struct vstate *)priv)->problems++;
+	return 0;
+}
+
+static int record(void *priv, const void *key, const void *val,
+		  const void *pkey, const void *pval)
+{
+	struct vstate *v = priv;
+	struct ext4_refcount_rec r, p;
+	u32 i;
+
+	ext4_refcount_rec_decode(key, val, &r);
+	if (pkey)
+		ext4_refcount_rec_decode(pkey, pval, &p);
+	if (ext4_refcount_check_rec(&r, pkey ? &p : NULL, GROUP_BLOCKS)) {
+		v->problems++;
+		return 0;
+	}
+	/* no record: used at most once; in a record: exactly its count */
+	for (i = v->pos; i < r.start; i++)
+		FUZZ_REQUIRE(model[i] < 2, "a shared block has no record");
+	for (i = r.start; i < r.start + r.len; i++)
+		FUZZ_REQUIRE(model[i] == r.count, "record disagrees with model");
+	v->pos = r.start + r.len;
+	v->records++;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct ext4_btree_verify_ops vops = {
+		.report = report, .record = record,
+	};
+	struct fz f = { data, size };
+	struct ext4_refcount_rec r, prev;
+	struct ext4_btree t;
+	struct mem_host *h;
+	unsigned int nrec, op, i;
+	u32 start, len, count, b;
+	int delta, ret;
+
+	/* decode: arbitrary record images and neighbour pairs */
+	nrec = fz_u8(&f) % 8;
+	for (i = 0; i < nrec && f.left >= 24; i++) {
+		struct ext4_refcount_key k1, k2;
+		struct ext4_refcount_val v1, v2;
+
+		memcpy(&k1, f.p, sizeof(k1));
+		memcpy(&v1, f.p + 4, sizeof(v1));
+		memcpy(&k2, f.p + 12, sizeof(k2));
+		memcpy(&v2, f.p + 16, sizeof(v2));
+		f.p += 24;
+		f.left -= 24;
+		ext4_refcount_rec_decode(&k1, &v1, &prev);
+		ext4_refcount_rec_decode(&k2, &v2, &r);
+		ext4_refcount_check_rec(&r, &prev, GROUP_BLOCKS);
+		ext4_refcount_check_rec(&r, NULL, fz_u32(&f, 4));
+		ext4_refcount_rec_encode(&r, &k1, &v1);
+		ext4_refcount_rec_decode(&k1, &v1, &prev);
+		FUZZ_REQUIRE(!memcmp(&r, &prev, sizeof(r)),
+			     "encode/decode round trip");
+	}
+
+	h = mem_host_create(BS, HOST_BLOCKS);
+	if (!h)
+		return 0;
+	if (ext4_btree_init(&t, &ext4_refcount_geo, &mem_host_ops, h, BS, 7,
+			    0, EXT4_BTREE_COW))
+		goto out;
+	/* every block starts in use once */
+	for (b = 0; b < GROUP_BLOCKS; b++)
+		model[b] = 1;
+	for (op = 0; op < MAX_OPS && f.left >= 4; op++) {
+		struct vstate v = { 0, 0, 0 };
+		u32 x = fz_u32(&f, 4);
+
+		start = x % GROUP_BLOCKS;
+		len = 1 + (x >> 11) % 200;
+		if (start + len > GROUP_BLOCKS)
+			len = GROUP_BLOCKS - start;
+		delta = (x >> 31) ? -1 : 1;
+		/* -1 only on blocks in use: a free block has no count */
+		for (b = start; b < start + len; b++)
+			if (!model[b] || (delta > 0 && model[b] >=
+					  EXT4_REFCOUNT_MAX))
+				break;
+		if (b < start + len)
+			continue;
+		if (ext4_btree_begin(&t))
+			goto out;
+		ret = ext4_refcount_adjust(&t, GROUP_BLOCKS, start, len, delta,
+					   freed, NULL);
+		if (!ret)
+			ret = ext4_btree_commit(&t);
+		if (ret) {
+			ext4_btree_abort(&t);
+			FUZZ_REQUIRE(mem_host_nr_refs(h) == 0, "abort leaked");
+			FUZZ_REQUIRE(0, "adjust of counted blocks failed");
+		}
+		/* freed() already zeroed the blocks that dropped to 0 */
+		for (b = start; b < start + len; b++) {
+			if (delta > 0) {
+				model[b]++;
+				continue;
+			}
+			FUZZ_REQUIRE(model[b] != 1, "a block at 1 not freed");
+			if (model[b] > 1)
+				model[b]--;
+		}
+		FUZZ_REQUIRE(ext4_btree_verify(&t, &vops, &v) == 0 &&
+			     v.problems == 0, "tree not clean after adjust");
+		for (b = v.pos; b < GROUP_BLOCKS; b++)
+			FUZZ_REQUIRE(model[b] < 2, "a shared block has no record");
+		/* the lookup path too, at both ends of the range */
+		for (b = start; b < start + len; b += len > 1 ? len - 1 : 1) {
+			ret = ext4_refcount_get(&t, b, &count);
+			FUZZ_REQUIRE(!ret, "get failed");
+			FUZZ_REQUIRE(count == (model[b] >= 2 ? model[b] : 1),
+				     "get disagrees with the model");
+		}
+		FUZZ_REQUIRE(mem_host_nr_refs(h) == 0, "reference left");
+	}
+out:
+	mem_host_destroy(h);
+	return 0;
+}

@@ -5,12 +5,15 @@
 #   make check-shared freestanding + sparse checks of the kernel-shareable code
 #   make bench        install deps, build, build bench/*.c, run bench/run
 #   make demo         install deps, build, run scripts/demo
+#   make install      the three tools, their man pages and docs/FORMAT.md
+#   make uninstall    remove what make install put there
+#   make deb          a Debian package from the tree (dpkg-buildpackage)
 #   make asan         ASan+UBSan unit tests only
 #   make mutants      build, then scripts/run-mutants (tests/mutants/*.patch)
 #   make clean
 #
 # Variables: CC (gcc or clang), WERROR=1 (-Werror; make check sets it),
-# EXTRA_CFLAGS, V=1 (show commands).
+# EXTRA_CFLAGS, V=1 (show commands); install: PREFIX (/usr/local), DESTDIR.
 #
 # Sources are found by wildcard; adding a file needs no edit here:
 #   lib/**/*.c            -> build/libreflink.a
@@ -124,11 +127,12 @@ ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 # Top-level targets
 # ------------------------------------------------------------------
 .PHONY: all lib progs tests asan build-all bench bench-build demo check \
-	check-shared deps clean mutants
+	check-shared deps clean mutants install uninstall deb tools
 
 all: lib progs tests
 lib: $(LIB)
 progs: $(PROGS)
+tools: $(addprefix $(B)/bin/,mkreflink reflinkck refdebug)
 tests: $(TESTS)
 asan: $(ASAN_TESTS) $(ASAN_PROGS)
 build-all: all asan
@@ -169,6 +173,52 @@ mutants: deps
 
 clean:
 	rm -rf $(B)
+
+# ------------------------------------------------------------------
+# Install: the three tools go to sbin/ as e2fsprogs' do; the helpers of
+# the tests stay in build/.  The man pages name the installed format
+# document, so its path is written into them here.
+# ------------------------------------------------------------------
+PACKAGE := ext4-reflink
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/$(PACKAGE)
+INSTALL ?= install
+INSTALL_PROGS := mkreflink reflinkck refdebug
+INSTALL_MANS := misc/mkreflink.8 misc/reflinkck.8 debug/refdebug.8
+# the path the man pages are written with (a Debian install)
+MAN_DOCDIR := /usr/share/doc/$(PACKAGE)
+
+install: $(addprefix $(B)/bin/,$(INSTALL_PROGS))
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 755 $^ $(DESTDIR)$(SBINDIR)/
+	$(Q)for m in $(INSTALL_MANS); do \
+		echo "  MAN     $$m"; \
+		sed 's|$(MAN_DOCDIR)|$(DOCDIR)|g' $$m \
+			>$(DESTDIR)$(MANDIR)/man8/$${m##*/} && \
+		chmod 644 $(DESTDIR)$(MANDIR)/man8/$${m##*/} || exit 1; \
+	done
+	$(INSTALL) -m 644 docs/FORMAT.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(INSTALL_PROGS)) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(INSTALL_MANS))) \
+	      $(DESTDIR)$(DOCDIR)/FORMAT.md
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The package is built from a copy of the tracked files so that
+# dpkg-buildpackage neither cleans build/ nor writes beside the tree.
+DEB_DIR ?= $(B)/deb
+deb:
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	$(Q)git ls-files -z --cached --others --exclude-standard | \
+		grep -zv '^images/' | \
+		xargs -0 cp --parents -t $(DEB_DIR)/src
+	$(Q)cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc \
+		>../build.log 2>&1 || { cat ../build.log; exit 1; }
+	$(Q)ls $(DEB_DIR)/*.deb
 
 # ------------------------------------------------------------------
 # Rules
@@ -235,7 +285,7 @@ define prog_rule
 $(B)/bin/$(notdir $(1:.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
-	$(Q)$$(CC) $$(CFLAGS_ALL) -o $$@ $$< $$(LIB) $$(LDLIBS_ALL)
+	$(Q)$$(CC) $$(CFLAGS_ALL) $$(LDFLAGS) -o $$@ $$< $$(LIB) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rule,$(s))))
 
@@ -248,7 +298,7 @@ $(DEBUG_GEN_C): $(DEBUG_CT)
 $(B)/bin/refdebug: $(DEBUG_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $(DEBUG_OBJS) $(LIB) $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(DEBUG_OBJS) $(LIB) $(LDLIBS_ALL)
 
 $(FLAGS_STAMP): ;
 

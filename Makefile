@@ -42,7 +42,10 @@ endif
 # ------------------------------------------------------------------
 PKGS := ext2fs com_err blkid uuid
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) popt 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libraries only one program uses: mkreflink parses options with popt and
+# reads mke2fs.conf with krb5's profile library (lib/mkfs/mkfs_profile.c)
+PROG_LIBS_mkreflink := $(shell $(PKG_CONFIG) --libs popt e2p krb5 2>/dev/null)
 
 WARN := -Wall -Wextra
 ifeq ($(WERROR),1)
@@ -63,7 +66,7 @@ ASAN_CFLAGS := -O1 -g $(WARN) -std=gnu11 $(ASAN_FLAGS) $(EXTRA_CFLAGS)
 # Rebuild everything when the compiler or flags change (make CC=clang
 # after make really builds with clang).
 FLAGS_STAMP := $(B)/.flags
-FLAGS_NOW := $(CC) | $(CPPFLAGS_ALL) | $(CFLAGS_ALL) | $(ASAN_CFLAGS) | $(LDLIBS_ALL)
+FLAGS_NOW := $(CC) | $(CPPFLAGS_ALL) | $(CFLAGS_ALL) | $(ASAN_CFLAGS) | $(LDLIBS_ALL) | $(PROG_LIBS_mkreflink)
 FLAGS_OLD := $(shell cat $(FLAGS_STAMP) 2>/dev/null)
 ifneq ($(FLAGS_NOW),$(FLAGS_OLD))
 $(shell mkdir -p $(B) && printf '%s\n' '$(subst ','\'',$(FLAGS_NOW))' > $(FLAGS_STAMP))
@@ -285,7 +288,8 @@ define prog_rule
 $(B)/bin/$(notdir $(1:.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
-	$(Q)$$(CC) $$(CFLAGS_ALL) $$(LDFLAGS) -o $$@ $$< $$(LIB) $$(LDLIBS_ALL)
+	$(Q)$$(CC) $$(CFLAGS_ALL) $$(LDFLAGS) -o $$@ $$< $$(LIB) \
+		$$(PROG_LIBS_$(notdir $(1:.c=))) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rule,$(s))))
 

@@ -19,6 +19,7 @@
 
 #include "refdebug.h"
 #include "rd_walk.h"
+#include "rfl_version.h"
 
 #define PROG	"refdebug"
 
@@ -415,6 +416,9 @@ static void run_script(int sci_idx, const char *file)
 			;
 		if (!*p || *p == '#')
 			continue;
+		/* as debugfs -f: each command before its output */
+		printf(PROG ": %s\n", p);
+		fflush(stdout);
 		ret = ss_execute_line(sci_idx, p);
 		if (ret) {
 			ss_perror(sci_idx, ret, p);
@@ -457,6 +461,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc - 1 || (request && script))
 		usage();
+	/* debugfs's banner, on stderr */
+	fprintf(stderr, PROG " " RFL_VERSION " (" RFL_DATE ")\n");
 	if (undo && !rw) {
 		fprintf(stderr, PROG ": -z needs -w (nothing is written "
 			"read-only)\n");
@@ -465,7 +471,7 @@ int main(int argc, char **argv)
 	if (optind == argc - 1 && rd_open(argv[optind], rw, cat, undo))
 		exit(1);
 
-	sci_idx = ss_create_invocation(PROG, "0.1", NULL, &refdebug_cmds,
+	sci_idx = ss_create_invocation(PROG, RFL_VERSION, NULL, &refdebug_cmds,
 				       &ret);
 	if (ret) {
 		ss_perror(sci_idx, ret, "creating invocation");

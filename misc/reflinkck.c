@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check/check.h"
+#include "rfl_version.h"
 
 static const char *prog = "reflinkck";
 
@@ -102,6 +103,9 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		usage();
 	o.device = argv[optind];
+	/* e2fsck's banner, on stderr; preening stays quiet */
+	if (o.mode != RFL_PREEN)
+		fprintf(stderr, "%s %s (%s)\n", prog, RFL_VERSION, RFL_DATE);
 	if (o.mode == RFL_ASK && !isatty(0)) {
 		fprintf(stderr, "%s: need terminal for interactive repairs\n",
 			prog);

@@ -1392,7 +1392,9 @@ static const char *feature_hint(errcode_t code)
 	case RFL_ET_BIGALLOC:
 		return "; reflink counts blocks, not clusters";
 	case RFL_ET_SHARED_BLOCKS:
-		return "; its files share blocks without counts";
+		return "; its files share blocks without counts: "
+		       "'e2fsck -fE unshare_blocks %s' gives each its own "
+		       "copy, then --enable";
 	default:
 		return NULL;
 	}

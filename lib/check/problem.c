@@ -4,7 +4,9 @@
  *
  * Templates expand %-codes from struct rfl_pctx: %g flex group, %b block,
  * %l length, %i inode, %e expected, %f found, %m error message,
- * %B/%L the expected range, %s a lower layer's description.
+ * %B/%L the expected range, %s a lower layer's description; %r the
+ * blocks %b to %B ("block 7" or "blocks 7-9"), %v and %t the "is"/"are"
+ * and "it"/"them" that go with it.
  */
 #include <errno.h>
 #include <poll.h>
@@ -144,14 +146,14 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "flex group %g: metadata block is not marked in use",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_4_LEAKED,
-	  "blocks %b-%B are marked in use but nothing owns them (leaked)",
-	  "Free", "blocks %b-%B freed", PR_PREEN_OK },
+	  "%r %v marked in use but nothing owns %t (leaked)",
+	  "Free", "%r freed", PR_PREEN_OK },
 	{ PR_4_BITMAP_CSUM,
 	  "bitmap checksums do not match the bitmaps",
 	  "Fix", "bitmaps written again with their checksums", PR_PREEN_OK },
 	{ PR_4_USED_FREE,
-	  "blocks %b-%B are in use but marked free",
-	  "Fix", "blocks %b-%B marked in use", PR_PREEN_OK },
+	  "%r %v in use but marked free",
+	  "Fix", "%r marked in use", PR_PREEN_OK },
 	{ PR_4_GROUP_FREE,
 	  "group %g: free blocks count wrong (%f, counted=%e)",
 	  "Fix", "group %g: free blocks count set to %e", PR_PREEN_OK },
@@ -221,6 +223,17 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 			break;
 		case 'L': fprintf(f, "%llu", (unsigned long long)p->len2);
 			break;
+		case 'r':
+			if (p->blk == p->blk2)
+				fprintf(f, "block %llu",
+					(unsigned long long)p->blk);
+			else
+				fprintf(f, "blocks %llu-%llu",
+					(unsigned long long)p->blk,
+					(unsigned long long)p->blk2);
+			break;
+		case 'v': fputs(p->blk == p->blk2 ? "is" : "are", f); break;
+		case 't': fputs(p->blk == p->blk2 ? "it" : "them", f); break;
 		case 's': fputs(p->str ? p->str : "", f); break;
 		case 'm': fputs(error_message(p->err), f); break;
 		default: fputc('%', f); fputc(*s, f); break;

@@ -242,11 +242,11 @@ unflag() {
 	run "$BIN/reflinkck" -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 4 ]
-	[[ "$output" == *"blocks $blk-$blk are marked in use but nothing owns them (leaked)"* ]]
+	[[ "$output" == *"block $blk is marked in use but nothing owns it (leaked)"* ]]
 	run "$BIN/reflinkck" -fy "$IMG"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"blocks $blk-$blk freed"* ]]
+	[[ "$output" == *"block $blk freed"* ]]
 	run "$BIN/reflinkck" -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -10,6 +10,7 @@
 #include "flexbg/flexbg_e2fs.h"
 #include "rd_fields.h"
 #include "rd_walk.h"
+#include "reflink/rfl_space.h"
 
 static void print_bad(struct rd_walk *w, ull blk, int level, const char *why)
 {
@@ -39,6 +40,7 @@ void do_stats(RD_ARGS)
 {
 	struct rd_walk w = { .bad = print_bad };
 	ull nodes = 0, records = 0, shared = 0, trees = 0;
+	struct rfl_space sp;
 	errcode_t ret;
 	u32 fg;
 
@@ -72,6 +74,15 @@ void do_stats(RD_ARGS)
 	}
 	printf("total: trees %llu nodes %llu records %llu shared blocks "
 	       "%llu\n", trees, nodes, records, shared);
+	/* the words of du, for every regular file (rfl_space.h) */
+	ret = rfl_space_fs(rd.rfs, &sp);
+	if (ret) {
+		rd_com_err(argv[0], ret, "adding up the files' space");
+		return;
+	}
+	printf("space: total %llu exclusive %llu shared %llu saved %llu "
+	       "bytes\n", (ull)sp.total, (ull)sp.exclusive, (ull)sp.shared,
+	       (ull)sp.saved);
 }
 
 /* The tree's reserve: where, how large, how much of it the tree uses */

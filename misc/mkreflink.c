@@ -33,6 +33,7 @@
 #include "mkfs/rfl_mkfs.h"
 #include "populate/rfl_populate.h"
 #include "reflink/rfl.h"
+#include "reflink/rfl_space.h"
 
 #if defined(__has_include)
 #if __has_include("reflink/rfl_share.h")
@@ -1084,7 +1085,8 @@ static int populate_close(struct opts *o, struct rfl_fs *rfs)
 		.build_time = o->m.now,
 	};
 	struct meter meter = { .o = o, .fd = o->progress_fd };
-	errcode_t ret;
+	errcode_t ret, space_ret = 1;
+	struct rfl_space space;
 
 	if (o->progress_fd > 0 || (o->progress_fd < 0 && !o->quiet &&
 				   isatty(1)) ||
@@ -1127,6 +1129,9 @@ static int populate_close(struct opts *o, struct rfl_fs *rfs)
 			undo_enable(o);
 		return EXIT_FAIL;
 	}
+	/* the space words of refdebug du and stats (rfl_space.h) */
+	if (!o->quiet)
+		space_ret = rfl_space_fs(rfs, &space);
 	ret = rfl_close(rfs);
 	if (ret) {
 		com_err(prog, ret, "while writing out and closing %s", o->dev);
@@ -1137,12 +1142,18 @@ static int populate_close(struct opts *o, struct rfl_fs *rfs)
 		fputs("      \b\b\b\b\b\b", stdout);
 	say(o, "done\n");
 	say(o, "%llu files, %llu directories, %llu symlinks, %llu special; "
-	    "%llu data blocks stored as %llu (%llu shared, %llu zero "
-	    "blocks left as holes)\n",
+	    "%llu data blocks stored as %llu (%llu mapped onto an earlier "
+	    "one, %llu zero blocks left as holes)\n",
 	    (unsigned long long)p.files, (unsigned long long)p.dirs,
 	    (unsigned long long)p.symlinks, (unsigned long long)p.specials,
 	    (unsigned long long)p.data_blocks, (unsigned long long)p.written,
 	    (unsigned long long)p.deduped, (unsigned long long)p.zero_blocks);
+	if (!space_ret)
+		say(o, "space: total %llu exclusive %llu shared %llu saved "
+		    "%llu bytes\n", (unsigned long long)space.total,
+		    (unsigned long long)space.exclusive,
+		    (unsigned long long)space.shared,
+		    (unsigned long long)space.saved);
 	return EXIT_OK;
 }
 

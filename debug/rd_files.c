@@ -14,21 +14,7 @@
 #include <sys/stat.h>
 
 #include "refdebug.h"
-
-/* Every leaf extent of every file in use, gathered by one inode scan */
-struct rd_ext {
-	ext2_ino_t ino;
-	ull lblk;
-	ull pblk;
-	ull len;
-};
-
-struct ext_list {
-	struct rd_ext *v;
-	size_t nr, max;
-	char **paths;			/* first path of every inode */
-	ext2_ino_t nr_inodes;
-};
+#include "rd_exts.h"
 
 static int add_ext(struct ext_list *l, ext2_ino_t ino, ull lblk, ull pblk,
 		   ull len)
@@ -126,7 +112,7 @@ static int path_entry(struct ext2_dir_entry *d, int offset, int blocksize,
 	return 0;
 }
 
-static void free_list(struct ext_list *l)
+void rd_free_exts(struct ext_list *l)
 {
 	ext2_ino_t i;
 
@@ -136,7 +122,7 @@ static void free_list(struct ext_list *l)
 	free(l->v);
 }
 
-static errcode_t gather(struct ext_list *l)
+errcode_t rd_gather_exts(struct ext_list *l)
 {
 	ext2_filsys fs = rd_fs();
 	struct ext2_inode inode;
@@ -170,7 +156,7 @@ static errcode_t gather(struct ext_list *l)
 	return ret;
 }
 
-static const char *name_of(const struct ext_list *l, ext2_ino_t ino)
+const char *rd_name_of(const struct ext_list *l, ext2_ino_t ino)
 {
 	const char *p = ino <= l->nr_inodes ? l->paths[ino - 1] : NULL;
 
@@ -192,7 +178,7 @@ void do_owners(RD_ARGS)
 	    !rd_parse_u64(argv[0], argv[1], "block", rd_blocks_count() - 1,
 			  &blk))
 		return;
-	ret = gather(&l);
+	ret = rd_gather_exts(&l);
 	if (ret) {
 		rd_com_err(argv[0], ret, "scanning inodes");
 		goto out;
@@ -203,13 +189,13 @@ void do_owners(RD_ARGS)
 		if (blk < e->pblk || blk >= e->pblk + e->len)
 			continue;
 		printf("block %llu: inode %u lblk %llu %s\n", blk, e->ino,
-		       e->lblk + (blk - e->pblk), name_of(&l, e->ino));
+		       e->lblk + (blk - e->pblk), rd_name_of(&l, e->ino));
 		n++;
 	}
 	if (!n)
 		printf("block %llu: no file maps it\n", blk);
 out:
-	free_list(&l);
+	rd_free_exts(&l);
 }
 
 struct shared_ctx {
@@ -240,7 +226,7 @@ static int shared_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 		if (lo >= hi)
 			continue;
 		printf("%s %s lblk %llu-%llu", first ? "" : ",",
-		       name_of(sc->l, e->ino), e->lblk + (lo - e->pblk),
+		       rd_name_of(sc->l, e->ino), e->lblk + (lo - e->pblk),
 		       e->lblk + (hi - e->pblk) - 1);
 		first = false;
 	}
@@ -266,7 +252,7 @@ void do_shared(RD_ARGS)
 	ino = rd_lookup(argv[0], argv[1]);
 	if (!ino)
 		return;
-	ret = gather(&l);
+	ret = rd_gather_exts(&l);
 	if (ret) {
 		rd_com_err(argv[0], ret, "scanning inodes");
 		goto out;
@@ -286,7 +272,7 @@ void do_shared(RD_ARGS)
 	if (!sc.n)
 		printf("%s: no shared blocks\n", argv[1]);
 out:
-	free_list(&l);
+	rd_free_exts(&l);
 }
 
 /* Split path into the inode of its directory and its last component */
@@ -443,8 +429,21 @@ static char *slurp(const char *cmd, const char *host, size_t *len)
 	return buf;
 }
 
-/* write FILE OFFSET HOSTFILE: HOSTFILE's bytes at byte OFFSET, with CoW */
+/*
+ * pwrite FILE OFFSET HOSTFILE: HOSTFILE's bytes at byte OFFSET, with
+ * CoW.  "write" with two arguments is debugfs's (write HOSTFILE FILE,
+ * a new file: cp); with three, this (its name before pwrite).
+ */
 void do_write(RD_ARGS)
+{
+	if (argc == 3 && !strcmp(argv[0], "write")) {
+		do_cp(argc, argv, sci_idx, infop);
+		return;
+	}
+	do_pwrite(argc, argv, sci_idx, infop);
+}
+
+void do_pwrite(RD_ARGS)
 {
 	ext2_ino_t ino;
 	size_t len;

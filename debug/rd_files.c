@@ -15,6 +15,7 @@
 
 #include "refdebug.h"
 #include "rd_exts.h"
+#include "reflink/rfl_json.h"
 
 static int add_ext(struct ext_list *l, ext2_ino_t ino, ull lblk, ull pblk,
 		   ull len)
@@ -211,9 +212,18 @@ static int shared_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 	size_t i;
 	bool first = true;
 
-	printf("lblk %llu-%llu blocks %llu-%llu count %u with",
-	       s->lblk + (start - s->pblk), s->lblk + (start - s->pblk) +
-	       len - 1, (ull)start, (ull)(start + len - 1), count);
+	if (rd.json)
+		printf("%s{\"lblk_first\": %llu, \"lblk_last\": %llu, "
+		       "\"block_first\": %llu, \"block_last\": %llu, "
+		       "\"count\": %u, \"with\": [", sc->n ? ", " : "",
+		       s->lblk + (start - s->pblk), s->lblk +
+		       (start - s->pblk) + len - 1, (ull)start,
+		       (ull)(start + len - 1), count);
+	else
+		printf("lblk %llu-%llu blocks %llu-%llu count %u with",
+		       s->lblk + (start - s->pblk), s->lblk +
+		       (start - s->pblk) + len - 1, (ull)start,
+		       (ull)(start + len - 1), count);
 	for (i = 0; i < sc->l->nr; i++) {
 		const struct rd_ext *e = &sc->l->v[i];
 		ull lo, hi;
@@ -225,12 +235,21 @@ static int shared_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 		     start + len;
 		if (lo >= hi)
 			continue;
-		printf("%s %s lblk %llu-%llu", first ? "" : ",",
-		       rd_name_of(sc->l, e->ino), e->lblk + (lo - e->pblk),
-		       e->lblk + (hi - e->pblk) - 1);
+		if (rd.json) {
+			printf("%s{\"path\": ", first ? "" : ", ");
+			rfl_json_str(stdout, rd_name_of(sc->l, e->ino));
+			printf(", \"lblk_first\": %llu, \"lblk_last\": %llu}",
+			       e->lblk + (lo - e->pblk),
+			       e->lblk + (hi - e->pblk) - 1);
+		} else {
+			printf("%s %s lblk %llu-%llu", first ? "" : ",",
+			       rd_name_of(sc->l, e->ino),
+			       e->lblk + (lo - e->pblk),
+			       e->lblk + (hi - e->pblk) - 1);
+		}
 		first = false;
 	}
-	printf("\n");
+	printf(rd.json ? "]}" : "\n");
 	sc->n++;
 	return 0;
 }
@@ -258,6 +277,11 @@ void do_shared(RD_ARGS)
 		goto out;
 	}
 	sc.l = &l;
+	if (rd.json) {
+		printf("{\"file\": ");
+		rfl_json_str(stdout, argv[1]);
+		printf(", \"shared\": [");
+	}
 	for (i = 0; i < l.nr; i++) {
 		if (l.v[i].ino != ino)
 			continue;
@@ -269,7 +293,9 @@ void do_shared(RD_ARGS)
 			goto out;
 		}
 	}
-	if (!sc.n)
+	if (rd.json)
+		printf("]}\n");
+	else if (!sc.n)
 		printf("%s: no shared blocks\n", argv[1]);
 out:
 	rd_free_exts(&l);

@@ -13,18 +13,41 @@
 #include <string.h>
 
 #include "refdebug.h"
+#include "reflink/rfl_json.h"
 #include "reflink/rfl_space.h"
+
+static unsigned long du_lines;
 
 static void du_header(void)
 {
-	printf("%14s %14s %14s %14s  %s\n", "Total", "Exclusive",
-	       "Set shared", "Saved", "Filename");
+	du_lines = 0;
+	if (rd.json)
+		printf("{\"du\": [");
+	else
+		printf("%14s %14s %14s %14s  %s\n", "Total", "Exclusive",
+		       "Set shared", "Saved", "Filename");
 }
 
 static void du_line(const struct rfl_space *sp, const char *name)
 {
-	printf("%14llu %14llu %14llu %14llu  %s\n", (ull)sp->total,
-	       (ull)sp->exclusive, (ull)sp->shared, (ull)sp->saved, name);
+	if (rd.json) {
+		printf("%s{\"path\": ", du_lines ? ", " : "");
+		rfl_json_str(stdout, name);
+		printf(", \"total\": %llu, \"exclusive\": %llu, "
+		       "\"shared\": %llu, \"saved\": %llu}", (ull)sp->total,
+		       (ull)sp->exclusive, (ull)sp->shared, (ull)sp->saved);
+	} else {
+		printf("%14llu %14llu %14llu %14llu  %s\n", (ull)sp->total,
+		       (ull)sp->exclusive, (ull)sp->shared, (ull)sp->saved,
+		       name);
+	}
+	du_lines++;
+}
+
+static void du_end(void)
+{
+	if (rd.json)
+		printf("]}\n");
 }
 
 struct du_walk {
@@ -162,5 +185,6 @@ void do_du(RD_ARGS)
 	du_header();
 	for (; i < argc; i++)
 		if (!du_one(argv[0], argv[i], summary))
-			return;
+			break;
+	du_end();
 }

@@ -10,6 +10,7 @@
  * tests can compare it verbatim.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,10 +389,36 @@ void do_close(RD_ARGS)
 	rd_close();
 }
 
+static bool set_format(const char *cmd, const char *arg)
+{
+	if (!strcmp(arg, "json"))
+		rd.json = true;
+	else if (!strcmp(arg, "text"))
+		rd.json = false;
+	else {
+		rd_err(cmd, "format json or text, not '%s'", arg);
+		return false;
+	}
+	return true;
+}
+
+/* format [json|text]: what stats, du, shared and records print */
+void do_format(RD_ARGS)
+{
+	(void)sci_idx;
+	(void)infop;
+	if (!rd_check_args(argc, argv, 0, 1, "[json|text]"))
+		return;
+	if (argc == 1)
+		printf("%s\n", rd.json ? "json" : "text");
+	else
+		set_format(argv[0], argv[1]);
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: " PROG " [-w] [-c] [-z UNDO] "
-		"[-R request | -f cmdfile] [IMAGE]\n");
+	fprintf(stderr, "usage: " PROG " [-w] [-c] [-z UNDO] [--format "
+		"json|text] [-R request | -f cmdfile] [IMAGE]\n");
 	exit(1);
 }
 
@@ -438,8 +465,18 @@ int main(int argc, char **argv)
 
 	initialize_rfl_error_table();
 	initialize_ext2_error_table();
-	while ((c = getopt(argc, argv, "wcz:R:f:")) != -1) {
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((c = getopt_long(argc, argv, "wcz:R:f:", longopts,
+				NULL)) != -1) {
 		switch (c) {
+		case 'F':
+			if (!set_format(PROG, optarg))
+				exit(1);
+			break;
 		case 'w':
 			rw = true;
 			break;

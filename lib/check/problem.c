@@ -11,11 +11,13 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 #include <et/com_err.h>
 #include "check/problem.h"
+#include "reflink/rfl_json.h"
 
 struct rfl_problem_ent {
 	enum rfl_problem code;
@@ -345,8 +347,50 @@ static void preen_halt(struct rfl_check_ctx *ctx)
 	ctx->halted = true;
 }
 
+static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
+			const struct rfl_pctx *pctx);
+
+/* --format json: {"code", "message", "question", "answer"} */
+static void json_problem(struct rfl_check_ctx *ctx,
+			 const struct rfl_problem_ent *e,
+			 const struct rfl_pctx *pctx, bool fix)
+{
+	char *msg = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&msg, &len);
+
+	if (!m)
+		return;
+	expand(m, e->msg, pctx);
+	fclose(m);
+	fprintf(ctx->json, "%s{\"code\": %d, \"message\": ",
+		ctx->nr_json++ ? ", " : "", (int)e->code);
+	rfl_json_str(ctx->json, msg ? msg : "");
+	fputs(", \"question\": ", ctx->json);
+	if (e->flags & PR_MSG_ONLY)
+		fputs("null, \"answer\": null}", ctx->json);
+	else {
+		rfl_json_str(ctx->json, e->question);
+		fprintf(ctx->json, ", \"answer\": \"%s\"}",
+			ctx->cancelled ? "cancelled" : fix ? "yes" : "no");
+	}
+	free(msg);
+}
+
 bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		     const struct rfl_pctx *pctx)
+{
+	bool fix = ask_problem(ctx, code, pctx);
+	const struct rfl_problem_ent *e = find_problem(code);
+
+	if (ctx->json && e)
+		json_problem(ctx, e, pctx, fix);
+	return fix;
+}
+
+/* Print the problem, ask or answer the question, count it */
+static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
+			const struct rfl_pctx *pctx)
 {
 	const struct rfl_problem_ent *e = find_problem(code);
 	bool fix;

@@ -12,6 +12,9 @@
 #                     (BENCH="reflinkck bigdisk": those sections only;
 #                     BENCH_W10=1: the 800,000-file scale too)
 #   make demo         install deps, build, run scripts/demo
+#   make install      the three tools, their man pages and docs/FORMAT.md
+#   make uninstall    remove what make install put there
+#   make deb          a Debian package from the tree (dpkg-buildpackage)
 #   make asan         ASan+UBSan unit tests and programs only
 #   make mutants      build, then scripts/run-mutants (tests/mutants/*.patch)
 #   make fuzz         libFuzzer harnesses (clang), each FUZZ_SECONDS (600),
@@ -21,7 +24,7 @@
 #
 # Variables: CC (gcc or clang), WERROR=1 (-Werror; make check sets it),
 # EXTRA_CFLAGS, V=1 (show commands), FUZZ_CC (clang), FUZZ_SECONDS,
-# MUTANTS, SEED.
+# MUTANTS, SEED; install: PREFIX (/usr/local), DESTDIR.
 #
 # Sources are found by wildcard; adding a file needs no edit here:
 #   lib/**/*.c            -> build/libreflink.a
@@ -51,7 +54,10 @@ endif
 # ------------------------------------------------------------------
 PKGS := ext2fs com_err blkid uuid
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) popt 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libraries only one program uses: mkreflink parses options with popt and
+# reads mke2fs.conf with krb5's profile library (lib/mkfs/mkfs_profile.c)
+PROG_LIBS_mkreflink := $(shell $(PKG_CONFIG) --libs popt e2p krb5 2>/dev/null)
 
 WARN := -Wall -Wextra
 ifeq ($(WERROR),1)
@@ -72,7 +78,7 @@ ASAN_CFLAGS := -O1 -g $(WARN) -std=gnu11 $(ASAN_FLAGS) $(EXTRA_CFLAGS)
 # Rebuild everything when the compiler or flags change (make CC=clang
 # after make really builds with clang).
 FLAGS_STAMP := $(B)/.flags
-FLAGS_NOW := $(CC) | $(CPPFLAGS_ALL) | $(CFLAGS_ALL) | $(ASAN_CFLAGS) | $(LDLIBS_ALL)
+FLAGS_NOW := $(CC) | $(CPPFLAGS_ALL) | $(CFLAGS_ALL) | $(ASAN_CFLAGS) | $(LDLIBS_ALL) | $(PROG_LIBS_mkreflink)
 FLAGS_OLD := $(shell cat $(FLAGS_STAMP) 2>/dev/null)
 ifneq ($(FLAGS_NOW),$(FLAGS_OLD))
 $(shell mkdir -p $(B) && printf '%s\n' '$(subst ','\'',$(FLAGS_NOW))' > $(FLAGS_STAMP))
@@ -167,12 +173,14 @@ ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 # Top-level targets
 # ------------------------------------------------------------------
 .PHONY: all lib progs tests asan build-all bench bench-build demo check \
-	check-shared deps clean mutants fuzz fuzz-build fuzz-seeds
+	check-shared deps clean mutants fuzz fuzz-build fuzz-seeds install \
+	uninstall deb tools
 .PHONY: check-kbuild kernel-tests s390x check-s390x
 
 all: lib progs tests
 lib: $(LIB)
 progs: $(PROGS)
+tools: $(addprefix $(B)/bin/,mkreflink reflinkck refdebug)
 tests: $(TESTS)
 asan: $(ASAN_TESTS) $(ASAN_PROGS)
 build-all: all asan fuzz-build
@@ -246,6 +254,52 @@ clean:
 	rm -rf $(B)
 
 # ------------------------------------------------------------------
+# Install: the three tools go to sbin/ as e2fsprogs' do; the helpers of
+# the tests stay in build/.  The man pages name the installed format
+# document, so its path is written into them here.
+# ------------------------------------------------------------------
+PACKAGE := ext4-reflink
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/$(PACKAGE)
+INSTALL ?= install
+INSTALL_PROGS := mkreflink reflinkck refdebug
+INSTALL_MANS := misc/mkreflink.8 misc/reflinkck.8 debug/refdebug.8
+# the path the man pages are written with (a Debian install)
+MAN_DOCDIR := /usr/share/doc/$(PACKAGE)
+
+install: $(addprefix $(B)/bin/,$(INSTALL_PROGS))
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 755 $^ $(DESTDIR)$(SBINDIR)/
+	$(Q)for m in $(INSTALL_MANS); do \
+		echo "  MAN     $$m"; \
+		sed 's|$(MAN_DOCDIR)|$(DOCDIR)|g' $$m \
+			>$(DESTDIR)$(MANDIR)/man8/$${m##*/} && \
+		chmod 644 $(DESTDIR)$(MANDIR)/man8/$${m##*/} || exit 1; \
+	done
+	$(INSTALL) -m 644 docs/FORMAT.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(INSTALL_PROGS)) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(INSTALL_MANS))) \
+	      $(DESTDIR)$(DOCDIR)/FORMAT.md
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The package is built from a copy of the tracked files so that
+# dpkg-buildpackage neither cleans build/ nor writes beside the tree.
+DEB_DIR ?= $(B)/deb
+deb:
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	$(Q)git ls-files -z --cached --others --exclude-standard | \
+		grep -zv '^images/' | \
+		xargs -0 cp --parents -t $(DEB_DIR)/src
+	$(Q)cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc \
+		>../build.log 2>&1 || { cat ../build.log; exit 1; }
+	$(Q)ls $(DEB_DIR)/*.deb
+
+# ------------------------------------------------------------------
 # Rules
 # ------------------------------------------------------------------
 $(GEN_C) $(GEN_H) &: $(ET_SRC)
@@ -310,7 +364,8 @@ define prog_rule
 $(B)/bin/$(notdir $(1:.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
-	$(Q)$$(CC) $$(CFLAGS_ALL) -o $$@ $$< $$(LIB) $$(LDLIBS_ALL)
+	$(Q)$$(CC) $$(CFLAGS_ALL) $$(LDFLAGS) -o $$@ $$< $$(LIB) \
+		$$(PROG_LIBS_$(notdir $(1:.c=))) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rule,$(s))))
 
@@ -331,13 +386,14 @@ $(DEBUG_GEN_C): $(DEBUG_CT)
 $(B)/bin/refdebug: $(DEBUG_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $(DEBUG_OBJS) $(LIB) $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(DEBUG_OBJS) $(LIB) $(LDLIBS_ALL)
 
 $(B)/s390x/tests/%: tests/unit/%.c $(S390X_LIB_SRCS) $(S390X_HDRS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC      $@ (s390x)"
 	$(Q)$(S390X_CC) -O2 -g $(WARN) -std=gnu11 -static -Ilib $(TEST_CPPFLAGS) \
 		-o $@ $< $(S390X_LIB_SRCS)
+
 $(B)/fuzz/obj/%.o: %.c $(FLAGS_STAMP) | $(GEN_H)
 	@mkdir -p $(@D)
 	@echo "  CC      $< (fuzz)"

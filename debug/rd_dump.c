@@ -78,7 +78,7 @@ static void dump_bad(struct rd_walk *w, ull blk, int level, const char *why)
 }
 
 /* dump FILE ("-": stdout) */
-void do_dump(RD_ARGS)
+void do_dump_refcounts(RD_ARGS)
 {
 	struct dump_ctx dc;
 	struct rd_walk w = { .record = dump_record, .bad = dump_bad,

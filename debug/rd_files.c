@@ -14,21 +14,8 @@
 #include <sys/stat.h>
 
 #include "refdebug.h"
-
-/* Every leaf extent of every file in use, gathered by one inode scan */
-struct rd_ext {
-	ext2_ino_t ino;
-	ull lblk;
-	ull pblk;
-	ull len;
-};
-
-struct ext_list {
-	struct rd_ext *v;
-	size_t nr, max;
-	char **paths;			/* first path of every inode */
-	ext2_ino_t nr_inodes;
-};
+#include "rd_exts.h"
+#include "reflink/rfl_json.h"
 
 static int add_ext(struct ext_list *l, ext2_ino_t ino, ull lblk, ull pblk,
 		   ull len)
@@ -126,7 +113,7 @@ static int path_entry(struct ext2_dir_entry *d, int offset, int blocksize,
 	return 0;
 }
 
-static void free_list(struct ext_list *l)
+void rd_free_exts(struct ext_list *l)
 {
 	ext2_ino_t i;
 
@@ -136,7 +123,7 @@ static void free_list(struct ext_list *l)
 	free(l->v);
 }
 
-static errcode_t gather(struct ext_list *l)
+errcode_t rd_gather_exts(struct ext_list *l)
 {
 	ext2_filsys fs = rd_fs();
 	struct ext2_inode inode;
@@ -170,7 +157,7 @@ static errcode_t gather(struct ext_list *l)
 	return ret;
 }
 
-static const char *name_of(const struct ext_list *l, ext2_ino_t ino)
+const char *rd_name_of(const struct ext_list *l, ext2_ino_t ino)
 {
 	const char *p = ino <= l->nr_inodes ? l->paths[ino - 1] : NULL;
 
@@ -192,7 +179,7 @@ void do_owners(RD_ARGS)
 	    !rd_parse_u64(argv[0], argv[1], "block", rd_blocks_count() - 1,
 			  &blk))
 		return;
-	ret = gather(&l);
+	ret = rd_gather_exts(&l);
 	if (ret) {
 		rd_com_err(argv[0], ret, "scanning inodes");
 		goto out;
@@ -203,13 +190,13 @@ void do_owners(RD_ARGS)
 		if (blk < e->pblk || blk >= e->pblk + e->len)
 			continue;
 		printf("block %llu: inode %u lblk %llu %s\n", blk, e->ino,
-		       e->lblk + (blk - e->pblk), name_of(&l, e->ino));
+		       e->lblk + (blk - e->pblk), rd_name_of(&l, e->ino));
 		n++;
 	}
 	if (!n)
 		printf("block %llu: no file maps it\n", blk);
 out:
-	free_list(&l);
+	rd_free_exts(&l);
 }
 
 struct shared_ctx {
@@ -225,9 +212,18 @@ static int shared_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 	size_t i;
 	bool first = true;
 
-	printf("lblk %llu-%llu blocks %llu-%llu count %u with",
-	       s->lblk + (start - s->pblk), s->lblk + (start - s->pblk) +
-	       len - 1, (ull)start, (ull)(start + len - 1), count);
+	if (rd.json)
+		printf("%s{\"lblk_first\": %llu, \"lblk_last\": %llu, "
+		       "\"block_first\": %llu, \"block_last\": %llu, "
+		       "\"count\": %u, \"with\": [", sc->n ? ", " : "",
+		       s->lblk + (start - s->pblk), s->lblk +
+		       (start - s->pblk) + len - 1, (ull)start,
+		       (ull)(start + len - 1), count);
+	else
+		printf("lblk %llu-%llu blocks %llu-%llu count %u with",
+		       s->lblk + (start - s->pblk), s->lblk +
+		       (start - s->pblk) + len - 1, (ull)start,
+		       (ull)(start + len - 1), count);
 	for (i = 0; i < sc->l->nr; i++) {
 		const struct rd_ext *e = &sc->l->v[i];
 		ull lo, hi;
@@ -239,12 +235,21 @@ static int shared_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 		     start + len;
 		if (lo >= hi)
 			continue;
-		printf("%s %s lblk %llu-%llu", first ? "" : ",",
-		       name_of(sc->l, e->ino), e->lblk + (lo - e->pblk),
-		       e->lblk + (hi - e->pblk) - 1);
+		if (rd.json) {
+			printf("%s{\"path\": ", first ? "" : ", ");
+			rfl_json_str(stdout, rd_name_of(sc->l, e->ino));
+			printf(", \"lblk_first\": %llu, \"lblk_last\": %llu}",
+			       e->lblk + (lo - e->pblk),
+			       e->lblk + (hi - e->pblk) - 1);
+		} else {
+			printf("%s %s lblk %llu-%llu", first ? "" : ",",
+			       rd_name_of(sc->l, e->ino),
+			       e->lblk + (lo - e->pblk),
+			       e->lblk + (hi - e->pblk) - 1);
+		}
 		first = false;
 	}
-	printf("\n");
+	printf(rd.json ? "]}" : "\n");
 	sc->n++;
 	return 0;
 }
@@ -266,12 +271,17 @@ void do_shared(RD_ARGS)
 	ino = rd_lookup(argv[0], argv[1]);
 	if (!ino)
 		return;
-	ret = gather(&l);
+	ret = rd_gather_exts(&l);
 	if (ret) {
 		rd_com_err(argv[0], ret, "scanning inodes");
 		goto out;
 	}
 	sc.l = &l;
+	if (rd.json) {
+		printf("{\"file\": ");
+		rfl_json_str(stdout, argv[1]);
+		printf(", \"shared\": [");
+	}
 	for (i = 0; i < l.nr; i++) {
 		if (l.v[i].ino != ino)
 			continue;
@@ -283,10 +293,12 @@ void do_shared(RD_ARGS)
 			goto out;
 		}
 	}
-	if (!sc.n)
+	if (rd.json)
+		printf("]}\n");
+	else if (!sc.n)
 		printf("%s: no shared blocks\n", argv[1]);
 out:
-	free_list(&l);
+	rd_free_exts(&l);
 }
 
 /* Split path into the inode of its directory and its last component */
@@ -443,8 +455,21 @@ static char *slurp(const char *cmd, const char *host, size_t *len)
 	return buf;
 }
 
-/* write FILE OFFSET HOSTFILE: HOSTFILE's bytes at byte OFFSET, with CoW */
+/*
+ * pwrite FILE OFFSET HOSTFILE: HOSTFILE's bytes at byte OFFSET, with
+ * CoW.  "write" with two arguments is debugfs's (write HOSTFILE FILE,
+ * a new file: cp); with three, this (its name before pwrite).
+ */
 void do_write(RD_ARGS)
+{
+	if (argc == 3 && !strcmp(argv[0], "write")) {
+		do_cp(argc, argv, sci_idx, infop);
+		return;
+	}
+	do_pwrite(argc, argv, sci_idx, infop);
+}
+
+void do_pwrite(RD_ARGS)
 {
 	ext2_ino_t ino;
 	size_t len;

@@ -10,14 +10,18 @@
 #include "flexbg/flexbg_e2fs.h"
 #include "rd_fields.h"
 #include "rd_walk.h"
+#include "reflink/rfl_space.h"
 
 static void print_bad(struct rd_walk *w, ull blk, int level, const char *why)
 {
+	/* JSON output stays JSON: what is damaged goes to stderr then */
+	FILE *f = rd.json ? stderr : stdout;
+
 	(void)w;
 	if (level < 0)
-		printf("  block %llu: %s\n", blk, why);
+		fprintf(f, "  block %llu: %s\n", blk, why);
 	else
-		printf("  node %llu (level %d): %s\n", blk, level, why);
+		fprintf(f, "  node %llu (level %d): %s\n", blk, level, why);
 }
 
 static bool parse_fg(const char *cmd, const char *s, u32 *fg)
@@ -35,10 +39,23 @@ static bool parse_block(const char *cmd, const char *s, ull *blk)
 	return rd_parse_u64(cmd, s, "block", rd_blocks_count() - 1, blk);
 }
 
+static void stats_json_group(u32 fg, const struct rd_walk *w, bool first)
+{
+	printf("%s{\"flex_group\": %u, \"metadata_block\": %llu", first ?
+	       "" : ", ", fg, rd_meta_block(fg));
+	if (w)
+		printf(", \"height\": %u, \"nodes\": %llu, \"records\": %llu, "
+		       "\"shared_blocks\": %llu}", w->height, w->nodes,
+		       w->records, w->shared);
+	else
+		printf("}");
+}
+
 void do_stats(RD_ARGS)
 {
 	struct rd_walk w = { .bad = print_bad };
 	ull nodes = 0, records = 0, shared = 0, trees = 0;
+	struct rfl_space sp;
 	errcode_t ret;
 	u32 fg;
 
@@ -46,32 +63,71 @@ void do_stats(RD_ARGS)
 	(void)infop;
 	if (!rd_check_args(argc, argv, 0, 0, "") || !rd_need_open(argv[0]))
 		return;
-	printf("block size %u, %u flex groups of %llu blocks, %llu blocks\n",
-	       rd_block_size(), rd_nr_flex(),
-	       (ull)e2fs_flex_group_size(rd_fs()) *
-	       rd_fs()->super->s_blocks_per_group, rd_blocks_count());
+	if (rd.json)
+		printf("{\"block_size\": %u, \"blocks\": %llu, "
+		       "\"flex_groups\": [", rd_block_size(),
+		       rd_blocks_count());
+	else
+		printf("block size %u, %u flex groups of %llu blocks, %llu "
+		       "blocks\n", rd_block_size(), rd_nr_flex(),
+		       (ull)e2fs_flex_group_size(rd_fs()) *
+		       rd_fs()->super->s_blocks_per_group,
+		       rd_blocks_count());
 	for (fg = 0; fg < rd_nr_flex(); fg++) {
 		if (!rd_meta_block(fg)) {
-			printf("flex group %u: no metadata block\n", fg);
+			if (rd.json)
+				stats_json_group(fg, NULL, !fg);
+			else
+				printf("flex group %u: no metadata block\n",
+				       fg);
 			continue;
 		}
-		printf("flex group %u: metadata block %llu\n", fg,
-		       rd_meta_block(fg));
+		if (!rd.json)
+			printf("flex group %u: metadata block %llu\n", fg,
+			       rd_meta_block(fg));
 		ret = rd_walk_group(&w, fg);
 		if (ret) {
+			if (rd.json)
+				printf("]}\n");
 			rd_com_err(argv[0], ret, "flex group %u", fg);
 			return;
 		}
-		printf("flex group %u: height %u nodes %llu records %llu "
-		       "shared blocks %llu\n", fg, w.height, w.nodes,
-		       w.records, w.shared);
+		if (rd.json)
+			stats_json_group(fg, &w, !fg);
+		else
+			printf("flex group %u: height %u nodes %llu records "
+			       "%llu shared blocks %llu\n", fg, w.height,
+			       w.nodes, w.records, w.shared);
 		trees += w.height > 0;
 		nodes += w.nodes;
 		records += w.records;
 		shared += w.shared;
 	}
-	printf("total: trees %llu nodes %llu records %llu shared blocks "
-	       "%llu\n", trees, nodes, records, shared);
+	if (rd.json)
+		printf("], \"total\": {\"trees\": %llu, \"nodes\": %llu, "
+		       "\"records\": %llu, \"shared_blocks\": %llu}", trees,
+		       nodes, records, shared);
+	else
+		printf("total: trees %llu nodes %llu records %llu shared "
+		       "blocks %llu\n", trees, nodes, records, shared);
+	/* the words of du, for every regular file (rfl_space.h) */
+	ret = rfl_space_fs(rd.rfs, &sp);
+	if (rd.json) {
+		if (ret)
+			printf(", \"space\": null}\n");
+		else
+			printf(", \"space\": {\"total\": %llu, \"exclusive\": "
+			       "%llu, \"shared\": %llu, \"saved\": %llu}}\n",
+			       (ull)sp.total, (ull)sp.exclusive,
+			       (ull)sp.shared, (ull)sp.saved);
+	} else if (ret) {
+		/* a damaged tree (open -c) still gets the rest of stats */
+		printf("space: not counted: %s\n", error_message(ret));
+	} else {
+		printf("space: total %llu exclusive %llu shared %llu saved "
+		       "%llu bytes\n", (ull)sp.total, (ull)sp.exclusive,
+		       (ull)sp.shared, (ull)sp.saved);
+	}
 }
 
 /* The tree's reserve: where, how large, how much of it the tree uses */
@@ -391,6 +447,7 @@ out:
 struct records_ctx {
 	u32 lo, hi;
 	ull first;
+	ull n;
 };
 
 static int records_cb(struct rd_walk *w, const struct ext4_refcount_rec *r)
@@ -399,16 +456,24 @@ static int records_cb(struct rd_walk *w, const struct ext4_refcount_rec *r)
 
 	if (r->start < rc->lo || r->start > rc->hi)
 		return 0;
-	printf("start %u len %u count %u blocks %llu-%llu\n", r->start,
-	       r->len, r->count, rc->first + r->start,
-	       rc->first + r->start + r->len - 1);
+	if (rd.json)
+		printf("%s{\"start\": %u, \"len\": %u, \"count\": %u, "
+		       "\"first_block\": %llu, \"last_block\": %llu}",
+		       rc->n ? ", " : "", r->start, r->len, r->count,
+		       rc->first + r->start,
+		       rc->first + r->start + r->len - 1);
+	else
+		printf("start %u len %u count %u blocks %llu-%llu\n",
+		       r->start, r->len, r->count, rc->first + r->start,
+		       rc->first + r->start + r->len - 1);
+	rc->n++;
 	return 0;
 }
 
 /* records FLEXGROUP [START [END]]: START, END relative, inclusive */
 void do_records(RD_ARGS)
 {
-	struct records_ctx rc = { 0, 0xffffffffu, 0 };
+	struct records_ctx rc = { 0, 0xffffffffu, 0, 0 };
 	struct rd_walk w = { .bad = print_bad, .record = records_cb,
 			     .priv = &rc };
 	errcode_t ret;
@@ -435,7 +500,11 @@ void do_records(RD_ARGS)
 		return;
 	}
 	rc.first = rd_flex_first(fg);
+	if (rd.json)
+		printf("{\"flex_group\": %u, \"records\": [", fg);
 	ret = rd_walk_group(&w, fg);
+	if (rd.json)
+		printf("]}\n");
 	if (ret)
 		rd_com_err(argv[0], ret, "flex group %u", fg);
 }

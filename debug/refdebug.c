@@ -10,6 +10,7 @@
  * tests can compare it verbatim.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "refdebug.h"
 #include "rd_walk.h"
+#include "rfl_version.h"
 
 #define PROG	"refdebug"
 
@@ -387,10 +389,36 @@ void do_close(RD_ARGS)
 	rd_close();
 }
 
+static bool set_format(const char *cmd, const char *arg)
+{
+	if (!strcmp(arg, "json"))
+		rd.json = true;
+	else if (!strcmp(arg, "text"))
+		rd.json = false;
+	else {
+		rd_err(cmd, "format json or text, not '%s'", arg);
+		return false;
+	}
+	return true;
+}
+
+/* format [json|text]: what stats, du, shared and records print */
+void do_format(RD_ARGS)
+{
+	(void)sci_idx;
+	(void)infop;
+	if (!rd_check_args(argc, argv, 0, 1, "[json|text]"))
+		return;
+	if (argc == 1)
+		printf("%s\n", rd.json ? "json" : "text");
+	else
+		set_format(argv[0], argv[1]);
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: " PROG " [-w] [-c] [-z UNDO] "
-		"[-R request | -f cmdfile] [IMAGE]\n");
+	fprintf(stderr, "usage: " PROG " [-w] [-c] [-z UNDO] [--format "
+		"json|text] [-R request | -f cmdfile] [IMAGE]\n");
 	exit(1);
 }
 
@@ -415,6 +443,9 @@ static void run_script(int sci_idx, const char *file)
 			;
 		if (!*p || *p == '#')
 			continue;
+		/* as debugfs -f: each command before its output */
+		printf(PROG ": %s\n", p);
+		fflush(stdout);
 		ret = ss_execute_line(sci_idx, p);
 		if (ret) {
 			ss_perror(sci_idx, ret, p);
@@ -434,8 +465,18 @@ int main(int argc, char **argv)
 
 	initialize_rfl_error_table();
 	initialize_ext2_error_table();
-	while ((c = getopt(argc, argv, "wcz:R:f:")) != -1) {
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((c = getopt_long(argc, argv, "wcz:R:f:", longopts,
+				NULL)) != -1) {
 		switch (c) {
+		case 'F':
+			if (!set_format(PROG, optarg))
+				exit(1);
+			break;
 		case 'w':
 			rw = true;
 			break;
@@ -457,6 +498,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc - 1 || (request && script))
 		usage();
+	/* debugfs's banner, on stderr */
+	fprintf(stderr, PROG " " RFL_VERSION " (" RFL_DATE ")\n");
 	if (undo && !rw) {
 		fprintf(stderr, PROG ": -z needs -w (nothing is written "
 			"read-only)\n");
@@ -465,7 +508,7 @@ int main(int argc, char **argv)
 	if (optind == argc - 1 && rd_open(argv[optind], rw, cat, undo))
 		exit(1);
 
-	sci_idx = ss_create_invocation(PROG, "0.1", NULL, &refdebug_cmds,
+	sci_idx = ss_create_invocation(PROG, RFL_VERSION, NULL, &refdebug_cmds,
 				       &ret);
 	if (ret) {
 		ss_perror(sci_idx, ret, "creating invocation");

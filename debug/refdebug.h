@@ -23,6 +23,7 @@ struct rd_state {
 	bool rw;			/* -w: writing commands allowed */
 	bool catastrophic;		/* -c: damaged trees do not stop open */
 	bool failed;			/* some command failed */
+	bool json;			/* --format json / format json */
 };
 
 extern struct rd_state rd;

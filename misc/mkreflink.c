@@ -4,7 +4,7 @@
  * to an existing one, or take it away again.
  *
  *	mkreflink [options] DEVICE [FS-SIZE]	format (lib/mkfs does the work)
- *	mkreflink -e|--enable DEVICE		add reflink in place
+ *	mkreflink --enable DEVICE		add reflink in place
  *	mkreflink --strip [--unshare] DEVICE	remove it
  *
  * Options, messages and exit codes follow mke2fs: 0 done, 1 error or
@@ -26,12 +26,14 @@
 #include <unistd.h>
 
 #include <blkid/blkid.h>
+#include <e2p/e2p.h>
 #include <popt.h>
 #include <uuid/uuid.h>
 
 #include "mkfs/rfl_mkfs.h"
 #include "populate/rfl_populate.h"
 #include "reflink/rfl.h"
+#include "reflink/rfl_space.h"
 
 #if defined(__has_include)
 #if __has_include("reflink/rfl_share.h")
@@ -53,12 +55,14 @@ enum mode { MODE_FORMAT, MODE_ENABLE, MODE_STRIP };
 struct opts {
 	enum mode mode;
 	bool enable, strip, unshare;
-	bool quiet, dry_run;
+	bool quiet, dry_run, verbose;
 	int force;
 	const char *undo_file;
 	const char *device;		/* as given */
 	char *dev;			/* LABEL=/UUID= resolved */
 	const char *size_arg;
+	const char *usage_types;	/* -T */
+	char *features_arg;		/* every -O, joined */
 	const char *uuid_arg;
 	const char *hash_seed_arg;
 	const char *root_dir;		/* -d: copy this tree in */
@@ -102,6 +106,7 @@ static void free_opts(struct opts *o)
 	free((char *)o->size_arg);
 	free((char *)o->hash_seed_arg);
 	free((char *)o->target);
+	free(o->features_arg);
 	free(o->dev);
 	memset(o, 0, sizeof(*o));
 }
@@ -116,10 +121,11 @@ static void usage(void)
 		"\t[-m reserved-blocks-percentage] [-L volume-label] "
 		"[-U UUID]\n"
 		"\t[-O feature[,...]] [-E extended-option[,...]] "
-		"[-z undo_file]\n"
-		"\t[-d root-directory [--no-dedup] [--keep-zero] [-C fd]] "
-		"[-nqFV] device [fs-size]\n"
-		"       %s -e|--enable [-nqF] [-z undo_file] "
+		"[-t ext4] [-T usage-type]\n"
+		"\t[-e errors-behavior] [-z undo_file] "
+		"[-d root-directory [--no-dedup] [--keep-zero] [-C fd]]\n"
+		"\t[-jnqvFV] device [fs-size]\n"
+		"       %s --enable [-nqF] [-z undo_file] "
 		"[-d root-directory [-E root=path] ...] device\n"
 		"       %s --strip [--unshare] [-nqF] [-z undo_file] device\n",
 		prog, prog, prog);
@@ -196,57 +202,101 @@ static void parse_uuid_arg(const char *what, const char *arg,
 	}
 }
 
-/* -O: comma or space separated, "^" turns a feature off, "none" all */
+/* -O: kept as given, applied over mke2fs.conf's features when formatting */
 static void parse_features(struct opts *o, const char *arg)
 {
-	char *list = strdup(arg), *tok, *save = NULL;
-	struct rfl_mkfs *m = &o->m;
-	__u32 mask;
-	int word, r;
-	bool off;
+	char *all;
 
-	if (!list) {
+	if (asprintf(&all, "%s%s%s", o->features_arg ? o->features_arg : "",
+		     o->features_arg ? "," : "", arg) < 0) {
+		fail("out of memory");
+		exit(EXIT_FAIL);
+	}
+	free(o->features_arg);
+	o->features_arg = all;
+}
+
+/*
+ * -O without "reflink", which libe2p has no name for: the format always
+ * makes it, so "reflink" is a no-op and "^reflink" a refusal.
+ */
+static char *features_without_reflink(const char *arg)
+{
+	char *list = strdup(arg), *out = calloc(1, strlen(arg) + 1);
+	char *tok, *save = NULL, *name;
+
+	if (!list || !out) {
 		fail("out of memory");
 		exit(EXIT_FAIL);
 	}
 	for (tok = strtok_r(list, ", \t", &save); tok;
 	     tok = strtok_r(NULL, ", \t", &save)) {
-		off = *tok == '^' || *tok == '-';
-		if (*tok == '^' || *tok == '-' || *tok == '+')
-			tok++;
-		if (!strcasecmp(tok, "none") || !strcasecmp(tok, "clear")) {
-			for (word = 0; word < 3; word++) {
-				m->feat_off[word] = ~0U;
-				m->feat_on[word] = 0;
-			}
-			continue;
-		}
-		r = rfl_mkfs_feature_lookup(tok, &word, &mask);
-		if (r == -ENOENT) {
-			fail("Invalid filesystem option set: %s", arg);
-			exit(EXIT_FAIL);
-		}
-		if (mask == EXT4_FEATURE_RO_COMPAT_REFLINK && word == 2) {
-			if (off) {
+		name = tok + (*tok == '^' || *tok == '-' || *tok == '+');
+		if (!strcasecmp(name, "reflink")) {
+			if (name != tok && *tok != '+') {
 				fail("reflink cannot be turned off here; "
 				     "mke2fs makes ext4 without it");
 				exit(EXIT_FAIL);
 			}
 			continue;
 		}
-		if (r && !off) {
-			fail("feature %s is not supported by %s", tok, prog);
-			exit(EXIT_FAIL);
-		}
-		if (off) {
-			m->feat_off[word] |= mask;
-			m->feat_on[word] &= ~mask;
-		} else {
-			m->feat_on[word] |= mask;
-			m->feat_off[word] &= ~mask;
-		}
+		if (*out)
+			strcat(out, ",");
+		strcat(out, tok);
 	}
 	free(list);
+	return out;
+}
+
+/*
+ * The feature set: mke2fs.conf's (or the built-in ext4 one), then -O
+ * through libe2p.  A feature -O asks for that the format cannot make is
+ * refused by name; one that mke2fs.conf asks for is left out, with a
+ * warning.
+ */
+static bool apply_features(struct opts *o, __u32 features[3])
+{
+	struct rfl_mkfs *m = &o->m;
+	int type_err = 0, w;
+	unsigned int mask_err = 0;
+	__u32 ok[3], drop;
+	char *list;
+	bool good = true;
+
+	rfl_mkfs_supported_features(ok);
+	if (o->features_arg) {
+		list = features_without_reflink(o->features_arg);
+		if (e2p_edit_feature2(list, features, ok, NULL, &type_err,
+				      &mask_err)) {
+			if (mask_err)
+				fail("feature %s is not supported by %s",
+				     e2p_feature2string(type_err &
+						E2P_FEATURE_TYPE_MASK,
+						mask_err), prog);
+			else
+				fail("Invalid filesystem option set: %s",
+				     o->features_arg);
+			good = false;
+		}
+		free(list);
+		if (!good)
+			return false;
+	}
+	for (w = 0; w < 3; w++) {
+		drop = features[w] & ~ok[w];
+		while (drop) {
+			__u32 bit = drop & -drop;
+
+			fprintf(stderr, "Warning: mke2fs.conf asks for "
+				"feature %s, which %s does not make; left "
+				"out\n", e2p_feature2string(w, bit), prog);
+			drop &= ~bit;
+		}
+		features[w] &= ok[w];
+		m->feat_on[w] = features[w];
+		m->feat_off[w] = ~features[w];
+	}
+	return true;
 }
 
 /*
@@ -336,185 +386,329 @@ static void parse_journal(struct opts *o, const char *arg)
 enum {
 	OPT_STRIP = 1000,
 	OPT_UNSHARE,
+	OPT_ENABLE,
 	OPT_ERRORS,
 	OPT_HELP,
 	OPT_NO_DEDUP,
 	OPT_KEEP_ZERO,
 };
 
+/* mke2fs options mkreflink does not take, refused by name */
+static const struct {
+	char opt;
+	const char *what;
+} unsupported[] = {
+	{ 'c', "checking the device for bad blocks" },
+	{ 'l', "a bad blocks list" },
+	{ 'g', "blocks per group" },
+	{ 'o', "the creator OS" },
+	{ 'r', "the revision" },
+	{ 's', "the sparse_super flag (use -O)" },
+	{ 'D', "direct I/O" },
+	{ 'K', "keeping discarded blocks (use -E nodiscard)" },
+	{ 'M', "the last mounted directory" },
+	{ 'R', "RAID options (use -E)" },
+	{ 'S', "writing superblocks and descriptors only" },
+};
+
+static void refuse_unsupported(int c)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+		if (unsupported[i].opt == c)
+			fail("-%c (%s) is not supported by %s", c,
+			     unsupported[i].what, prog);
+	exit(EXIT_FAIL);
+}
+
+/* What the options left for the checks after them */
+struct parse_state {
+	const char *bs_arg;
+	bool version;
+	int format_opt;		/* the last option that shapes a new fs */
+};
+
+static int parse_errors_behavior(const char *arg)
+{
+	if (!strcmp(arg, "continue"))
+		return EXT2_ERRORS_CONTINUE;
+	if (!strcmp(arg, "remount-ro"))
+		return EXT2_ERRORS_RO;
+	if (!strcmp(arg, "panic"))
+		return EXT2_ERRORS_PANIC;
+	fail("bad error behavior - %s", arg);
+	usage();
+	return 0;
+}
+
+/* -i: bytes per inode, with mke2fs's suffixes (libe2p) */
+static unsigned int parse_inode_ratio(const char *arg)
+{
+	unsigned long long v = parse_num_blocks2(arg, -1);
+
+	if (*arg == '-' || v < EXT2_MIN_BLOCK_SIZE ||
+	    v > EXT2_MAX_BLOCK_SIZE * 1024ULL) {
+		fail("invalid inode ratio %s (min %d/max %d)", arg,
+		     EXT2_MIN_BLOCK_SIZE, EXT2_MAX_BLOCK_SIZE * 1024);
+		exit(EXIT_FAIL);
+	}
+	return (unsigned int)v;
+}
+
+/* -b, after every option was read */
+static unsigned int parse_block_size(const char *arg)
+{
+	unsigned long long v = parse_num_blocks2(arg, -1);
+
+	if (*arg == '-' || v < EXT2_MIN_BLOCK_SIZE ||
+	    v > EXT2_MAX_BLOCK_SIZE || (v & (v - 1))) {
+		fail("invalid block size - %s", arg);
+		exit(EXIT_FAIL);
+	}
+	if (v > 4096)
+		fprintf(stderr, "Warning: blocksize %llu not usable on most "
+			"systems.\n", v);
+	return (unsigned int)v;
+}
+
+static void parse_label(struct rfl_mkfs *m, char *arg)
+{
+	if (strlen(arg) > EXT2_LABEL_LEN) {
+		arg[EXT2_LABEL_LEN] = 0;
+		fprintf(stderr, "Warning: label too long; will be truncated "
+			"to '%s'\n\n", arg);
+	}
+	m->label = arg;
+}
+
+static void parse_reserved(struct rfl_mkfs *m, const char *arg)
+{
+	char *end;
+
+	m->reserved_pct = strtod(arg, &end);
+	if (*end || end == arg || m->reserved_pct < 0 ||
+	    m->reserved_pct > 50) {
+		fail("invalid reserved blocks percent - %s", arg);
+		exit(EXIT_FAIL);
+	}
+}
+
+static void parse_progress_fd(struct opts *o, const char *arg)
+{
+	o->progress_fd = (int)parse_uint("progress fd", arg, INT_MAX);
+	if (o->progress_fd > 0 && fcntl(o->progress_fd, F_GETFD) < 0) {
+		fail("bad progress fd - %s", arg);
+		exit(EXIT_FAIL);
+	}
+}
+
+/* The options that shape a new filesystem */
+static void geometry_option(struct opts *o, struct parse_state *st, int c,
+			    char *arg)
+{
+	struct rfl_mkfs *m = &o->m;
+
+	switch (c) {
+	case 'b':
+		st->bs_arg = arg;
+		break;
+	case 'L':
+		parse_label(m, arg);
+		break;
+	case 'U':
+		o->uuid_arg = arg;
+		break;
+	case 'N':
+		m->nr_inodes = parse_uint("number of inodes", arg, ~0ULL);
+		break;
+	case 'i':
+		m->inode_ratio = parse_inode_ratio(arg);
+		break;
+	case 'I':
+		m->inode_size = (unsigned int)parse_uint("inode size", arg,
+							 65536);
+		break;
+	case 'G':
+		m->flex_bg_size = (unsigned long)parse_uint("flex_bg size",
+							    arg, 0x80000000UL);
+		/* 0 is not "the default": mke2fs refuses it too */
+		if (!m->flex_bg_size ||
+		    (m->flex_bg_size & (m->flex_bg_size - 1))) {
+			fail("flex_bg size must be a power of 2");
+			exit(EXIT_FAIL);
+		}
+		break;
+	case 'm':
+		parse_reserved(m, arg);
+		break;
+	case 'J':
+		parse_journal(o, arg);
+		break;
+	case 'j':
+		parse_features(o, "has_journal");
+		break;
+	case 'O':
+		parse_features(o, arg);
+		break;
+	case 't':
+		if (strcmp(arg, "ext4")) {
+			fail("-t %s is not supported by %s: it makes ext4 "
+			     "only", arg, prog);
+			exit(EXIT_FAIL);
+		}
+		break;
+	case 'T':
+		o->usage_types = arg;
+		break;
+	case 'e':
+	case OPT_ERRORS:
+		m->errors = parse_errors_behavior(arg);
+		break;
+	}
+}
+
+static void other_option(struct opts *o, struct parse_state *st, int c,
+			 char *arg)
+{
+	switch (c) {
+	case 'E':
+		if (parse_extended(o, arg))
+			st->format_opt = c;
+		break;
+	case 'z':
+		o->undo_file = arg;
+		break;
+	case 'd':
+		o->root_dir = arg;
+		break;
+	case 'C':
+		parse_progress_fd(o, arg);
+		break;
+	case OPT_NO_DEDUP:
+		o->no_dedup = true;
+		break;
+	case OPT_KEEP_ZERO:
+		o->keep_zero = true;
+		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case 'n':
+		o->dry_run = true;
+		break;
+	case 'F':
+		o->force++;
+		break;
+	case 'V':
+		st->version = true;
+		break;
+	case OPT_ENABLE:
+		o->enable = true;
+		break;
+	case OPT_STRIP:
+		o->strip = true;
+		break;
+	case OPT_UNSHARE:
+		o->unshare = true;
+		break;
+	case OPT_HELP:
+		usage();
+		break;
+	default:
+		refuse_unsupported(c);
+	}
+}
+
+/* Which options go together, once all were read */
+static void check_combinations(struct opts *o, const struct parse_state *st,
+			       int nr_args)
+{
+	if (o->enable && o->strip) {
+		fail("--enable and --strip are mutually exclusive");
+		usage();
+	}
+	if (o->unshare && !o->strip) {
+		fail("--unshare goes with --strip");
+		usage();
+	}
+	o->mode = o->enable ? MODE_ENABLE : o->strip ? MODE_STRIP :
+		  MODE_FORMAT;
+	if (o->mode != MODE_FORMAT && nr_args > 1) {
+		fail("%s takes no size", o->enable ? "--enable" : "--strip");
+		usage();
+	}
+	if (nr_args > 2)
+		usage();
+	if (o->mode != MODE_FORMAT && st->format_opt) {
+		if (st->format_opt == OPT_ERRORS)
+			fail("--errors only applies when formatting");
+		else
+			fail("-%c only applies when formatting",
+			     st->format_opt);
+		usage();
+	}
+	if ((o->no_dedup || o->keep_zero) && !o->root_dir) {
+		fail("--%s goes with -d", o->no_dedup ? "no-dedup" :
+		     "keep-zero");
+		usage();
+	}
+	if ((o->target || o->progress_fd >= 0) && !o->root_dir) {
+		fail("%s goes with -d", o->target ? "-E root=" : "-C");
+		usage();
+	}
+	if (o->root_dir && o->mode == MODE_STRIP) {
+		fail("-d does not go with --strip");
+		usage();
+	}
+}
+
+#define OPT_ARG(c)	{ NULL, c, POPT_ARG_STRING, NULL, c, NULL, NULL }
+#define OPT_FLAG(c)	{ NULL, c, POPT_ARG_NONE, NULL, c, NULL, NULL }
+#define OPT_LONG(name, type, val) { name, 0, type, NULL, val, NULL, NULL }
+
+static const struct poptOption option_table[] = {
+	/* mke2fs's, with its letters */
+	OPT_ARG('b'), OPT_ARG('L'), OPT_ARG('U'), OPT_ARG('N'), OPT_ARG('i'),
+	OPT_ARG('I'), OPT_ARG('G'), OPT_ARG('m'), OPT_ARG('E'), OPT_ARG('J'),
+	OPT_ARG('O'), OPT_ARG('z'), OPT_ARG('d'), OPT_ARG('C'), OPT_ARG('t'),
+	OPT_ARG('T'), OPT_ARG('e'), OPT_FLAG('j'), OPT_FLAG('q'),
+	OPT_FLAG('v'), OPT_FLAG('n'), OPT_FLAG('F'), OPT_FLAG('V'),
+	/* mke2fs's that mkreflink refuses by name */
+	OPT_FLAG('c'), OPT_ARG('l'), OPT_ARG('g'), OPT_ARG('o'), OPT_ARG('r'),
+	OPT_ARG('s'), OPT_FLAG('D'), OPT_FLAG('K'), OPT_ARG('M'),
+	OPT_ARG('R'), OPT_FLAG('S'),
+	/* mkreflink's own */
+	OPT_LONG("no-dedup", POPT_ARG_NONE, OPT_NO_DEDUP),
+	OPT_LONG("keep-zero", POPT_ARG_NONE, OPT_KEEP_ZERO),
+	OPT_LONG("enable", POPT_ARG_NONE, OPT_ENABLE),
+	OPT_LONG("strip", POPT_ARG_NONE, OPT_STRIP),
+	OPT_LONG("unshare", POPT_ARG_NONE, OPT_UNSHARE),
+	OPT_LONG("errors", POPT_ARG_STRING, OPT_ERRORS),
+	{ "help", 'h', POPT_ARG_NONE, NULL, OPT_HELP, NULL, NULL },
+	POPT_TABLEEND
+};
+
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	const char *bs_arg = NULL;
-	struct poptOption table[] = {
-		{ NULL, 'b', POPT_ARG_STRING, NULL, 'b', NULL, NULL },
-		{ NULL, 'L', POPT_ARG_STRING, NULL, 'L', NULL, NULL },
-		{ NULL, 'U', POPT_ARG_STRING, NULL, 'U', NULL, NULL },
-		{ NULL, 'N', POPT_ARG_STRING, NULL, 'N', NULL, NULL },
-		{ NULL, 'i', POPT_ARG_STRING, NULL, 'i', NULL, NULL },
-		{ NULL, 'I', POPT_ARG_STRING, NULL, 'I', NULL, NULL },
-		{ NULL, 'G', POPT_ARG_STRING, NULL, 'G', NULL, NULL },
-		{ NULL, 'm', POPT_ARG_STRING, NULL, 'm', NULL, NULL },
-		{ NULL, 'E', POPT_ARG_STRING, NULL, 'E', NULL, NULL },
-		{ NULL, 'J', POPT_ARG_STRING, NULL, 'J', NULL, NULL },
-		{ NULL, 'O', POPT_ARG_STRING, NULL, 'O', NULL, NULL },
-		{ NULL, 'z', POPT_ARG_STRING, NULL, 'z', NULL, NULL },
-		{ NULL, 'd', POPT_ARG_STRING, NULL, 'd', NULL, NULL },
-		{ NULL, 'C', POPT_ARG_STRING, NULL, 'C', NULL, NULL },
-		{ "no-dedup", 0, POPT_ARG_NONE, NULL, OPT_NO_DEDUP, NULL,
-		  NULL },
-		{ "keep-zero", 0, POPT_ARG_NONE, NULL, OPT_KEEP_ZERO, NULL,
-		  NULL },
-		{ NULL, 'q', POPT_ARG_NONE, NULL, 'q', NULL, NULL },
-		{ NULL, 'n', POPT_ARG_NONE, NULL, 'n', NULL, NULL },
-		{ NULL, 'F', POPT_ARG_NONE, NULL, 'F', NULL, NULL },
-		{ NULL, 'V', POPT_ARG_NONE, NULL, 'V', NULL, NULL },
-		{ "enable", 'e', POPT_ARG_NONE, NULL, 'e', NULL, NULL },
-		{ "strip", 0, POPT_ARG_NONE, NULL, OPT_STRIP, NULL, NULL },
-		{ "unshare", 0, POPT_ARG_NONE, NULL, OPT_UNSHARE, NULL, NULL },
-		{ "errors", 0, POPT_ARG_STRING, NULL, OPT_ERRORS, NULL, NULL },
-		{ "help", 'h', POPT_ARG_NONE, NULL, OPT_HELP, NULL, NULL },
-		POPT_TABLEEND
-	};
-	struct rfl_mkfs *m = &o->m;
+	struct parse_state st = { .bs_arg = NULL };
 	const char **args;
-	bool version = false;
-	int format_opt = 0;
 	poptContext pc;
 	char *arg;
 	int c, n = 0;
 
-	pc = poptGetContext(prog, argc, (const char **)argv, table, 0);
+	pc = poptGetContext(prog, argc, (const char **)argv, option_table, 0);
 	while ((c = poptGetNextOpt(pc)) >= 0) {
 		arg = keep_opt_arg(o, poptGetOptArg(pc));
-		/* the options that shape a new filesystem */
-		if ((c < 128 && strchr("bLUNiIGmJO", c)) || c == OPT_ERRORS)
-			format_opt = c;
-		switch (c) {
-		case 'b':
-			bs_arg = arg;
-			break;
-		case 'L':
-			if (strlen(arg) > EXT2_LABEL_LEN) {
-				arg[EXT2_LABEL_LEN] = 0;
-				fprintf(stderr, "Warning: label too long; will "
-					"be truncated to '%s'\n\n", arg);
-			}
-			m->label = arg;
-			break;
-		case 'U':
-			o->uuid_arg = arg;
-			break;
-		case 'N':
-			m->nr_inodes = parse_uint("number of inodes", arg,
-						  ~0ULL);
-			break;
-		case 'i': {
-			unsigned long long v;
-
-			if (rfl_mkfs_parse_size(arg, 1, &v) ||
-			    v < EXT2_MIN_BLOCK_SIZE ||
-			    v > EXT2_MAX_BLOCK_SIZE * 1024ULL) {
-				fail("invalid inode ratio %s (min %d/max %d)",
-				     arg, EXT2_MIN_BLOCK_SIZE,
-				     EXT2_MAX_BLOCK_SIZE * 1024);
-				exit(EXIT_FAIL);
-			}
-			m->inode_ratio = (unsigned int)v;
-			break;
-		}
-		case 'I':
-			m->inode_size = (unsigned int)parse_uint("inode size",
-								 arg, 65536);
-			break;
-		case 'G':
-			m->flex_bg_size = (unsigned long)parse_uint(
-				"flex_bg size", arg, 0x80000000UL);
-			/* 0 is not "the default": mke2fs refuses it too */
-			if (!m->flex_bg_size ||
-			    (m->flex_bg_size & (m->flex_bg_size - 1))) {
-				fail("flex_bg size must be a power of 2");
-				exit(EXIT_FAIL);
-			}
-			break;
-		case 'm': {
-			char *end;
-
-			m->reserved_pct = strtod(arg, &end);
-			if (*end || end == arg || m->reserved_pct < 0 ||
-			    m->reserved_pct > 50) {
-				fail("invalid reserved blocks percent - %s",
-				     arg);
-				exit(EXIT_FAIL);
-			}
-			break;
-		}
-		case 'E':
-			if (parse_extended(o, arg))
-				format_opt = c;
-			break;
-		case 'J':
-			parse_journal(o, arg);
-			break;
-		case 'O':
-			parse_features(o, arg);
-			break;
-		case 'z':
-			o->undo_file = arg;
-			break;
-		case 'd':
-			o->root_dir = arg;
-			break;
-		case 'C':
-			o->progress_fd = (int)parse_uint("progress fd", arg,
-							 INT_MAX);
-			if (o->progress_fd > 0 &&
-			    fcntl(o->progress_fd, F_GETFD) < 0) {
-				fail("bad progress fd - %s", arg);
-				exit(EXIT_FAIL);
-			}
-			break;
-		case OPT_NO_DEDUP:
-			o->no_dedup = true;
-			break;
-		case OPT_KEEP_ZERO:
-			o->keep_zero = true;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'n':
-			o->dry_run = true;
-			break;
-		case 'F':
-			o->force++;
-			break;
-		case 'V':
-			version = true;
-			break;
-		case 'e':
-			o->enable = true;
-			break;
-		case OPT_STRIP:
-			o->strip = true;
-			break;
-		case OPT_UNSHARE:
-			o->unshare = true;
-			break;
-		case OPT_ERRORS:
-			if (!strcmp(arg, "continue"))
-				m->errors = EXT2_ERRORS_CONTINUE;
-			else if (!strcmp(arg, "remount-ro"))
-				m->errors = EXT2_ERRORS_RO;
-			else if (!strcmp(arg, "panic"))
-				m->errors = EXT2_ERRORS_PANIC;
-			else {
-				fail("bad error behavior - %s", arg);
-				usage();
-			}
-			break;
-		case OPT_HELP:
-			usage();
-			break;
+		if ((c < 128 && strchr("bLUNiIGmJjOtTe", c)) ||
+		    c == OPT_ERRORS) {
+			st.format_opt = c;
+			geometry_option(o, &st, c, arg);
+		} else {
+			other_option(o, &st, c, arg);
 		}
 	}
 	if (c < -1) {
@@ -522,7 +716,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		     poptStrerror(c));
 		usage();
 	}
-	if (version) {
+	if (st.version) {
 		show_version();
 		exit(EXIT_OK);
 	}
@@ -537,57 +731,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		o->size_arg = strdup(args[1]);
 	poptFreeContext(pc);
 
-	if (o->enable && o->strip) {
-		fail("--enable and --strip are mutually exclusive");
-		usage();
-	}
-	if (o->unshare && !o->strip) {
-		fail("--unshare goes with --strip");
-		usage();
-	}
-	o->mode = o->enable ? MODE_ENABLE : o->strip ? MODE_STRIP :
-		  MODE_FORMAT;
-	if (o->mode != MODE_FORMAT && n > 1) {
-		fail("%s takes no size", o->enable ? "--enable" : "--strip");
-		usage();
-	}
-	if (n > 2)
-		usage();
-	if (o->mode != MODE_FORMAT && format_opt) {
-		if (format_opt == OPT_ERRORS)
-			fail("--errors only applies when formatting");
-		else
-			fail("-%c only applies when formatting", format_opt);
-		usage();
-	}
-
-	if ((o->no_dedup || o->keep_zero) && !o->root_dir) {
-		fail("--%s goes with -d", o->no_dedup ? "no-dedup" :
-		     "keep-zero");
-		usage();
-	}
-	if ((o->target || o->progress_fd >= 0) && !o->root_dir) {
-		fail("%s goes with -d", o->target ? "-E root=" : "-C");
-		usage();
-	}
-	if (o->root_dir && o->mode == MODE_STRIP) {
-		fail("-d does not go with --strip");
-		usage();
-	}
-	if (bs_arg) {
-		unsigned long long v;
-
-		if (rfl_mkfs_parse_size(bs_arg, 1, &v) ||
-		    v < EXT2_MIN_BLOCK_SIZE || v > EXT2_MAX_BLOCK_SIZE ||
-		    (v & (v - 1))) {
-			fail("invalid block size - %s", bs_arg);
-			exit(EXIT_FAIL);
-		}
-		if (v > 4096)
-			fprintf(stderr, "Warning: blocksize %llu not usable "
-				"on most systems.\n", v);
-		m->block_size = (unsigned int)v;
-	}
+	check_combinations(o, &st, n);
+	if (st.bs_arg)
+		o->m.block_size = parse_block_size(st.bs_arg);
 }
 
 /* ---------------------------------------------------------------- */
@@ -939,7 +1085,8 @@ static int populate_close(struct opts *o, struct rfl_fs *rfs)
 		.build_time = o->m.now,
 	};
 	struct meter meter = { .o = o, .fd = o->progress_fd };
-	errcode_t ret;
+	errcode_t ret, space_ret = 1;
+	struct rfl_space space;
 
 	if (o->progress_fd > 0 || (o->progress_fd < 0 && !o->quiet &&
 				   isatty(1)) ||
@@ -982,6 +1129,9 @@ static int populate_close(struct opts *o, struct rfl_fs *rfs)
 			undo_enable(o);
 		return EXIT_FAIL;
 	}
+	/* the space words of refdebug du and stats (rfl_space.h) */
+	if (!o->quiet)
+		space_ret = rfl_space_fs(rfs, &space);
 	ret = rfl_close(rfs);
 	if (ret) {
 		com_err(prog, ret, "while writing out and closing %s", o->dev);
@@ -992,12 +1142,18 @@ static int populate_close(struct opts *o, struct rfl_fs *rfs)
 		fputs("      \b\b\b\b\b\b", stdout);
 	say(o, "done\n");
 	say(o, "%llu files, %llu directories, %llu symlinks, %llu special; "
-	    "%llu data blocks stored as %llu (%llu shared, %llu zero "
-	    "blocks left as holes)\n",
+	    "%llu data blocks stored as %llu (%llu mapped onto an earlier "
+	    "one, %llu zero blocks left as holes)\n",
 	    (unsigned long long)p.files, (unsigned long long)p.dirs,
 	    (unsigned long long)p.symlinks, (unsigned long long)p.specials,
 	    (unsigned long long)p.data_blocks, (unsigned long long)p.written,
 	    (unsigned long long)p.deduped, (unsigned long long)p.zero_blocks);
+	if (!space_ret)
+		say(o, "space: total %llu exclusive %llu shared %llu saved "
+		    "%llu bytes\n", (unsigned long long)space.total,
+		    (unsigned long long)space.exclusive,
+		    (unsigned long long)space.shared,
+		    (unsigned long long)space.saved);
 	return EXIT_OK;
 }
 
@@ -1017,10 +1173,46 @@ static int do_populate(struct opts *o)
 	return populate_close(o, rfs);
 }
 
+static int int_log2(unsigned long long v)
+{
+	int l = 0;
+
+	while (v >>= 1)
+		l++;
+	return l;
+}
+
+/*
+ * mke2fs.conf (or $MKE2FS_CONFIG): the geometry the options left open
+ * and the features, then -O over them.
+ */
+static bool read_profile(struct opts *o)
+{
+	const char *path = getenv("MKE2FS_CONFIG");
+	struct rfl_mkfs *m = &o->m;
+	__u32 features[3];
+	errcode_t ret;
+
+	if (!path || !*path)
+		path = "/etc/mke2fs.conf";
+	ret = rfl_mkfs_profile(m, path, "ext4", o->usage_types,
+			       m->size ? m->size : m->dev_size,
+			       o->quiet ? NULL : stderr,
+			       o->verbose ? stdout : NULL, features);
+	if (ret) {
+		if (m->why[0])
+			fail("%s", m->why);
+		else
+			com_err(prog, ret, "while reading %s", path);
+		return false;
+	}
+	return apply_features(o, features);
+}
+
 static int do_format(struct opts *o)
 {
 	struct rfl_mkfs *m = &o->m;
-	unsigned long long dev_bytes = 0, unit;
+	unsigned long long dev_bytes = 0, unit, blocks;
 	blk64_t count = 0;
 	ext2_filsys fs = NULL;
 	struct stat st;
@@ -1032,13 +1224,16 @@ static int do_format(struct opts *o)
 	o->dev = strdup(o->device);
 	m->device = o->dev;
 	if (o->size_arg) {
+		/* in blocks of -b, else of 1 KiB, as mke2fs (libe2p) */
 		unit = m->block_size ? m->block_size : 1024;
-		if (rfl_mkfs_parse_size(o->size_arg, unit, &m->size) ||
-		    !m->size) {
+		blocks = parse_num_blocks2(o->size_arg,
+					   int_log2(unit) - EXT2_MIN_BLOCK_LOG_SIZE);
+		if (*o->size_arg == '-' || !blocks || blocks > ~0ULL / unit) {
 			fail("invalid blocks '%s' on device '%s'",
 			     o->size_arg, o->dev);
 			return EXIT_FAIL;
 		}
+		m->size = blocks * unit;
 	}
 	if (!check_mount(o->dev))
 		return EXIT_FAIL;
@@ -1080,6 +1275,8 @@ static int do_format(struct opts *o)
 	}
 	m->dev_size = dev_bytes;
 
+	if (!read_profile(o))
+		return EXIT_FAIL;
 	ret = rfl_mkfs_plan(m);
 	if (ret) {
 		if (m->why[0] && ret == EXT2_ET_INVALID_ARGUMENT)
@@ -1206,7 +1403,9 @@ static const char *feature_hint(errcode_t code)
 	case RFL_ET_BIGALLOC:
 		return "; reflink counts blocks, not clusters";
 	case RFL_ET_SHARED_BLOCKS:
-		return "; its files share blocks without counts";
+		return "; its files share blocks without counts: "
+		       "'e2fsck -fE unshare_blocks %s' gives each its own "
+		       "copy, then --enable";
 	default:
 		return NULL;
 	}

@@ -8,12 +8,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check/check.h"
+#include "reflink/rfl_json.h"
+#include "rfl_version.h"
 
 static const char *prog = "reflinkck";
 
@@ -52,12 +55,62 @@ static void usage(void)
 		" -v  print statistics\n"
 		" -C fd  progress as \"pass done total device\" lines on fd "
 		"(0: a bar)\n"
-		" -z file  save what repairs overwrite, for e2undo\n", prog);
+		" -z file  save what repairs overwrite, for e2undo\n"
+		" --format json  the problems and the summary as one JSON "
+		"object\n", prog);
 	exit(RFL_EXIT_USAGE);
+}
+
+/* --format json: the run as one object on stdout (reflinkck(8) keys) */
+static void print_json(const struct rfl_check_opts *o, const char *problems,
+		       const struct rfl_check_summary *r, int rc)
+{
+	fputs("{\"device\": ", stdout);
+	rfl_json_str(stdout, o->device);
+	printf(", \"problems\": [%s], \"summary\": ",
+	       problems ? problems : "");
+	if (r->done)
+		printf("{\"extents\": %llu, \"shared_blocks\": %llu, "
+		       "\"records\": %llu, \"tree_blocks\": %llu, "
+		       "\"flex_groups\": %u}", r->extents, r->shared_blocks,
+		       r->records, r->tree_blocks, r->flex_groups);
+	else
+		fputs("null", stdout);
+	printf(", \"fixed\": %u, \"left\": %u, \"exit_status\": %d}\n",
+	       r->fixed, r->left, rc);
+}
+
+static int run_json(struct rfl_check_opts *o)
+{
+	struct rfl_check_summary r = { .done = false };
+	char *text = NULL, *problems = NULL;
+	size_t text_len = 0, len = 0;
+	int rc;
+
+	/* the text report is not printed; the problems and numbers are */
+	o->out = open_memstream(&text, &text_len);
+	o->json = open_memstream(&problems, &len);
+	if (!o->out || !o->json) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return RFL_EXIT_ERROR;
+	}
+	o->summary = &r;
+	rc = rfl_check_run(o);
+	fclose(o->out);
+	fclose(o->json);
+	print_json(o, problems, &r, rc);
+	free(text);
+	free(problems);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false;
 	struct rfl_check_opts o = {
 		.mode = RFL_ASK, .progress_fd = -1, .out = stdout,
 		.err = stderr, .prog = prog,
@@ -66,8 +119,17 @@ int main(int argc, char **argv)
 	char *end;
 	long fd;
 
-	while ((opt = getopt(argc, argv, "npayfvC:z:")) != -1) {
+	while ((opt = getopt_long(argc, argv, "npayfvC:z:", longopts,
+				  NULL)) != -1) {
 		switch (opt) {
+		case 'F':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "%s: --format json or text, "
+					"not '%s'\n", prog, optarg);
+				exit(RFL_EXIT_USAGE);
+			}
+			json = !strcmp(optarg, "json");
+			break;
 		case 'n': o.mode = RFL_NO; modes++; break;
 		case 'a':
 		case 'p': o.mode = RFL_PREEN; modes++; break;
@@ -102,6 +164,14 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		usage();
 	o.device = argv[optind];
+	/* e2fsck's banner, on stderr; preening stays quiet */
+	if (o.mode != RFL_PREEN)
+		fprintf(stderr, "%s %s (%s)\n", prog, RFL_VERSION, RFL_DATE);
+	if (json && o.mode == RFL_ASK) {
+		fprintf(stderr, "%s: --format json needs -n, -p or -y (no "
+			"questions)\n", prog);
+		exit(RFL_EXIT_USAGE);
+	}
 	if (o.mode == RFL_ASK && !isatty(0)) {
 		fprintf(stderr, "%s: need terminal for interactive repairs\n",
 			prog);
@@ -112,5 +182,5 @@ int main(int argc, char **argv)
 			"written)\n", prog);
 		exit(RFL_EXIT_USAGE);
 	}
-	return rfl_check_run(&o);
+	return json ? run_json(&o) : rfl_check_run(&o);
 }

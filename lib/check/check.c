@@ -291,6 +291,16 @@ static void summary(struct checker *c)
 		"%llu tree blocks, %u flex groups\n", c->o->device,
 		s->nr_runs, shared, c->records, c->tree_blocks,
 		c->rfs->nr_flex);
+	if (c->o->summary) {
+		struct rfl_check_summary *r = c->o->summary;
+
+		r->done = true;
+		r->extents = s->nr_runs;
+		r->shared_blocks = shared;
+		r->records = c->records;
+		r->tree_blocks = c->tree_blocks;
+		r->flex_groups = c->rfs->nr_flex;
+	}
 }
 
 static void free_checker(struct checker *c)
@@ -369,7 +379,8 @@ static int check_run(const struct rfl_check_opts *o)
 {
 	struct checker c = {
 		.o = o,
-		.ctx = { .device = o->device, .mode = o->mode, .out = o->out },
+		.ctx = { .device = o->device, .mode = o->mode, .out = o->out,
+			 .json = o->json },
 		.last_pass = -1,
 		.recheck = getenv("RFL_CHECK_RECHECK") &&
 			   !strcmp(getenv("RFL_CHECK_RECHECK"), "1"),
@@ -464,6 +475,10 @@ static int check_run(const struct rfl_check_opts *o)
 	free_checker(&c);
 	if (c.recheck_failed)
 		return RFL_EXIT_ERROR;
+	if (o->summary) {
+		o->summary->fixed = c.ctx.fixed;
+		o->summary->left = c.ctx.left;
+	}
 	if (c.ctx.cancelled)
 		return RFL_EXIT_CANCEL |
 		       (c.ctx.left ? RFL_EXIT_UNCORRECTED : 0) |

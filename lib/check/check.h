@@ -34,6 +34,17 @@ struct rfl_check_opts {
 	FILE *out;			/* problems, fixes, summary */
 	FILE *err;			/* operational errors */
 	const char *prog;		/* names operational errors */
+	/* --format json: every problem as an object, comma separated */
+	FILE *json;
+	/* filled with the summary line's numbers when it is printed */
+	struct rfl_check_summary *summary;
+};
+
+struct rfl_check_summary {
+	bool done;			/* the summary was reached */
+	unsigned long long extents, shared_blocks, records, tree_blocks;
+	unsigned int flex_groups;
+	unsigned int fixed, left;	/* problems fixed and left */
 };
 
 /*

@@ -92,13 +92,16 @@ static bool damaged_node(enum ext4_btree_problem_code code)
 	}
 }
 
-/* "what", with the values when they say something */
+/* "what", with the values when they say something; magics and checksums
+ * in hex, as they are written */
 static const char *describe(struct checker *c, const char *what, u64 exp,
-			    u64 found)
+			    u64 found, bool hex)
 {
 	if (exp == found)
 		return what;
-	snprintf(c->desc, sizeof(c->desc), "%s (expected %llu, found %llu)",
+	snprintf(c->desc, sizeof(c->desc),
+		 hex ? "%s (expected 0x%08llx, found 0x%08llx)" :
+		 "%s (expected %llu, found %llu)",
 		 what, (unsigned long long)exp, (unsigned long long)found);
 	return c->desc;
 }
@@ -116,13 +119,14 @@ static int v_report(void *priv, const struct ext4_btree_problem *p)
 		if (c->node_problems)
 			return rfl_ck_stop(c);
 		pctx.str = describe(c, btree_problem_name(p->code),
-				    p->expected, p->found);
+				    p->expected, p->found, false);
 		group_problem(c, PR_2_TREE_COUNTS, &pctx);
 		return rfl_ck_stop(c);
 	}
 	c->node_problems++;
 	pctx.str = describe(c, btree_problem_name(p->code), p->expected,
-			    p->found);
+			    p->found, p->code == EXT4_BTREE_BAD_MAGIC ||
+			    p->code == EXT4_BTREE_BAD_CSUM);
 	group_problem(c, PR_2_TREE, &pctx);
 	if (damaged_node(p->code))
 		c->err = rfl_ck_push_blk(&c->damaged, p->blocknr);
@@ -168,19 +172,21 @@ static const char *meta_problem(struct checker *c, blk64_t blk, dgrp_t fg,
 		return error_message(load_err);
 	}
 	ext2fs_free_mem(&buf);
-	if (mp.slot >= 0)
+	if (mp.slot >= 0 && mp.field)
+		snprintf(what, sizeof(what), "%s %d: %s",
+			 rfx_problem_name(mp.code), mp.slot, mp.field);
+	else if (mp.slot >= 0)
 		snprintf(what, sizeof(what), "%s (slot %d)",
 			 rfx_problem_name(mp.code), mp.slot);
 	else
 		snprintf(what, sizeof(what), "%s", rfx_problem_name(mp.code));
-	if (mp.expected == mp.found)
+	if (mp.expected == mp.found) {
 		snprintf(c->desc, sizeof(c->desc), "%s", what);
-	else
-		snprintf(c->desc, sizeof(c->desc),
-			 "%s (expected %llu, found %llu)", what,
-			 (unsigned long long)mp.expected,
-			 (unsigned long long)mp.found);
-	return c->desc;
+		return c->desc;
+	}
+	return describe(c, what, mp.expected, mp.found,
+			mp.code == EXT4_RFX_BAD_MAGIC ||
+			mp.code == EXT4_RFX_BAD_CSUM);
 }
 
 static bool v_valid(void *priv, u64 blk)

@@ -4,16 +4,20 @@
  *
  * Templates expand %-codes from struct rfl_pctx: %g flex group, %b block,
  * %l length, %i inode, %e expected, %f found, %m error message,
- * %B/%L the expected range, %s a lower layer's description.
+ * %B/%L the expected range, %s a lower layer's description; %r the
+ * blocks %b to %B ("block 7" or "blocks 7-9"), %v and %t the "is"/"are"
+ * and "it"/"them" that go with it.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 #include <et/com_err.h>
 #include "check/problem.h"
+#include "reflink/rfl_json.h"
 
 struct rfl_problem_ent {
 	enum rfl_problem code;
@@ -149,14 +153,14 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "flex group %g: metadata block is not marked in use",
 	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_4_LEAKED,
-	  "blocks %b-%B are marked in use but nothing owns them (leaked)",
-	  "Free", "blocks %b-%B freed", PR_PREEN_OK },
+	  "%r %v marked in use but nothing owns %t (leaked)",
+	  "Free", "%r freed", PR_PREEN_OK },
 	{ PR_4_BITMAP_CSUM,
 	  "bitmap checksums do not match the bitmaps",
 	  "Fix", "bitmaps written again with their checksums", PR_PREEN_OK },
 	{ PR_4_USED_FREE,
-	  "blocks %b-%B are in use but marked free",
-	  "Fix", "blocks %b-%B marked in use", PR_PREEN_OK },
+	  "%r %v in use but marked free",
+	  "Fix", "%r marked in use", PR_PREEN_OK },
 	{ PR_4_GROUP_FREE,
 	  "group %g: free blocks count wrong (%f, counted=%e)",
 	  "Fix", "group %g: free blocks count set to %e", PR_PREEN_OK },
@@ -231,6 +235,17 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 			break;
 		case 'L': fprintf(f, "%llu", (unsigned long long)p->len2);
 			break;
+		case 'r':
+			if (p->blk == p->blk2)
+				fprintf(f, "block %llu",
+					(unsigned long long)p->blk);
+			else
+				fprintf(f, "blocks %llu-%llu",
+					(unsigned long long)p->blk,
+					(unsigned long long)p->blk2);
+			break;
+		case 'v': fputs(p->blk == p->blk2 ? "is" : "are", f); break;
+		case 't': fputs(p->blk == p->blk2 ? "it" : "them", f); break;
 		case 's': fputs(p->str ? p->str : "", f); break;
 		case 'm': fputs(error_message(p->err), f); break;
 		default: fputc('%', f); fputc(*s, f); break;
@@ -342,8 +357,50 @@ static void preen_halt(struct rfl_check_ctx *ctx)
 	ctx->halted = true;
 }
 
+static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
+			const struct rfl_pctx *pctx);
+
+/* --format json: {"code", "message", "question", "answer"} */
+static void json_problem(struct rfl_check_ctx *ctx,
+			 const struct rfl_problem_ent *e,
+			 const struct rfl_pctx *pctx, bool fix)
+{
+	char *msg = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&msg, &len);
+
+	if (!m)
+		return;
+	expand(m, e->msg, pctx);
+	fclose(m);
+	fprintf(ctx->json, "%s{\"code\": %d, \"message\": ",
+		ctx->nr_json++ ? ", " : "", (int)e->code);
+	rfl_json_str(ctx->json, msg ? msg : "");
+	fputs(", \"question\": ", ctx->json);
+	if (e->flags & PR_MSG_ONLY)
+		fputs("null, \"answer\": null}", ctx->json);
+	else {
+		rfl_json_str(ctx->json, e->question);
+		fprintf(ctx->json, ", \"answer\": \"%s\"}",
+			ctx->cancelled ? "cancelled" : fix ? "yes" : "no");
+	}
+	free(msg);
+}
+
 bool rfl_fix_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		     const struct rfl_pctx *pctx)
+{
+	bool fix = ask_problem(ctx, code, pctx);
+	const struct rfl_problem_ent *e = find_problem(code);
+
+	if (ctx->json && e)
+		json_problem(ctx, e, pctx, fix);
+	return fix;
+}
+
+/* Print the problem, ask or answer the question, count it */
+static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
+			const struct rfl_pctx *pctx)
 {
 	const struct rfl_problem_ent *e = find_problem(code);
 	bool fix;

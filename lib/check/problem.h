@@ -97,6 +97,8 @@ struct rfl_check_ctx {
 	bool yes_to_all;		/* 'a' answered a question */
 	bool bar_shown;			/* a -C 0 bar is on the line */
 	int pending;			/* a key read ahead (-2: EOF), or 0 */
+	FILE *json;			/* each problem as a JSON object, or NULL */
+	unsigned int nr_json;		/* objects written there */
 };
 
 /*

@@ -32,10 +32,22 @@ static int problem(struct ext4_rfx_problem *p,
 	if (p) {
 		p->code = code;
 		p->slot = slot;
+		p->field = NULL;
 		p->expected = expected;
 		p->found = found;
 	}
 	return code == EXT4_RFX_BAD_CSUM ? -EFSBADCRC : -EFSCORRUPTED;
+}
+
+/* A bad root slot, naming the field (or the rule) that is wrong */
+static int slot_problem(struct ext4_rfx_problem *p, int slot,
+			const char *field, u64 expected, u64 found)
+{
+	int ret = problem(p, EXT4_RFX_BAD_SLOT, slot, expected, found);
+
+	if (p)
+		p->field = field;
+	return ret;
 }
 
 static bool is_zero(const void *buf, u32 len)
@@ -67,22 +79,30 @@ static int check_slots(const struct ext4_rfx_block *b,
 
 		if (type == EXT4_TREE_NONE) {
 			if (!is_zero(r, sizeof(*r)))
-				return problem(p, EXT4_RFX_BAD_SLOT, i, 0, 1);
+				return slot_problem(p, i, "unused slot not "
+						    "zeroed", 0, 0);
 			continue;
 		}
 		if (!known_type(type))
 			return problem(p, EXT4_RFX_UNKNOWN_SLOT_TYPE, i, 0,
 				       type);
 		if (r->rr_flags)
-			return problem(p, EXT4_RFX_BAD_SLOT, i, 0,
-				       le32_to_cpu(r->rr_flags));
-		if (height > EXT4_BTREE_MAX_HEIGHT || (!root) != (!height))
-			return problem(p, EXT4_RFX_BAD_SLOT, i, 0, height);
+			return slot_problem(p, i, "rr_flags", 0,
+					    le32_to_cpu(r->rr_flags));
+		if (height > EXT4_BTREE_MAX_HEIGHT)
+			return slot_problem(p, i, "rr_height",
+					    EXT4_BTREE_MAX_HEIGHT, height);
+		if ((!root) != (!height))
+			return slot_problem(p, i, root ? "rr_height 0 with "
+					    "an rr_root" : "rr_root 0 with an "
+					    "rr_height", 0, height);
 		if (!height && (r->rr_records || r->rr_nodes))
-			return problem(p, EXT4_RFX_BAD_SLOT, i, 0,
-				       le64_to_cpu(r->rr_nodes));
+			return slot_problem(p, i, "rr_records or rr_nodes "
+					    "of an empty tree", 0,
+					    le64_to_cpu(r->rr_nodes));
 		if (height && (!r->rr_records || !r->rr_nodes))
-			return problem(p, EXT4_RFX_BAD_SLOT, i, 1, 0);
+			return slot_problem(p, i, "rr_records or rr_nodes 0 "
+					    "in a tree", 0, 0);
 		for (j = 0; j < i; j++)
 			if (b->fm_roots[j].rr_type == r->rr_type)
 				return problem(p, EXT4_RFX_DUP_SLOT, i, j,

@@ -27,6 +27,7 @@ enum ext4_rfx_problem_code {
 struct ext4_rfx_problem {
 	enum ext4_rfx_problem_code code;
 	int slot;			/* -1 if not about a slot */
+	const char *field;		/* the slot's field at fault, or NULL */
 	u64 expected;
 	u64 found;
 };

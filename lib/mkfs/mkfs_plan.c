@@ -29,120 +29,37 @@ static const __u32 ext4_default_features[3] = {
 
 enum { F_COMPAT, F_INCOMPAT, F_RO_COMPAT };
 
-struct feature_name {
-	const char *name;
-	int word;
-	__u32 mask;
-	bool ok;	/* can be made here: needs no format step we lack */
+/*
+ * What the format can make: the features that need no format step we
+ * lack (names and -O editing are libe2p's).  reflink itself is added by
+ * rfl_mkfs_write; shared_blocks is refused by check_reflink_needs.
+ */
+static const __u32 supported_features[3] = {
+	EXT3_FEATURE_COMPAT_HAS_JOURNAL | EXT2_FEATURE_COMPAT_EXT_ATTR |
+	EXT2_FEATURE_COMPAT_RESIZE_INODE | EXT2_FEATURE_COMPAT_DIR_INDEX |
+	EXT4_FEATURE_COMPAT_STABLE_INODES,
+
+	EXT2_FEATURE_INCOMPAT_FILETYPE | EXT3_FEATURE_INCOMPAT_EXTENTS |
+	EXT4_FEATURE_INCOMPAT_64BIT | EXT4_FEATURE_INCOMPAT_FLEX_BG |
+	EXT4_FEATURE_INCOMPAT_CSUM_SEED | EXT4_FEATURE_INCOMPAT_LARGEDIR,
+
+	EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER |
+	EXT2_FEATURE_RO_COMPAT_LARGE_FILE | EXT4_FEATURE_RO_COMPAT_HUGE_FILE |
+	EXT4_FEATURE_RO_COMPAT_GDT_CSUM | EXT4_FEATURE_RO_COMPAT_DIR_NLINK |
+	EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE | EXT4_FEATURE_RO_COMPAT_BIGALLOC |
+	EXT4_FEATURE_RO_COMPAT_METADATA_CSUM |
+	EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS | EXT4_FEATURE_RO_COMPAT_VERITY |
+	EXT4_FEATURE_RO_COMPAT_REFLINK,
 };
 
-static const struct feature_name features[] = {
-	{ "dir_prealloc", F_COMPAT, EXT2_FEATURE_COMPAT_DIR_PREALLOC, false },
-	{ "imagic_inodes", F_COMPAT, EXT2_FEATURE_COMPAT_IMAGIC_INODES, false },
-	{ "has_journal", F_COMPAT, EXT3_FEATURE_COMPAT_HAS_JOURNAL, true },
-	{ "ext_attr", F_COMPAT, EXT2_FEATURE_COMPAT_EXT_ATTR, true },
-	{ "resize_inode", F_COMPAT, EXT2_FEATURE_COMPAT_RESIZE_INODE, true },
-	{ "dir_index", F_COMPAT, EXT2_FEATURE_COMPAT_DIR_INDEX, true },
-	{ "sparse_super2", F_COMPAT, EXT4_FEATURE_COMPAT_SPARSE_SUPER2, false },
-	{ "fast_commit", F_COMPAT, EXT4_FEATURE_COMPAT_FAST_COMMIT, false },
-	{ "stable_inodes", F_COMPAT, EXT4_FEATURE_COMPAT_STABLE_INODES, true },
-	{ "orphan_file", F_COMPAT, EXT4_FEATURE_COMPAT_ORPHAN_FILE, false },
-
-	{ "compression", F_INCOMPAT, EXT2_FEATURE_INCOMPAT_COMPRESSION, false },
-	{ "filetype", F_INCOMPAT, EXT2_FEATURE_INCOMPAT_FILETYPE, true },
-	{ "needs_recovery", F_INCOMPAT, EXT3_FEATURE_INCOMPAT_RECOVER, false },
-	{ "journal_dev", F_INCOMPAT, EXT3_FEATURE_INCOMPAT_JOURNAL_DEV, false },
-	{ "meta_bg", F_INCOMPAT, EXT2_FEATURE_INCOMPAT_META_BG, false },
-	{ "extent", F_INCOMPAT, EXT3_FEATURE_INCOMPAT_EXTENTS, true },
-	{ "extents", F_INCOMPAT, EXT3_FEATURE_INCOMPAT_EXTENTS, true },
-	{ "64bit", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_64BIT, true },
-	{ "mmp", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_MMP, false },
-	{ "flex_bg", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_FLEX_BG, true },
-	{ "ea_inode", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_EA_INODE, false },
-	{ "dirdata", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_DIRDATA, false },
-	{ "metadata_csum_seed", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_CSUM_SEED,
-	  true },
-	{ "large_dir", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_LARGEDIR, true },
-	{ "inline_data", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_INLINE_DATA, false },
-	{ "encrypt", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_ENCRYPT, false },
-	{ "casefold", F_INCOMPAT, EXT4_FEATURE_INCOMPAT_CASEFOLD, false },
-
-	{ "sparse_super", F_RO_COMPAT, EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER,
-	  true },
-	{ "large_file", F_RO_COMPAT, EXT2_FEATURE_RO_COMPAT_LARGE_FILE, true },
-	{ "huge_file", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_HUGE_FILE, true },
-	{ "uninit_bg", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_GDT_CSUM, true },
-	{ "uninit_groups", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_GDT_CSUM, true },
-	{ "dir_nlink", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_DIR_NLINK, true },
-	{ "extra_isize", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE,
-	  true },
-	{ "quota", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_QUOTA, false },
-	{ "bigalloc", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_BIGALLOC, true },
-	{ "metadata_csum", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_METADATA_CSUM,
-	  true },
-	{ "replica", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_REPLICA, false },
-	{ "read-only", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_READONLY, false },
-	{ "project", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_PROJECT, false },
-	{ "shared_blocks", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS,
-	  true },
-	{ "verity", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_VERITY, true },
-	{ "reflink", F_RO_COMPAT, EXT4_FEATURE_RO_COMPAT_REFLINK, true },
-};
-
-int rfl_mkfs_feature_lookup(const char *name, int *word, __u32 *mask)
+void rfl_mkfs_default_features(__u32 features[3])
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
-		if (strcasecmp(name, features[i].name))
-			continue;
-		*word = features[i].word;
-		*mask = features[i].mask;
-		return features[i].ok ? 0 : -EOPNOTSUPP;
-	}
-	return -ENOENT;
+	memcpy(features, ext4_default_features, sizeof(ext4_default_features));
 }
 
-int rfl_mkfs_parse_size(const char *arg, unsigned long long unit,
-			unsigned long long *bytes)
+void rfl_mkfs_supported_features(__u32 features[3])
 {
-	unsigned long long n, mul;
-	char *end;
-
-	if (!arg || !*arg || *arg == '-')
-		return -EINVAL;
-	errno = 0;
-	n = strtoull(arg, &end, 0);
-	if (errno || end == arg)
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		mul = unit;
-		break;
-	case 's':
-		mul = 512;
-		break;
-	case 'k': case 'K':
-		mul = 1ULL << 10;
-		break;
-	case 'm': case 'M':
-		mul = 1ULL << 20;
-		break;
-	case 'g': case 'G':
-		mul = 1ULL << 30;
-		break;
-	case 't': case 'T':
-		mul = 1ULL << 40;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end && end[1])
-		return -EINVAL;
-	if (mul && n > ~0ULL / mul)
-		return -ERANGE;
-	*bytes = n * mul;
-	return 0;
+	memcpy(features, supported_features, sizeof(supported_features));
 }
 
 static errcode_t invalid(struct rfl_mkfs *m, const char *fmt, ...)
@@ -172,7 +89,7 @@ static bool is_pow2(unsigned long long v)
 }
 
 /* The [fs_types] entry mke2fs would pick for this size */
-static const char *size_type(unsigned long long bytes)
+const char *rfl_mkfs_size_type(unsigned long long bytes)
 {
 	if (bytes < RFL_MKFS_FLOPPY_MAX)
 		return "floppy";
@@ -247,7 +164,7 @@ errcode_t rfl_mkfs_plan(struct rfl_mkfs *m)
 		return invalid(m, "the size of %s is unknown or zero; give a "
 			       "size", m->device);
 
-	m->size_type = size_type(bytes);
+	m->size_type = rfl_mkfs_size_type(bytes);
 	bs = m->block_size ? m->block_size : type_block_size(m->size_type);
 	if (!m->block_size && m->sector_size > bs)
 		bs = m->sector_size;

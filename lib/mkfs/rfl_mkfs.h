@@ -102,12 +102,28 @@ errcode_t rfl_mkfs_open(struct rfl_mkfs *m, ext2_filsys *fsp);
  */
 errcode_t rfl_mkfs_write(struct rfl_mkfs *m, ext2_filsys fs);
 
-/* Parse mke2fs-style sizes: 123 (units of unit bytes), 64K, 20M, 2G, 1T, 8s */
-int rfl_mkfs_parse_size(const char *arg, unsigned long long unit,
-			unsigned long long *bytes);
+/* The [fs_types] size type mke2fs picks for a filesystem of bytes */
+const char *rfl_mkfs_size_type(unsigned long long bytes);
 
-/* A feature name as mke2fs spells it: sets *word (0..2) and *mask */
-int rfl_mkfs_feature_lookup(const char *name, int *word, __u32 *mask);
+/* The ext4 features of Debian's mke2fs.conf, without a file to read */
+void rfl_mkfs_default_features(__u32 features[3]);
+
+/* The features the format can make (compat, incompat, ro_compat) */
+void rfl_mkfs_supported_features(__u32 features[3]);
+
+/*
+ * Read mke2fs.conf at path (mkfs_profile.c) as mke2fs does for
+ * "-t fs_type -T usage_types" (NULL: the size type of bytes): fills the
+ * request's block_size, inode_size, inode_ratio and flex_bg_size where it
+ * left them 0, and features[] with the feature set the file gives.  A
+ * missing file gives the built-in defaults.  Warnings about types the
+ * file lacks go to warn, mke2fs -v's list of types to info (NULL: none).  EXT2_ET_INVALID_ARGUMENT with
+ * m->why for a bad file.
+ */
+errcode_t rfl_mkfs_profile(struct rfl_mkfs *m, const char *path,
+			   const char *fs_type, const char *usage_types,
+			   unsigned long long bytes, FILE *warn, FILE *info,
+			   __u32 features[3]);
 
 /* The io manager behind dry runs: reads zeroes, refuses every write */
 extern io_manager rfl_null_io_manager;

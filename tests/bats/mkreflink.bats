@@ -277,7 +277,7 @@ tree_sums() {
 		before=$(tree_sums "$BATS_TEST_TMPDIR/d0" "$IMG")
 		[ -n "$before" ]
 
-		run "$BIN" -e "$IMG"
+		run "$BIN" --enable "$IMG"
 		[ "$status" -eq 0 ] || { echo "[$cfg] $output"; false; }
 		[[ $output == *"reflink enabled"* ]]
 		[ "$(features "$IMG")" = "$feat FEATURE_R17" ]
@@ -302,7 +302,7 @@ tree_sums() {
 	[ "$status" -eq 0 ] || skip "loop mount failed: $output"
 	cp -r "$REPO/lib" "$MNT/"
 	umount "$MNT"
-	run "$BIN" -q -e "$IMG"
+	run "$BIN" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
 	all_meta "$IMG"
 	run mount -o loop,ro "$IMG" "$MNT"
@@ -351,7 +351,7 @@ big_image() {
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
 
-	run "$BIN" -e "$IMG"
+	run "$BIN" --enable "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"10240 of 10240 flex groups have a metadata block"* ]]
 	blk=$(meta_block "$IMG" "$last")
@@ -377,7 +377,7 @@ big_image() {
 	[ "$status" -eq 0 ]
 	first=$(awk '{ print $3 }' <<<"$output")
 	[ "$first" -gt 4294967296 ]
-	run "$BIN" -q -e "$IMG"
+	run "$BIN" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
 	run "$HELPERS/rflctl" -w "$IMG" clone /high /high2
 	[ "$status" -eq 0 ]
@@ -405,7 +405,7 @@ big_image() {
 	mkimg 128M -t ext4
 	run "$HELPERS/place_file" "$IMG" a 20000 100
 	[ "$status" -eq 0 ]
-	run "$BIN" -q -e "$IMG"
+	run "$BIN" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
 	run "$HELPERS/rflctl" -w "$IMG" clone /a /b
 	[ "$status" -eq 0 ]
@@ -435,7 +435,7 @@ big_image() {
 	run mount -o loop "$IMG" "$MNT"
 	[ "$status" -eq 0 ] || skip "loop mount failed: $output"
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN" --enable "$IMG"
 	refused "$before" "is mounted"
 	run --separate-stderr "$BIN" --strip "$IMG"
 	refused "$before" "is mounted"
@@ -446,7 +446,7 @@ big_image() {
 @test "refuse: no 64bit, and say resize2fs -b" {
 	mkimg 64M -t ext4 -O ^64bit
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN" --enable "$IMG"
 	refused "$before" "requires the 64bit feature"
 	[[ $stderr == *"resize2fs -b $IMG"* ]]
 	[[ $stderr != *"lacks"* ]]
@@ -455,14 +455,14 @@ big_image() {
 @test "refuse: no extents (ext3, and extents alone)" {
 	mkimg 64M -t ext3
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN" --enable "$IMG"
 	refused "$before" "lacks extent, flex_bg"
 	[[ $stderr == *"64bit"* ]]
 
 	mkimg 64M -t ext4
 	debugfs -w -R "feature -extent" "$IMG" >/dev/null 2>&1
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN" --enable "$IMG"
 	refused "$before" "requires the extent feature"
 	[[ $stderr == *"tune2fs -O extent $IMG"* ]]
 }
@@ -470,28 +470,28 @@ big_image() {
 @test "refuse: no flex_bg" {
 	mkimg 64M -t ext4 -O ^flex_bg
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN" --enable "$IMG"
 	refused "$before" "requires the flex_bg feature"
 }
 
 @test "refuse: bigalloc" {
 	mkimg 64M -t ext4 -O bigalloc
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN" --enable "$IMG"
 	refused "$before" "bigalloc"
 }
 
 @test "refuse: not a filesystem" {
 	truncate -s 64M "$IMG"
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN" --enable "$IMG"
 	refused "$before" "Not an ext4 filesystem"
 	run --separate-stderr "$BIN" --strip "$IMG"
 	refused "$before" "Not an ext4 filesystem"
 	if command -v mkswap >/dev/null; then
 		mkswap "$IMG" >/dev/null
 		before=$(sum "$IMG")
-		run --separate-stderr "$BIN" -e "$IMG"
+		run --separate-stderr "$BIN" --enable "$IMG"
 		refused "$before" "(it holds swap)"
 	fi
 }
@@ -500,7 +500,7 @@ big_image() {
 	run "$BIN" -q "$IMG" 64M
 	[ "$status" -eq 0 ]
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN" --enable "$IMG"
 	refused "$before" "already has the reflink feature"
 }
 
@@ -525,7 +525,7 @@ big_image() {
 @test "refuse: no write with -z either (no undo file is left)" {
 	mkimg 64M -t ext4 -O ^64bit
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -z "$IMG.undo" -e "$IMG"
+	run --separate-stderr "$BIN" -z "$IMG.undo" --enable "$IMG"
 	refused "$before" "64bit"
 	[ ! -e "$IMG.undo" ]
 }
@@ -533,7 +533,7 @@ big_image() {
 @test "undo: e2undo restores enable, strip and format byte for byte" {
 	mkimg 256M -t ext4
 	before=$(sum "$IMG")
-	run "$BIN" -z "$IMG.undo" -e "$IMG"
+	run "$BIN" -z "$IMG.undo" --enable "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"e2undo $IMG.undo $IMG"* ]]
 	[ "$(sum "$IMG")" != "$before" ]
@@ -541,7 +541,7 @@ big_image() {
 	[ "$status" -eq 0 ]
 	[ "$(sum "$IMG")" = "$before" ]
 
-	run "$BIN" -q -e "$IMG"
+	run "$BIN" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
 	before=$(sum "$IMG")
 	run "$BIN" -q -z "$IMG.undo" --strip "$IMG"
@@ -589,7 +589,7 @@ big_image() {
 		rm -f "$IMG.$i"
 		E2FSPROGS_FAKE_TIME=1600000000 mke2fs -q -t ext4 -U "$U2" \
 			-E hash_seed=$HS "$IMG.$i" 200M >/dev/null 2>&1
-		SOURCE_DATE_EPOCH=1700000000 run "$BIN" -q -e "$IMG.$i"
+		SOURCE_DATE_EPOCH=1700000000 run "$BIN" -q --enable "$IMG.$i"
 		[ "$status" -eq 0 ]
 		sleep 1
 	done
@@ -616,11 +616,11 @@ big_image() {
 	run "$BIN" -n -z "$IMG.undo" "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"contains a ext4 file system"* ]]
-	run "$BIN" -n -e "$IMG"
+	run "$BIN" -n --enable "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(sum "$IMG")" = "$before" ]
 	[ ! -e "$IMG.undo" ]
-	run "$BIN" -q -e "$IMG"
+	run "$BIN" -q --enable "$IMG"
 	before=$(sum "$IMG")
 	run "$BIN" -n --strip "$IMG"
 	[ "$status" -eq 0 ]
@@ -633,7 +633,7 @@ big_image() {
 	LOOPDEV=$(losetup -f --show "$IMG" 2>/dev/null) ||
 		skip "losetup failed"
 	blkid -p "$LOOPDEV" >/dev/null 2>&1 || skip "blkid cannot see $LOOPDEV"
-	run "$BIN" -q -e "LABEL=rfltest$$"
+	run "$BIN" -q --enable "LABEL=rfltest$$"
 	[ "$status" -eq 0 ] || skip "LABEL= did not resolve: $output"
 	losetup -d "$LOOPDEV"
 	LOOPDEV=
@@ -646,7 +646,7 @@ big_image() {
 	[[ " $(features "$IMG") " != *" FEATURE_R17 "* ]]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
-	run --separate-stderr "$BIN" -e "LABEL=no-such-label-$$"
+	run --separate-stderr "$BIN" --enable "LABEL=no-such-label-$$"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"unable to resolve"* ]]
 }
@@ -658,9 +658,9 @@ big_image() {
 	run --separate-stderr "$BIN" --no-such-option "$IMG"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"Usage: mkreflink"* ]]
-	run --separate-stderr "$BIN" -e --strip "$IMG"
+	run --separate-stderr "$BIN" --enable --strip "$IMG"
 	[ "$status" -eq 1 ]
-	run --separate-stderr "$BIN" -e -b 4096 "$IMG"
+	run --separate-stderr "$BIN" --enable -b 4096 "$IMG"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"-b only applies when formatting"* ]]
 	run --separate-stderr "$BIN" -b 3000 "$IMG" 64M

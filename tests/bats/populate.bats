@@ -406,7 +406,7 @@ stock_image() {
 	head -c 40000 /dev/urandom > "$SRC/new/b"
 	cp "$SRC/new/b" "$SRC/old/b2"
 	cp "$BATS_TEST_TMPDIR/stock/old/a" "$SRC/new/a_again"
-	run "$BIN" -e -d "$SRC" "$IMG"
+	run "$BIN" --enable -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"reflink enabled"* ]]
@@ -430,7 +430,7 @@ stock_image() {
 	stock_image
 	mkdir -p "$SRC"
 	echo new > "$SRC/n"
-	run "$BIN" -q -e -E root=/old -d "$SRC" "$IMG"
+	run "$BIN" -q --enable -E root=/old -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	run dcat "$IMG" /old/n
@@ -445,14 +445,14 @@ stock_image() {
 	echo new > "$SRC/keep"
 	before=$(sha256sum < "$IMG")
 	for r in /nothere /keep; do
-		run "$BIN" -q -e -E root=$r -d "$SRC" "$IMG"
+		run "$BIN" -q --enable -E root=$r -d "$SRC" "$IMG"
 		echo "$output"
 		[ "$status" -eq 1 ]
 		[[ "$output" == *"no directory $r"* ]]
 	done
 	[ "$(sha256sum < "$IMG")" = "$before" ]
 	# a precheck refusal writes nothing; a name clash stops the copy
-	run "$BIN" -q -e -d "$SRC" "$IMG"
+	run "$BIN" -q --enable -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$SRC/keep: the image already has that name"* ]]
@@ -470,7 +470,7 @@ stock_image() {
 	for i in 1 2 3 4 5 6; do
 		head -c 1M /dev/urandom > "$SRC/sub/f$i"
 	done
-	run "$BIN" -q -e -d "$SRC" "$IMG"
+	run "$BIN" -q --enable -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" =~ needs\ [0-9]+\ more\ blocks ]]

@@ -40,7 +40,22 @@ setup() {
 
 rd() {
 	run "$BIN/refdebug" "$@"
+	strip_banner
 	echo "$output"
+}
+
+# run's output without the version banner refdebug prints first on stderr
+strip_banner() {
+	local re='^refdebug [0-9.]+ \([0-9]+-[A-Za-z]+-[0-9]+\)$'
+
+	[[ ${lines[0]:-} =~ $re ]] || return 0
+	if [[ $output == *$'\n'* ]]; then
+		output=${output#*$'\n'}
+		mapfile -t lines <<<"$output"
+	else
+		output=
+		lines=()
+	fi
 }
 
 # Output of a read-only request, which must succeed
@@ -53,6 +68,20 @@ rdr() {
 rdw() {
 	rd -w -R "$1" "$IMG"
 	[ "$status" -eq 0 ]
+}
+
+@test "refdebug: the version banner on stderr, as debugfs prints it" {
+	run --separate-stderr "$BIN/refdebug" -R "refcount $ROOT" "$IMG"
+	[ "$status" -eq 0 ]
+	[[ $stderr =~ ^refdebug\ [0-9.]+\ \([0-9]+-[A-Za-z]+-[0-9]+\)$ ]]
+	[ "$output" = "block $ROOT: refcount 1" ]
+	run --separate-stderr "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+	[[ $stderr =~ ^reflinkck\ [0-9.]+\ \([0-9]+-[A-Za-z]+-[0-9]+\)$ ]]
+	# preening prints none, as e2fsck -p
+	run --separate-stderr "$BIN/reflinkck" -p "$IMG"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
 }
 
 @test "refdebug: -R help lists the commands; usage errors exit 1" {
@@ -525,8 +554,12 @@ height (use -c to open it anyway)" <<<"$output"
 	dedupe /x1 0 /c 0 1
 	EOF
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "dedupe: 4 blocks shared" ]
-	[ "${lines[1]}" = "dedupe: contents differ: nothing shared" ]
+	# -f echoes each command before its output, as debugfs -f does
+	[ "${lines[0]}" = "refdebug: cp $BATS_TEST_TMPDIR/x /x1" ]
+	[ "${lines[2]}" = "refdebug: dedupe /x1 0 /x2 0 4" ]
+	[ "${lines[3]}" = "dedupe: 4 blocks shared" ]
+	[ "${lines[4]}" = "refdebug: dedupe /x1 0 /c 0 1" ]
+	[ "${lines[5]}" = "dedupe: contents differ: nothing shared" ]
 	rdr "shared /x2"
 	grep -qE "^lblk 0-" <<<"$output"
 	grep -qE "^lblk [0-9]+-3 " <<<"$output"

@@ -13,6 +13,7 @@
 #include "dedup/rfl_dedup.h"
 #include "dedup/blkhash.h"
 #include "dedup/refload.h"
+#include "dedup/xtree.h"
 
 #include <ext2fs/ext3_extents.h>
 
@@ -39,12 +40,6 @@ struct drun {
 	__u32 len;
 };
 
-/* A leaf extent of a rewritten file */
-struct nx {
-	blk64_t lblk, pblk;
-	__u32 len;
-	bool uninit;
-};
 
 /* A file whose extent tree is rewritten */
 struct fplan {
@@ -63,7 +58,6 @@ struct dctx {
 	struct rfl_fs *rfs;
 	ext2_filsys fs;
 	struct rfl_dedup *d;
-	unsigned int per;		/* entries of an extent block */
 
 	struct dext *ext;
 	size_t nr_ext, max_ext;
@@ -73,7 +67,7 @@ struct dctx {
 	size_t nr_runs, max_runs;
 	struct fplan *files;
 	size_t nr_files, max_files;
-	struct nx *newx;
+	struct rfl_xleaf *newx;
 	size_t nr_newx, max_newx;
 	blk64_t *oldt, *newt;
 	size_t nr_oldt, max_oldt, nr_newt, max_newt;
@@ -404,7 +398,7 @@ static int drun_cmp(const void *a, const void *b)
 static errcode_t emit(struct dctx *c, size_t x0, blk64_t lblk,
 		      blk64_t pblk, __u32 len, bool uninit)
 {
-	struct nx *last = c->nr_newx > x0 ? &c->newx[c->nr_newx - 1] : NULL;
+	struct rfl_xleaf *last = c->nr_newx > x0 ? &c->newx[c->nr_newx - 1] : NULL;
 	__u32 max = uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN;
 
 	if (last && last->uninit == uninit &&
@@ -413,7 +407,7 @@ static errcode_t emit(struct dctx *c, size_t x0, blk64_t lblk,
 		last->len += len;
 		return 0;
 	}
-	return PUSH(c, newx, nr_newx, max_newx, ((struct nx){
+	return PUSH(c, newx, nr_newx, max_newx, ((struct rfl_xleaf){
 		.lblk = lblk, .pblk = pblk, .len = len, .uninit = uninit }));
 }
 
@@ -429,7 +423,7 @@ static errcode_t plan_file(struct dctx *c, ext2_ino_t ino,
 	ext2_extent_handle_t h;
 	struct ext2fs_extent ex;
 	int op = EXT2_EXTENT_ROOT;
-	blk64_t remapped = 0, want = 0, leaves, idx;
+	blk64_t remapped = 0, want = 0;
 	size_t ri = 0, i;
 	errcode_t ret;
 
@@ -500,19 +494,7 @@ static errcode_t plan_file(struct dctx *c, ext2_ino_t ino,
 		return ret;
 	fp->nx = c->nr_newx - fp->x0;
 	fp->nold = c->nr_oldt - fp->o0;
-	leaves = (fp->nx + c->per - 1) / c->per;
-	idx = (leaves + c->per - 1) / c->per;
-	if (fp->nx <= 4) {
-		fp->depth = 0;
-	} else if (leaves <= 4) {
-		fp->depth = 1;
-		fp->nnew = leaves;
-	} else if (idx <= 4) {
-		fp->depth = 2;
-		fp->nnew = leaves + idx;
-	} else {
-		fp->depth = -1;
-	}
+	fp->depth = rfl_xtree_shape(c->fs, fp->nx, &fp->nnew);
 	return 0;
 }
 
@@ -595,119 +577,6 @@ static errcode_t allocate(struct dctx *c)
 /* Write                                                             */
 /* ---------------------------------------------------------------- */
 
-static void set_header(struct ext3_extent_header *eh, unsigned int nr,
-		       unsigned int max, unsigned int depth)
-{
-	eh->eh_magic = ext2fs_cpu_to_le16(EXT3_EXT_MAGIC);
-	eh->eh_entries = ext2fs_cpu_to_le16((__u16)nr);
-	eh->eh_max = ext2fs_cpu_to_le16((__u16)max);
-	eh->eh_depth = ext2fs_cpu_to_le16((__u16)depth);
-	eh->eh_generation = 0;
-}
-
-static void set_extent(struct ext3_extent *ee, const struct nx *x)
-{
-	ee->ee_block = ext2fs_cpu_to_le32((__u32)x->lblk);
-	ee->ee_len = ext2fs_cpu_to_le16((__u16)(x->len +
-				(x->uninit ? EXT_INIT_MAX_LEN : 0)));
-	ee->ee_start = ext2fs_cpu_to_le32((__u32)x->pblk);
-	ee->ee_start_hi = ext2fs_cpu_to_le16((__u16)(x->pblk >> 32));
-}
-
-static void set_index(struct ext3_extent_idx *ei, blk64_t lblk,
-		      blk64_t child)
-{
-	ei->ei_block = ext2fs_cpu_to_le32((__u32)lblk);
-	ei->ei_leaf = ext2fs_cpu_to_le32((__u32)child);
-	ei->ei_leaf_hi = ext2fs_cpu_to_le16((__u16)(child >> 32));
-	ei->ei_unused = 0;
-}
-
-/* Entries per node when n entries go into k nodes, evenly */
-static size_t share_of(size_t n, size_t k, size_t j)
-{
-	return n / k + (j < n % k);
-}
-
-/* Write one extent block (checksummed) */
-static errcode_t put_block(struct dctx *c, ext2_ino_t ino, blk64_t b)
-{
-	errcode_t ret;
-
-	ret = ext2fs_extent_block_csum_set(c->fs, ino,
-				(struct ext3_extent_header *)c->blk);
-	return ret ?: io_channel_write_blk64(c->fs->io, b, 1, c->blk);
-}
-
-/*
- * Write fp's new tree blocks (none for depth 0) and fill root, the
- * inode's i_block, to point at them.  Nothing written here is reached
- * until the inode is written.
- */
-static errcode_t build_tree(struct dctx *c, const struct fplan *fp,
-			    __u32 *root)
-{
-	struct ext3_extent_header *rh = (void *)root;
-	const struct nx *x = c->newx + fp->x0;
-	size_t leaves = fp->depth ? (fp->nx + c->per - 1) / c->per : 0;
-	size_t idx = fp->depth == 2 ? (leaves + c->per - 1) / c->per : 0;
-	const blk64_t *nb = c->newt + fp->t0;
-	size_t j, k, pos = 0, lpos;
-	errcode_t ret;
-
-	memset(root, 0, EXT2_N_BLOCKS * sizeof(__u32));
-	if (!fp->depth) {
-		set_header(rh, (unsigned int)fp->nx, 4, 0);
-		for (k = 0; k < fp->nx; k++)
-			set_extent((struct ext3_extent *)(rh + 1) + k, &x[k]);
-		return 0;
-	}
-	/* leaves: nb[0 .. leaves), then index blocks */
-	for (j = 0; j < leaves; j++) {
-		size_t n = share_of(fp->nx, leaves, j);
-		struct ext3_extent_header *eh = (void *)c->blk;
-
-		memset(c->blk, 0, c->fs->blocksize);
-		set_header(eh, (unsigned int)n, c->per, 0);
-		for (k = 0; k < n; k++)
-			set_extent((struct ext3_extent *)(eh + 1) + k,
-				   &x[pos + k]);
-		pos += n;
-		ret = put_block(c, fp->ino, nb[j]);
-		if (ret)
-			return ret;
-	}
-	if (fp->depth == 1) {
-		set_header(rh, (unsigned int)leaves, 4, 1);
-		for (j = 0, pos = 0; j < leaves; j++) {
-			set_index((struct ext3_extent_idx *)(rh + 1) + j,
-				  x[pos].lblk, nb[j]);
-			pos += share_of(fp->nx, leaves, j);
-		}
-		return 0;
-	}
-	set_header(rh, (unsigned int)idx, 4, 2);
-	for (j = 0, lpos = 0, pos = 0; j < idx; j++) {
-		size_t n = share_of(leaves, idx, j);
-		struct ext3_extent_header *eh = (void *)c->blk;
-
-		set_index((struct ext3_extent_idx *)(rh + 1) + j, x[pos].lblk,
-			  nb[leaves + j]);
-		memset(c->blk, 0, c->fs->blocksize);
-		set_header(eh, (unsigned int)n, c->per, 1);
-		for (k = 0; k < n; k++) {
-			set_index((struct ext3_extent_idx *)(eh + 1) + k,
-				  x[pos].lblk, nb[lpos]);
-			pos += share_of(fp->nx, leaves, lpos);
-			lpos++;
-		}
-		ret = put_block(c, fp->ino, nb[leaves + j]);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 static int ino_cmp(const void *a, const void *b)
 {
 	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
@@ -783,7 +652,11 @@ static errcode_t remap_files(struct dctx *c)
 	if (!roots)
 		return EXT2_ET_NO_MEMORY;
 	for (i = 0; !ret && i < c->nr_files; i++)
-		ret = build_tree(c, &c->files[i], roots[i]);
+		ret = rfl_xtree_write(c->fs, c->files[i].ino,
+				      c->newx + c->files[i].x0,
+				      c->files[i].nx, c->files[i].depth,
+				      c->newt + c->files[i].t0, roots[i],
+				      c->blk);
 	/* the new blocks are on disk before an inode points at them */
 	ret = ret ?: io_channel_flush(c->fs->io);
 	for (i = 0; !ret && i < c->nr_files; i++) {
@@ -856,8 +729,6 @@ errcode_t rfl_dedup(struct rfl_fs *rfs, struct rfl_dedup *d)
 		return RFL_ET_BAD_ARG;
 	if (!d->dry_run && !rfl_has_feature(rfs->fs))
 		return RFL_ET_NO_FEATURE;
-	c.per = (bs - sizeof(struct ext3_extent_header)) /
-		sizeof(struct ext3_extent);
 	c.win = malloc((size_t)READ_BLOCKS * bs);
 	c.cmp = malloc(bs);
 	c.blk = malloc(bs);

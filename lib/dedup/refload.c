@@ -8,6 +8,23 @@
 
 #include "dedup/refload.h"
 
+errcode_t rfl_grow(void *vp, size_t *max, size_t nr, size_t sz)
+{
+	void **v = vp;
+	size_t n;
+	void *p;
+
+	if (nr < *max)
+		return 0;
+	n = *max ? *max * 2 : 256;
+	p = realloc(*v, n * sz);
+	if (!p)
+		return EXT2_ET_NO_MEMORY;
+	*v = p;
+	*max = n;
+	return 0;
+}
+
 errcode_t rfl_bruns_add(struct rfl_bruns *r, blk64_t start, blk64_t len,
 			ext2_ino_t ino)
 {

@@ -81,30 +81,6 @@ struct dctx {
 	__u64 total, done;
 };
 
-/* Make room for one more element of size sz in *v */
-static errcode_t grow(void *vp, size_t *max, size_t nr, size_t sz)
-{
-	void **v = vp;
-	size_t n;
-	void *p;
-
-	if (nr < *max)
-		return 0;
-	n = *max ? *max * 2 : 256;
-	p = realloc(*v, n * sz);
-	if (!p)
-		return EXT2_ET_NO_MEMORY;
-	*v = p;
-	*max = n;
-	return 0;
-}
-
-#define PUSH(c, arr, nr, max, val) ({					\
-	errcode_t __r = grow(&(c)->arr, &(c)->max, (c)->nr,		\
-			     sizeof(*(c)->arr));			\
-	if (!__r)							\
-		(c)->arr[(c)->nr++] = (val);				\
-	__r; })
 
 /* ---------------------------------------------------------------- */
 /* Scan                                                              */
@@ -160,7 +136,7 @@ static errcode_t scan_file(struct dctx *c, ext2_ino_t ino,
 		}
 		if (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT)
 			continue;
-		ret = PUSH(c, ext, nr_ext, max_ext, ((struct dext){
+		ret = RFL_PUSH(c, ext, nr_ext, max_ext, ((struct dext){
 			.pblk = ex.e_pblk, .lblk = ex.e_lblk, .ino = ino,
 			.len = ex.e_len }));
 		if (ret)
@@ -221,7 +197,7 @@ static int rec_cb(void *priv, dgrp_t fg, blk64_t start, blk64_t len,
 
 	(void)fg;
 	(void)count;
-	return (int)PUSH(c, shared, nr_shared, max_shared,
+	return (int)RFL_PUSH(c, shared, nr_shared, max_shared,
 			 ((struct span){ start, start + len }));
 }
 
@@ -315,7 +291,7 @@ static errcode_t add_copy(struct dctx *c, ext2_ino_t ino, blk64_t lblk,
 		last->len++;
 		return 0;
 	}
-	return PUSH(c, runs, nr_runs, max_runs, ((struct drun){
+	return RFL_PUSH(c, runs, nr_runs, max_runs, ((struct drun){
 		.lblk = lblk, .d = d, .c = cb, .ino = ino, .len = 1 }));
 }
 
@@ -407,7 +383,7 @@ static errcode_t emit(struct dctx *c, size_t x0, blk64_t lblk,
 		last->len += len;
 		return 0;
 	}
-	return PUSH(c, newx, nr_newx, max_newx, ((struct rfl_xleaf){
+	return RFL_PUSH(c, newx, nr_newx, max_newx, ((struct rfl_xleaf){
 		.lblk = lblk, .pblk = pblk, .len = len, .uninit = uninit }));
 }
 
@@ -452,7 +428,7 @@ static errcode_t plan_file(struct dctx *c, ext2_ino_t ino,
 			break;
 		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF)) {
 			if (!(ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT))
-				ret = PUSH(c, oldt, nr_oldt, max_oldt,
+				ret = RFL_PUSH(c, oldt, nr_oldt, max_oldt,
 					   ex.e_pblk);
 			if (ret)
 				break;
@@ -528,7 +504,7 @@ static errcode_t plan(struct dctx *c)
 			c->d->skipped++;
 			continue;
 		}
-		ret = PUSH(c, files, nr_files, max_files, fp);
+		ret = RFL_PUSH(c, files, nr_files, max_files, fp);
 		if (ret)
 			return ret;
 		/* keep the runs of the files that stay planned */
@@ -563,7 +539,7 @@ static errcode_t allocate(struct dctx *c)
 			ret = ext2fs_new_block2(fs, goal, NULL, &b);
 			if (ret == EXT2_ET_BLOCK_ALLOC_FAIL)
 				ret = RFL_ET_NO_SPACE;
-			ret = ret ?: PUSH(c, newt, nr_newt, max_newt, b);
+			ret = ret ?: RFL_PUSH(c, newt, nr_newt, max_newt, b);
 			if (ret)
 				return ret;
 			ext2fs_block_alloc_stats2(fs, b, +1);
@@ -615,7 +591,7 @@ static errcode_t flag_owners(struct dctx *c)
 			if (c->ext[k].pblk + c->ext[k].len <= s ||
 			    (n && inos[n - 1] == c->ext[k].ino))
 				continue;
-			ret = grow(&inos, &max, n, sizeof(*inos));
+			ret = rfl_grow(&inos, &max, n, sizeof(*inos));
 			if (!ret)
 				inos[n++] = c->ext[k].ino;
 		}

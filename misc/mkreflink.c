@@ -1055,7 +1055,9 @@ static int dedup_close(struct opts *o, struct rfl_fs *rfs)
 				  rfs->fs->blocksize };
 	errcode_t ret;
 
-	if (o->progress_fd > 0 || (o->progress_fd == 0 && !o->quiet)) {
+	if (!o->dry_run && (o->progress_fd > 0 ||
+			    (o->progress_fd < 0 && !o->quiet && isatty(1)) ||
+			    (o->progress_fd == 0 && !o->quiet))) {
 		d.progress = dedup_progress;
 		d.progress_priv = &dm;
 	}

@@ -516,7 +516,6 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_MIN_RUN:
 			o->min_run = (unsigned int)parse_uint("minimum run",
 							      arg, 32768);
-			free(arg);
 			break;
 		case OPT_ERRORS:
 			if (!strcmp(arg, "continue"))

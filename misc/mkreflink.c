@@ -32,6 +32,7 @@
 
 #include "mkfs/rfl_mkfs.h"
 #include "populate/rfl_populate.h"
+#include "dedup/rfl_dedup.h"
 #include "reflink/rfl.h"
 #include "reflink/rfl_space.h"
 
@@ -50,7 +51,7 @@
 
 static const char *prog = "mkreflink";
 
-enum mode { MODE_FORMAT, MODE_ENABLE, MODE_STRIP };
+enum mode { MODE_FORMAT, MODE_ENABLE, MODE_STRIP, MODE_DEDUP };
 
 struct opts {
 	enum mode mode;
@@ -69,6 +70,8 @@ struct opts {
 	const char *target;		/* -E root=: into this directory */
 	int progress_fd;		/* -C: -1 none, 0 the terminal */
 	bool no_dedup, keep_zero;
+	bool dedup;			/* --dedup: share an image's copies */
+	unsigned int min_run;		/* --min-run */
 	bool created;			/* we made the image file */
 	struct rfl_mkfs m;
 	char **opt_args;		/* popt's option arguments, ours */
@@ -127,8 +130,10 @@ static void usage(void)
 		"\t[-jnqvFV] device [fs-size]\n"
 		"       %s --enable [-nqF] [-z undo_file] "
 		"[-d root-directory [-E root=path] ...] device\n"
-		"       %s --strip [--unshare] [-nqF] [-z undo_file] device\n",
-		prog, prog, prog);
+		"       %s --strip [--unshare] [-nqF] [-z undo_file] device\n"
+		"       %s [--enable] --dedup [--min-run blocks] [-C fd] "
+		"[-nqF] [-z undo_file] device\n",
+		prog, prog, prog, prog);
 	exit(EXIT_FAIL);
 }
 
@@ -391,6 +396,8 @@ enum {
 	OPT_HELP,
 	OPT_NO_DEDUP,
 	OPT_KEEP_ZERO,
+	OPT_DEDUP,
+	OPT_MIN_RUN,
 };
 
 /* mke2fs options mkreflink does not take, refused by name */
@@ -615,6 +622,13 @@ static void other_option(struct opts *o, struct parse_state *st, int c,
 	case OPT_UNSHARE:
 		o->unshare = true;
 		break;
+	case OPT_DEDUP:
+		o->dedup = true;
+		break;
+	case OPT_MIN_RUN:
+		o->min_run = (unsigned int)parse_uint("minimum run", arg,
+						      32768);
+		break;
 	case OPT_HELP:
 		usage();
 		break;
@@ -636,9 +650,19 @@ static void check_combinations(struct opts *o, const struct parse_state *st,
 		usage();
 	}
 	o->mode = o->enable ? MODE_ENABLE : o->strip ? MODE_STRIP :
-		  MODE_FORMAT;
+		  o->dedup ? MODE_DEDUP : MODE_FORMAT;
+	if (o->dedup && (o->strip || o->root_dir)) {
+		fail("--dedup does not go with %s", o->strip ? "--strip" :
+		     "-d (which stores identical blocks once already)");
+		usage();
+	}
+	if (o->min_run && !o->dedup) {
+		fail("--min-run goes with --dedup");
+		usage();
+	}
 	if (o->mode != MODE_FORMAT && nr_args > 1) {
-		fail("%s takes no size", o->enable ? "--enable" : "--strip");
+		fail("%s takes no size", o->enable ? "--enable" : o->strip ?
+		     "--strip" : "--dedup");
 		usage();
 	}
 	if (nr_args > 2)
@@ -656,7 +680,8 @@ static void check_combinations(struct opts *o, const struct parse_state *st,
 		     "keep-zero");
 		usage();
 	}
-	if ((o->target || o->progress_fd >= 0) && !o->root_dir) {
+	if ((o->target || (o->progress_fd >= 0 && !o->dedup)) &&
+	    !o->root_dir) {
 		fail("%s goes with -d", o->target ? "-E root=" : "-C");
 		usage();
 	}
@@ -687,6 +712,8 @@ static const struct poptOption option_table[] = {
 	OPT_LONG("enable", POPT_ARG_NONE, OPT_ENABLE),
 	OPT_LONG("strip", POPT_ARG_NONE, OPT_STRIP),
 	OPT_LONG("unshare", POPT_ARG_NONE, OPT_UNSHARE),
+	OPT_LONG("dedup", POPT_ARG_NONE, OPT_DEDUP),
+	OPT_LONG("min-run", POPT_ARG_STRING, OPT_MIN_RUN),
 	OPT_LONG("errors", POPT_ARG_STRING, OPT_ERRORS),
 	{ "help", 'h', POPT_ARG_NONE, NULL, OPT_HELP, NULL, NULL },
 	POPT_TABLEEND
@@ -1157,6 +1184,92 @@ static int populate_close(struct opts *o, struct rfl_fs *rfs)
 	return EXIT_OK;
 }
 
+/* --dedup's meter: the data read, in the units of -d's */
+struct dedup_meter {
+	struct meter m;			/* first: show_progress's priv */
+	unsigned int bs;
+};
+
+static void dedup_progress(struct rfl_dedup *d, __u64 done, __u64 total)
+{
+	struct dedup_meter *dm = d->progress_priv;
+	struct rfl_populate p = { .progress_priv = &dm->m };
+
+	show_progress(&p, done * dm->bs, total * dm->bs);
+}
+
+/*
+ * --dedup: share the copies of rfs's files (lib/dedup) and close it, or
+ * with -n only say what it would free.  A failure before the first
+ * write leaves the image as it was.
+ */
+static int dedup_close(struct opts *o, struct rfl_fs *rfs)
+{
+	struct rfl_dedup d = { .min_run = o->min_run, .dry_run = o->dry_run };
+	struct dedup_meter dm = { { .o = o, .fd = o->progress_fd },
+				  rfs->fs->blocksize };
+	errcode_t ret;
+
+	if (!o->dry_run && (o->progress_fd > 0 ||
+			    (o->progress_fd < 0 && !o->quiet && isatty(1)) ||
+			    (o->progress_fd == 0 && !o->quiet))) {
+		d.progress = dedup_progress;
+		d.progress_priv = &dm;
+	}
+	if (!o->dry_run) {
+		say(o, "Deduplicating: ");
+		fflush(stdout);
+	}
+	ret = rfl_dedup(rfs, &d);
+	if (ret) {
+		if (!o->quiet && !o->dry_run)
+			putchar('\n');
+		rfl_abandon(rfs);
+		if (d.bad_ino)
+			com_err(prog, ret, "while deduplicating %s (inode %u)",
+				o->dev, d.bad_ino);
+		else
+			com_err(prog, ret, "while deduplicating %s", o->dev);
+		if (d.wrote)
+			fail("%s: run reflinkck -fy on it: an interrupted "
+			     "dedup leaves leaked blocks", o->dev);
+		else if (o->mode == MODE_ENABLE && !o->dry_run)
+			undo_enable(o);
+		return EXIT_FAIL;
+	}
+	ret = o->dry_run ? (rfl_abandon(rfs), 0) : rfl_close(rfs);
+	if (ret) {
+		com_err(prog, ret, "while writing out and closing %s", o->dev);
+		return EXIT_FAIL;
+	}
+	if (d.progress && dm.m.fd <= 0)
+		fputs("      \b\b\b\b\b\b", stdout);
+	if (o->dry_run)
+		printf("Dry run: %s: would free %llu blocks (%llu runs in "
+		       "%llu files); %llu files read, %llu left alone, "
+		       "%llu data blocks, %llu copies\n", o->dev,
+		       (unsigned long long)d.freed,
+		       (unsigned long long)d.runs,
+		       (unsigned long long)d.files_changed,
+		       (unsigned long long)d.files,
+		       (unsigned long long)d.skipped,
+		       (unsigned long long)d.blocks,
+		       (unsigned long long)d.copies);
+	else
+		say(o, "done\n%s: %llu blocks freed (%llu runs in %llu "
+		    "files); %llu files read, %llu left alone, %llu data "
+		    "blocks, %llu copies; %lld extent-tree blocks, %llu "
+		    "refcount records\n", o->dev,
+		    (unsigned long long)d.freed, (unsigned long long)d.runs,
+		    (unsigned long long)d.files_changed,
+		    (unsigned long long)d.files,
+		    (unsigned long long)d.skipped,
+		    (unsigned long long)d.blocks,
+		    (unsigned long long)d.copies, d.tree_blocks,
+		    (unsigned long long)d.records);
+	return EXIT_OK;
+}
+
 /* -d after a format: copy the tree into the image just made */
 static int do_populate(struct opts *o)
 {
@@ -1567,6 +1680,26 @@ static int open_rw(const struct opts *o, const char *doing,
 	return EXIT_OK;
 }
 
+/* --dedup [-n]: on an image with reflink, or (-n) one about to get it */
+static int do_dedup(struct opts *o)
+{
+	int flags = o->mode == MODE_ENABLE ? RFL_OPEN_NO_FEATURE : 0;
+	struct rfl_fs *rfs;
+	dgrp_t nr_flex;
+	errcode_t ret;
+
+	if (o->mode == MODE_DEDUP &&
+	    precheck(o, "deduplicating", 0, &nr_flex))
+		return EXIT_FAIL;
+	if (!o->dry_run)
+		return open_rw(o, "deduplicating", &rfs) ?:
+		       dedup_close(o, rfs);
+	ret = rfl_open(o->dev, flags, NULL, &rfs);
+	if (ret)
+		return refuse_open(o, ret, "deduplicating");
+	return dedup_close(o, rfs);
+}
+
 static int do_enable(struct opts *o)
 {
 	static const char doing[] = "enabling reflink on";
@@ -1581,7 +1714,7 @@ static int do_enable(struct opts *o)
 		       "each of the %u flex groups of %s%s%s.\n", nr_flex,
 		       o->dev, o->root_dir ? ", then copy in " : "",
 		       o->root_dir ? o->root_dir : "");
-		return EXIT_OK;
+		return o->dedup ? do_dedup(o) : EXIT_OK;
 	}
 	if (open_rw(o, doing, &rfs))
 		return EXIT_FAIL;
@@ -1596,6 +1729,10 @@ static int do_enable(struct opts *o)
 		return EXIT_FAIL;
 	}
 	nr_meta = count_meta(rfs);
+	if (o->dedup) {
+		say(o, "done\n");
+		return dedup_close(o, rfs);
+	}
 	if (o->root_dir) {
 		/* one open: a failed copy leaves the feature off too */
 		say(o, "done\n");
@@ -1706,7 +1843,8 @@ int main(int argc, char **argv)
 			fail("unable to resolve '%s'", o.device);
 			rc = EXIT_FAIL;
 		} else {
-			rc = o.mode == MODE_ENABLE ? do_enable(&o) :
+			rc = o.mode == MODE_DEDUP ? do_dedup(&o) :
+			     o.mode == MODE_ENABLE ? do_enable(&o) :
 			     do_strip(&o);
 		}
 	}

@@ -21,27 +21,11 @@
 #include <ext2fs/ext3_extents.h>
 
 #include "populate/rfl_populate.h"
+#include "dedup/blkhash.h"
+#include "dedup/refload.h"
 
 /* Blocks read from a file at a time, and written to the image at a time */
 #define CHUNK_BLOCKS	256
-
-/* A run of blocks: the first copies of one inode, or one more reference */
-struct run {
-	blk64_t start;
-	blk64_t len;
-	ext2_ino_t ino;
-};
-
-struct runs {
-	struct run *v;
-	size_t nr, max;
-};
-
-/* Dedup table entry; pblk 0 is an empty slot (block 0 is never data) */
-struct slot {
-	__u64 hash;
-	blk64_t pblk;
-};
 
 /* A source inode with more than one link, and where it went */
 struct link_ent {
@@ -56,11 +40,10 @@ struct ctx {
 	struct rfl_populate *p;
 	bool full;			/* out of space: only count now */
 
-	struct slot *tab;
-	size_t tab_size, tab_used;	/* size a power of 2 */
+	struct rfl_blkhash tab;		/* the distinct blocks stored */
 
-	struct runs owners;		/* first copies, by inode */
-	struct runs refs;		/* one extra reference each */
+	struct rfl_bruns owners;	/* first copies, by inode */
+	struct rfl_bruns refs;		/* one extra reference each */
 
 	struct link_ent *links;
 	size_t nr_links, max_links;
@@ -143,120 +126,6 @@ static void size_tree(struct ctx *c)
 }
 
 /* ---------------------------------------------------------------- */
-/* Hash and dedup table                                              */
-/* ---------------------------------------------------------------- */
-
-/*
- * A 64-bit hash of one block: four independent multiply-rotate lanes
- * over 8-byte words, then a murmur-style finish.  Only has to spread
- * well; equality is always confirmed by comparing the bytes.
- */
-static __u64 hash_block(const void *data, unsigned int len)
-{
-	const unsigned char *d = data;
-	const __u64 k = 0x9e3779b97f4a7c15ULL;
-	__u64 a = 1, b = 2, cc = 3, e = 4, w[4], h;
-	unsigned int i;
-
-	for (i = 0; i + 32 <= len; i += 32) {
-		memcpy(w, d + i, 32);
-		a = ((a ^ w[0]) * k);
-		a = (a << 31) | (a >> 33);
-		b = ((b ^ w[1]) * k);
-		b = (b << 29) | (b >> 35);
-		cc = ((cc ^ w[2]) * k);
-		cc = (cc << 27) | (cc >> 37);
-		e = ((e ^ w[3]) * k);
-		e = (e << 25) | (e >> 39);
-	}
-	h = a ^ (b * 3) ^ (cc * 5) ^ (e * 7) ^ len;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
-static errcode_t tab_grow(struct ctx *c)
-{
-	size_t n = c->tab_size ? c->tab_size * 2 : 1024, i, j;
-	struct slot *t = calloc(n, sizeof(*t));
-
-	if (!t)
-		return EXT2_ET_NO_MEMORY;
-	for (i = 0; i < c->tab_size; i++) {
-		if (!c->tab[i].pblk)
-			continue;
-		for (j = c->tab[i].hash & (n - 1); t[j].pblk;
-		     j = (j + 1) & (n - 1))
-			;
-		t[j] = c->tab[i];
-	}
-	free(c->tab);
-	c->tab = t;
-	c->tab_size = n;
-	return 0;
-}
-
-static errcode_t tab_insert(struct ctx *c, __u64 hash, blk64_t pblk)
-{
-	size_t j;
-	errcode_t ret;
-
-	if ((c->tab_used + 1) * 2 > c->tab_size) {
-		ret = tab_grow(c);
-		if (ret)
-			return ret;
-	}
-	for (j = hash & (c->tab_size - 1); c->tab[j].pblk;
-	     j = (j + 1) & (c->tab_size - 1))
-		;
-	c->tab[j].hash = hash;
-	c->tab[j].pblk = pblk;
-	c->tab_used++;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- */
-/* Runs                                                              */
-/* ---------------------------------------------------------------- */
-
-static errcode_t runs_add(struct runs *r, blk64_t start, blk64_t len,
-			  ext2_ino_t ino)
-{
-	struct run *last = r->nr ? &r->v[r->nr - 1] : NULL;
-
-	if (last && last->ino == ino && last->start + last->len == start) {
-		last->len += len;
-		return 0;
-	}
-	if (r->nr == r->max) {
-		size_t n = r->max ? r->max * 2 : 256;
-		void *v = realloc(r->v, n * sizeof(*r->v));
-
-		if (!v)
-			return EXT2_ET_NO_MEMORY;
-		r->v = v;
-		r->max = n;
-	}
-	r->v[r->nr].start = start;
-	r->v[r->nr].len = len;
-	r->v[r->nr].ino = ino;
-	r->nr++;
-	return 0;
-}
-
-static int run_cmp(const void *a, const void *b)
-{
-	const struct run *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- */
 /* Block I/O                                                         */
 /* ---------------------------------------------------------------- */
 
@@ -290,12 +159,19 @@ static errcode_t pend_add(struct ctx *c, blk64_t pblk, const void *data)
 	return 0;
 }
 
-/* Does stored block pblk hold data? */
-static errcode_t same_block(struct ctx *c, blk64_t pblk, const void *data,
+/* Does stored block pblk hold data?  (rfl_blkhash_same_fn) */
+static errcode_t same_block(void *priv, blk64_t pblk, const void *data,
 			    bool *same)
 {
+	struct ctx *c = priv;
 	unsigned int bs = c->fs->blocksize;
 	errcode_t ret;
+
+	/* past the end of space nothing is stored to compare */
+	if (c->full) {
+		*same = true;
+		return 0;
+	}
 
 	if (c->pend_nr && pblk >= c->pend_start &&
 	    pblk < c->pend_start + c->pend_nr) {
@@ -314,31 +190,7 @@ static errcode_t same_block(struct ctx *c, blk64_t pblk, const void *data,
 static errcode_t find_block(struct ctx *c, __u64 hash, const void *data,
 			    blk64_t *pblk)
 {
-	size_t j;
-	bool same;
-	errcode_t ret;
-
-	*pblk = 0;
-	if (!c->tab_size)
-		return 0;
-	for (j = hash & (c->tab_size - 1); c->tab[j].pblk;
-	     j = (j + 1) & (c->tab_size - 1)) {
-		if (c->tab[j].hash != hash)
-			continue;
-		/* past the end of space nothing is stored to compare */
-		if (c->full) {
-			*pblk = c->tab[j].pblk;
-			return 0;
-		}
-		ret = same_block(c, c->tab[j].pblk, data, &same);
-		if (ret)
-			return ret;
-		if (same) {
-			*pblk = c->tab[j].pblk;
-			return 0;
-		}
-	}
-	return 0;
+	return rfl_blkhash_find(&c->tab, hash, data, same_block, c, pblk);
 }
 
 static errcode_t new_block(struct ctx *c, blk64_t *pblk)
@@ -1035,7 +887,7 @@ static errcode_t copy_data(struct ctx *c, int fd, const struct stat *st,
 			}
 			c->p->data_blocks++;
 			if (!c->p->no_dedup) {
-				hash = hash_block(d, bs);
+				hash = rfl_block_hash(d, bs);
 				ret = find_block(c, hash, d, &pblk);
 				if (ret)
 					goto out;
@@ -1045,12 +897,13 @@ static errcode_t copy_data(struct ctx *c, int fd, const struct stat *st,
 				if (c->full)
 					continue;
 				shared = true;
-				ret = runs_add(&c->refs, pblk, 1, 0);
+				ret = rfl_bruns_add(&c->refs, pblk, 1, 0);
 			} else if (c->full) {
 				c->p->more_blocks++;
 				/* any non-zero stand-in marks the hash seen */
 				if (!c->p->no_dedup)
-					ret = tab_insert(c, hash, 1);
+					ret = rfl_blkhash_insert(&c->tab,
+								 hash, 1);
 				if (ret)
 					goto out;
 				continue;
@@ -1063,9 +916,11 @@ static errcode_t copy_data(struct ctx *c, int fd, const struct stat *st,
 					continue;
 				}
 				ret = ret ?: pend_add(c, pblk, d);
-				ret = ret ?: runs_add(&c->owners, pblk, 1, ino);
+				ret = ret ?: rfl_bruns_add(&c->owners, pblk, 1,
+							   ino);
 				if (!ret && !c->p->no_dedup)
-					ret = tab_insert(c, hash, pblk);
+					ret = rfl_blkhash_insert(&c->tab, hash,
+								 pblk);
 				c->p->written++;
 			}
 			if (ret)
@@ -1443,134 +1298,8 @@ static errcode_t copy_dir(struct ctx *c, ext2_ino_t dir, bool fresh,
 }
 
 /* ---------------------------------------------------------------- */
-/* Refcounts                                                         */
+/* Reflink flags                                                     */
 /* ---------------------------------------------------------------- */
-
-/* A record and its flex group */
-struct grec {
-	dgrp_t fg;
-	struct ext4_refcount_rec r;
-};
-
-struct rec_iter {
-	const struct grec *v;
-	size_t pos;
-};
-
-static int rec_next(void *priv, void *key, void *val)
-{
-	struct rec_iter *it = priv;
-
-	ext4_refcount_rec_encode(&it->v[it->pos++].r, key, val);
-	return 0;
-}
-
-/* Load one flex group's records into its (empty) tree */
-static errcode_t load_group(struct ctx *c, dgrp_t fg, const struct grec *v,
-			    size_t nr)
-{
-	struct rfl_group *grp;
-	struct rec_iter it = { v, 0 };
-	errcode_t ret;
-
-	ret = rfl_group_load(c->rfs, fg, &grp);
-	if (!ret && !grp->meta_blk) {
-		ret = rfl_group_create(c->rfs, fg);
-		ret = ret ?: rfl_group_load(c->rfs, fg, &grp);
-	}
-	if (ret)
-		return ret;
-	return rfl_group_bulk_load(grp, nr, 75, rec_next, &it);
-}
-
-struct edge {
-	blk64_t pos;
-	long delta;
-};
-
-static int edge_cmp(const void *a, const void *b)
-{
-	const struct edge *x = a, *y = b;
-
-	if (x->pos != y->pos)
-		return x->pos < y->pos ? -1 : 1;
-	return 0;
-}
-
-/*
- * Turn the extra references into canonical records (count = 1 + the
- * references over a block), split at flex group ends, and bulk load each
- * flex group: one sort and one sweep, never a tree update per share.
- */
-static errcode_t load_refcounts(struct ctx *c)
-{
-	size_t nr_edges = c->refs.nr * 2, i, nr = 0, first;
-	struct grec *recs = NULL;
-	struct edge *e;
-	errcode_t ret = 0;
-	long active = 0;
-
-	if (!c->refs.nr)
-		return 0;
-	e = malloc(nr_edges * sizeof(*e));
-	recs = malloc((nr_edges + c->rfs->nr_flex) * sizeof(*recs));
-	if (!e || !recs) {
-		ret = EXT2_ET_NO_MEMORY;
-		goto out;
-	}
-	for (i = 0; i < c->refs.nr; i++) {
-		e[2 * i].pos = c->refs.v[i].start;
-		e[2 * i].delta = 1;
-		e[2 * i + 1].pos = c->refs.v[i].start + c->refs.v[i].len;
-		e[2 * i + 1].delta = -1;
-	}
-	qsort(e, nr_edges, sizeof(*e), edge_cmp);
-	for (i = 0; i < nr_edges; i++) {
-		blk64_t start = e[i].pos, end;
-
-		active += e[i].delta;
-		if (i + 1 == nr_edges || e[i + 1].pos == start || !active)
-			continue;
-		end = e[i + 1].pos;
-		while (start < end) {
-			struct grec *last = nr ? &recs[nr - 1] : NULL;
-			struct rfl_group *grp;
-			blk64_t piece;
-			dgrp_t fg;
-
-			fg = rfl_block_flex_group(c->rfs, start);
-			ret = rfl_group_load(c->rfs, fg, &grp);
-			if (ret)
-				goto out;
-			piece = grp->first + grp->nr_blocks - start;
-			if (piece > end - start)
-				piece = end - start;
-			if (last && last->fg == fg &&
-			    grp->first + ext4_refcount_rec_end(&last->r) ==
-			    start && last->r.count == (u32)(active + 1)) {
-				last->r.len += (u32)piece;
-			} else {
-				recs[nr].fg = fg;
-				recs[nr].r.start = (u32)(start - grp->first);
-				recs[nr].r.len = (u32)piece;
-				recs[nr].r.count = (u32)(active + 1);
-				nr++;
-			}
-			start += piece;
-		}
-	}
-	c->p->records = nr;
-	/* records are in block order, so each flex group's are together */
-	for (first = 0; !ret && first < nr; first = i) {
-		for (i = first; i < nr && recs[i].fg == recs[first].fg; i++)
-			;
-		ret = load_group(c, recs[first].fg, recs + first, i - first);
-	}
-out:
-	free(e);
-	free(recs);
-	return ret;
-}
 
 static int ino_cmp(const void *a, const void *b)
 {
@@ -1589,7 +1318,7 @@ static errcode_t flag_owners(struct ctx *c)
 
 	if (!c->refs.nr)
 		return 0;
-	qsort(c->owners.v, c->owners.nr, sizeof(*c->owners.v), run_cmp);
+	qsort(c->owners.v, c->owners.nr, sizeof(*c->owners.v), rfl_brun_cmp);
 	for (i = 0; i < c->refs.nr; i++) {
 		blk64_t b = c->refs.v[i].start;
 		blk64_t end = b + c->refs.v[i].len;
@@ -1737,7 +1466,7 @@ errcode_t rfl_populate(struct rfl_fs *rfs, struct rfl_populate *p)
 		goto out;
 	}
 	ret = ret ?: flag_owners(&c);
-	ret = ret ?: load_refcounts(&c);
+	ret = ret ?: rfl_refs_load(rfs, &c.refs, &p->records);
 	ret = ret ?: put_later(&c);
 	if (!ret && !p->keep_meta) {
 		ret = update_meta(&c, root, &st, 0);
@@ -1755,9 +1484,9 @@ out:
 	for (i = 0; i < c.nr_later; i++)
 		free(c.later[i].name);
 	free(c.later);
-	free(c.tab);
-	free(c.owners.v);
-	free(c.refs.v);
+	rfl_blkhash_free(&c.tab);
+	rfl_bruns_free(&c.owners);
+	rfl_bruns_free(&c.refs);
 	free(c.links);
 	free(c.buf);
 	free(c.pend);

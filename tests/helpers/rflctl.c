@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 
 #include "reflink/rfl_share.h"
+#include "dedup/rfl_dedup.h"
+#include "dedup/rfl_snapshot.h"
 
 #define PROG		"rflctl"
 #define EXIT_ERR	1
@@ -91,6 +93,8 @@ static void usage(void)
 		"usage: " PROG " [-w] IMAGE CMD ARGS   (-w: open read-write)\n"
 		"  enable | disable [--unshare]\n"
 		"  clone SRC DST\n"
+		"  dedup [MIN_RUN]             share identical blocks\n"
+		"  snapshot SRCDIR DSTDIR      copy a tree, files cloned\n"
 		"  share SRC SRC_BLK DST DST_BLK NR\n"
 		"  punch PATH START END        (END inclusive)\n"
 		"  truncate PATH SIZE\n"
@@ -483,6 +487,8 @@ static const struct command commands[] = {
 	{ "enable",	0, true,  true  },
 	{ "disable",	-1, true, false },
 	{ "clone",	2, true,  false },
+	{ "dedup",	-1, true, false },
+	{ "snapshot",	2, true,  false },
 	{ "share",	5, true,  false },
 	{ "punch",	3, true,  false },
 	{ "truncate",	2, true,  false },
@@ -577,6 +583,22 @@ int main(int argc, char **argv)
 			die(a[1], ret);
 		if (ret)
 			die(a[0], ret);
+	} else if (!strcmp(c->name, "dedup")) {
+		struct rfl_dedup d = { 0 };
+
+		if (nargs)
+			d.min_run = (unsigned int)number(a[0], "count");
+		ret = rfl_dedup(rfs, &d);
+		if (!ret)
+			printf("freed %llu\n", (ull)d.freed);
+	} else if (!strcmp(c->name, "snapshot")) {
+		struct rfl_snapshot s;
+
+		ino = lookup(a[0]);
+		dir = parent_of(a[1], &name);
+		ret = rfl_snapshot(rfs, ino, dir, name, &s);
+		if (ret)
+			die(a[1], ret);
 	} else if (!strcmp(c->name, "share")) {
 		ext2_ino_t src = lookup(a[0]), dst = lookup(a[2]);
 

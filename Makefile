@@ -160,7 +160,7 @@ S390X_HDRS := $(SHARED_HDRS) lib/btree/mem_host.h lib/kcompat/crc32c.h \
 	      tests/unit/tap.h $(wildcard tests/kernel/*.[ch])
 S390X_TEST_NAMES := test_btree_cow test_btree_faults test_btree_model \
 		    test_btree_verify test_refcount_model test_flexbg_rec \
-		    test_crc32c test_ktest
+		    test_crc32c test_ktest test_refcount_resv
 S390X_TESTS := $(addprefix $(B)/s390x/tests/,$(S390X_TEST_NAMES))
 
 ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \

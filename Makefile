@@ -373,7 +373,8 @@ define asan_prog_rule
 $(B)/asan/bin/$(notdir $(1:.c=)): $(B)/asan/obj/$(1:.c=.o) $(ASAN_LIB)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@ (asan)"
-	$(Q)$$(CC) $$(ASAN_CFLAGS) -o $$@ $$< $$(ASAN_LIB) $$(LDLIBS_ALL)
+	$(Q)$$(CC) $$(ASAN_CFLAGS) -o $$@ $$< $$(ASAN_LIB) \
+		$$(PROG_LIBS_$(notdir $(1:.c=))) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call asan_prog_rule,$(s))))
 

@@ -460,12 +460,12 @@ answered() {
 	r=$(first_record)
 	"$BIN/rflctl" -w "$IMG" adjust $r +1
 	cp "$IMG" "$BATS_TEST_TMPDIR/damaged"
-	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"n"
+	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"n"
 	echo "$output"
 	[ "$status" -eq 4 ]
 	answered no
 	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
-	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"y"
+	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"y"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	answered yes
@@ -474,7 +474,7 @@ answered() {
 	same_files
 	cp "$BATS_TEST_TMPDIR/damaged" "$IMG"
 	# ^D at the question: cancelled (32), the problem left (4)
-	run script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null < <(printf '\004')
+	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null < <(printf '\004')
 	echo "$output"
 	[ "$status" -eq 36 ]
 	answered cancelled
@@ -491,7 +491,7 @@ two_problems() {
 # ask KEYS: reflinkck -f on a pty fed KEYS (a here-string: script(1)'s
 # own status is unreliable on a pipe, so the status is echoed inside)
 ask() {
-	run script -qec "'$BIN/reflinkck' -f '$IMG'; echo \"exit \$?\"" \
+	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'; echo \"exit \$?\"" \
 		/dev/null <<<"$1"
 	output=${output//$'\r'/}
 	mapfile -t lines <<<"$output"
@@ -583,7 +583,7 @@ ask() {
 	command -v script >/dev/null || skip "script(1) is not installed"
 	# in later flex groups: pass 2's bar is on the line when found
 	"$BIN/rflctl" -w "$IMG" bg_reserved 3 5
-	run script -qec "'$BIN/reflinkck' -fn -C 0 '$IMG'" /dev/null <<<""
+	run timeout 120 script -qec "'$BIN/reflinkck' -fn -C 0 '$IMG'" /dev/null <<<""
 	echo "$output" | cat -A
 	[[ "$output" == *"%"$'\r\033[K'"group 3: bg_reserved is 5"* ]]
 	[[ "$output" != *"%group 3"* ]]

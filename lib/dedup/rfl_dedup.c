@@ -485,7 +485,8 @@ static errcode_t plan(struct dctx *c)
 		if (c->runs[i].len >= min)
 			c->runs[n++] = c->runs[i];
 	c->nr_runs = n;
-	qsort(c->runs, c->nr_runs, sizeof(*c->runs), drun_cmp);
+	if (c->nr_runs)
+		qsort(c->runs, c->nr_runs, sizeof(*c->runs), drun_cmp);
 	for (i = 0, n = 0; i < c->nr_runs; i = j) {
 		struct fplan fp;
 
@@ -596,7 +597,7 @@ static errcode_t flag_owners(struct dctx *c)
 				inos[n++] = c->ext[k].ino;
 		}
 	}
-	if (!ret)
+	if (!ret && n)
 		qsort(inos, n, sizeof(*inos), ino_cmp);
 	for (i = 0; !ret && i < n; i++) {
 		if (inos[i] == last)
@@ -719,7 +720,8 @@ errcode_t rfl_dedup(struct rfl_fs *rfs, struct rfl_dedup *d)
 	ret = ret ?: rfl_for_each_record(rfs, rec_cb, &c);
 	if (ret)
 		goto out;
-	qsort(c.ext, c.nr_ext, sizeof(*c.ext), dext_cmp);
+	if (c.nr_ext)
+		qsort(c.ext, c.nr_ext, sizeof(*c.ext), dext_cmp);
 	ret = find_copies(&c, true);
 	ret = ret ?: find_copies(&c, false);
 	ret = ret ?: plan(&c);

@@ -38,28 +38,33 @@ sys.stdout.buffer.write(r.randbytes(4096 * $2))"
 }
 
 # A tree with copies: whole files, partial ones, one block different,
-# copies inside one file, zeros, tails, and unique data
+# copies inside one file, zeros, tails, and unique data (one python run:
+# the tests make it often)
 make_tree() {
-	local d=$1 i
-	mkdir -p "$d/a/b" "$d/c"
-	blks 1 16 > "$d/whole"
-	cp "$d/whole" "$d/a/whole2"
-	cp "$d/whole" "$d/a/b/whole3"
-	# blocks 4..11 of whole, then data of its own
-	{ dd if="$d/whole" bs=4096 skip=4 count=8 2>/dev/null
-	  blks 2 3; } > "$d/partial"
-	# whole with block 7 changed
-	cp "$d/whole" "$d/onediff"
-	blks 3 1 | dd of="$d/onediff" bs=4096 seek=7 conv=notrunc 2>/dev/null
-	# the same 4 blocks twice in one file
-	{ blks 4 4; blks 4 4; blks 5 2; } > "$d/selfcopy"
-	{ cat "$d/whole"; printf 'tail'; } > "$d/tail"
-	for i in 1 2 3 4 5 6; do
-		blks $((10 + i % 3)) $((i + 1)) > "$d/c/small$i"
-	done
-	blks 20 40 > "$d/unique"
-	dd if=/dev/zero of="$d/zeros" bs=4096 count=3 2>/dev/null
-	echo hello > "$d/hello"
+	python3 - "$1" <<'PY'
+import os, random, sys
+d = sys.argv[1]
+def blks(seed, n):
+    return random.Random(seed).randbytes(4096 * n)
+def put(name, data):
+    os.makedirs(os.path.dirname(d + "/" + name), exist_ok=True)
+    open(d + "/" + name, "wb").write(data)
+whole = blks(1, 16)
+for n in ("whole", "a/whole2", "a/b/whole3"):
+    put(n, whole)
+# blocks 4..11 of whole, then data of its own
+put("partial", whole[4 * 4096:12 * 4096] + blks(2, 3))
+# whole with block 7 changed
+put("onediff", whole[:7 * 4096] + blks(3, 1) + whole[8 * 4096:])
+# the same 4 blocks twice in one file
+put("selfcopy", blks(4, 4) + blks(4, 4) + blks(5, 2))
+put("tail", whole + b"tail")
+for i in range(1, 7):
+    put("c/small%d" % i, blks(10 + i % 3, i + 1))
+put("unique", blks(20, 40))
+put("zeros", bytes(3 * 4096))
+put("hello", b"hello\n")
+PY
 }
 
 # Blocks in use: block count - free blocks

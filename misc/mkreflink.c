@@ -1689,6 +1689,17 @@ static int do_dedup(struct opts *o)
 	errcode_t ret;
 
 	if (o->mode == MODE_DEDUP &&
+	    !rfl_open(o->dev, RFL_OPEN_NO_FEATURE, NULL, &rfs)) {
+		bool has = rfl_has_feature(rfs->fs);
+
+		rfl_abandon(rfs);
+		if (!has) {
+			fail("%s has no reflink feature: --enable --dedup "
+			     "adds it first", o->dev);
+			return EXIT_FAIL;
+		}
+	}
+	if (o->mode == MODE_DEDUP &&
 	    precheck(o, "deduplicating", 0, &nr_flex))
 		return EXIT_FAIL;
 	if (!o->dry_run)

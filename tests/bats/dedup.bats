@@ -287,6 +287,7 @@ PY
 	run "$BIN" --dedup "$IMG"
 	echo "$output"
 	[ "$status" -eq 1 ]
+	[[ "$output" == *"no reflink feature: --enable --dedup adds it"* ]]
 	run "$BIN" --dedup -d "$SRC" "$IMG"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"--dedup does not go with -d"* ]]

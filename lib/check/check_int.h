@@ -92,6 +92,14 @@ bool rfl_ck_file_owns(const struct checker *c, blk64_t blk);
 
 errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk);
 
+/*
+ * Pass 0, the floor (pass_floor.c): device size, descriptors, their
+ * checksums, the feature bit.  0 to go on, else the exit code (the
+ * problems and the commands that recover are printed; c->err set for
+ * an operational error).
+ */
+int rfl_ck_floor(struct checker *c);
+
 /* Link counts against directory entries (pass_links.c) */
 void rfl_ck_links(struct checker *c);
 

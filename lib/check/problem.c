@@ -4,7 +4,8 @@
  *
  * Templates expand %-codes from struct rfl_pctx: %g flex group, %b block,
  * %l length, %i inode, %e expected, %f found, %m error message,
- * %B/%L the expected range, %s a lower layer's description.
+ * %B/%L the expected range, %s a lower layer's description, %d the
+ * device (in commands).
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +25,56 @@ struct rfl_problem_ent {
 };
 
 static const struct rfl_problem_ent problem_table[] = {
+	/* pass 0, the floor (pass_floor.c): nothing else is read before */
+	{ PR_0_SHORT_DEVICE,
+	  "the superblock says the filesystem has %e blocks of %l bytes, "
+	  "but the device holds only %f: the image is cut short (or the "
+	  "superblock is wrong); nothing is checked or written",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_BAD_DESC,
+	  "group descriptors: %m (ext2fs_check_desc)%s; no bitmap, inode or "
+	  "tree is read through them, nothing is written",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_DESC_CSUM,
+	  "group %g: descriptor checksum is %f, should be %e",
+	  "Fix", "group %g: descriptor checksum set to %e", PR_PREEN_OK },
+	{ PR_0_DESC_CSUM_META,
+	  "group %g: descriptor checksum is %f, should be %e, and its "
+	  "bg_reserved %b names no metadata block of flex group %B",
+	  "Fix", "group %g: bg_reserved cleared (the tree is rebuilt from "
+	  "the files), descriptor checksum set", PR_PREEN_OK },
+	{ PR_0_FEATURE_CLEARED,
+	  "the reflink feature is not set, but flex group %g still has its "
+	  "refcount metadata block %b (%e flex groups in all): a cleared "
+	  "feature bit, or an interrupted mkreflink --strip; nothing is "
+	  "written",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_RECOVER_SHORT,
+	  "\nTo check what is left (the blocks past the end are lost), give "
+	  "the image its size again:\n    truncate -s %B %d\n    reflinkck "
+	  "-fy %d",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_RECOVER_DESC,
+	  "\nStock e2fsck repairs the descriptors from their backups once "
+	  "the feature is off; the sharing is kept as shared_blocks and "
+	  "counted again by --enable:\n    mkreflink --strip %d\n    "
+	  "e2fsck -fy %d\n    mkreflink --enable %d\n    reflinkck -fy %d",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_RECOVER_CLEARED,
+	  "\nTo keep the sharing (counted again from the files; the old "
+	  "trees are freed as leaked):\n    mkreflink --enable %d\n    "
+	  "reflinkck -fy %d\nor to finish the strip (stock e2fsck frees the "
+	  "old trees):\n    e2fsck -fy %d",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_RECOVER_CLEARED_NOSB,
+	  "\nshared_blocks is not set either: before anything else, keep "
+	  "stock e2fsck from cloning the shared blocks apart:\n    debugfs "
+	  "-w -R 'feature shared_blocks' %d\nThen, to keep the sharing "
+	  "(counted again from the files; the old trees are freed as "
+	  "leaked):\n    mkreflink --enable %d\n    reflinkck -fy %d\nor to "
+	  "finish the strip (stock e2fsck frees the old trees):\n    "
+	  "e2fsck -fy %d",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_1_BAD_META,
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -222,6 +273,7 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 		case 'L': fprintf(f, "%llu", (unsigned long long)p->len2);
 			break;
 		case 's': fputs(p->str ? p->str : "", f); break;
+		case 'd': fputs(p->dev ? p->dev : "", f); break;
 		case 'm': fputs(error_message(p->err), f); break;
 		default: fputc('%', f); fputc(*s, f); break;
 		}

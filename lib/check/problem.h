@@ -19,10 +19,20 @@ struct rfl_pctx {
 	__u64 expected, found;
 	errcode_t err;
 	const char *str;		/* what a lower layer found */
+	const char *dev;		/* the device, in commands */
 };
 
 /* Problem codes: pass in the top byte, like e2fsck */
 enum rfl_problem {
+	PR_0_SHORT_DEVICE = 0x000001,	/* the device ends before the fs */
+	PR_0_BAD_DESC = 0x000002,	/* ext2fs_check_desc refuses */
+	PR_0_DESC_CSUM = 0x000003,	/* a bg_checksum is wrong */
+	PR_0_DESC_CSUM_META = 0x000004,	/* ... and its bg_reserved is bad */
+	PR_0_FEATURE_CLEARED = 0x000005,	/* no bit, trees remain */
+	PR_0_RECOVER_SHORT = 0x000006,	/* the commands that recover */
+	PR_0_RECOVER_DESC = 0x000007,
+	PR_0_RECOVER_CLEARED = 0x000008,
+	PR_0_RECOVER_CLEARED_NOSB = 0x000009,
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */

@@ -73,6 +73,8 @@ struct rfl_fs {
 #define RFL_OPEN_RW		0x1	/* open read-write */
 #define RFL_OPEN_NO_FEATURE	0x2	/* the reflink bit need not be set */
 #define RFL_OPEN_UNDO		0x4	/* through undo_io_manager (undo_file) */
+#define RFL_OPEN_ANY_SIZE	0x8	/* RW even on a device shorter than
+					 * the fs (the caller's floor judges) */
 
 /*
  * The io manager of read-only opens (rfl_roio.c): pread only, never an
@@ -83,7 +85,10 @@ extern io_manager rfl_ro_io_manager;
 /*
  * Open device.  Refuses (no write made) a mounted filesystem
  * (RFL_ET_MOUNTED), one lacking what reflink needs (rfl_check_features),
- * and, unless RFL_OPEN_NO_FEATURE, one without the reflink bit.
+ * and, unless RFL_OPEN_NO_FEATURE, one without the reflink bit.  A
+ * read-write open of a device shorter than the superblock says is
+ * refused (RFL_ET_SHORT_DEVICE) unless RFL_OPEN_ANY_SIZE: nothing is
+ * ever written at or past the end.
  * undo_file is used with RFL_OPEN_UNDO (e2undo can replay it).
  */
 errcode_t rfl_open(const char *device, int flags, const char *undo_file,

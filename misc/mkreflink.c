@@ -1269,6 +1269,18 @@ static int reserve_precheck(const struct opts *o, struct rfl_fs *rfs)
 	return EXIT_FAIL;
 }
 
+/* A shared_blocks image is converted: what else reflink needs */
+static errcode_t shared_features(ext2_filsys fs)
+{
+	__u32 *ro = &fs->super->s_feature_ro_compat;
+	errcode_t ret;
+
+	*ro &= ~EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS;
+	ret = rfl_check_features(fs);
+	*ro |= EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS;
+	return ret;
+}
+
 /*
  * Everything that would make enable refuse, checked on a read-only open
  * so a refusal leaves no trace, not even an undo file.
@@ -1302,6 +1314,8 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 	}
 	if (o->mode == MODE_ENABLE) {
 		ret = rfl_check_features(rfs->fs);
+		if (ret == RFL_ET_SHARED_BLOCKS)
+			ret = shared_features(rfs->fs);
 		if (ret) {
 			missing_features(rfs->fs, ret, extra, sizeof(extra));
 			hint = feature_hint(ret);
@@ -1338,10 +1352,11 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 
 static dgrp_t count_meta(const struct rfl_fs *rfs)
 {
-	dgrp_t fg, n = 0;
+	dgrp_t fg, n = 0, gpf = e2fs_flex_group_size(rfs->fs);
 
+	/* released groups too: bg_reserved is the pointer */
 	for (fg = 0; fg < rfs->nr_flex; fg++)
-		if (rfs->groups[fg].loaded && rfs->groups[fg].meta_blk)
+		if (rfl_bg_reserved(rfs->fs, fg * gpf))
 			n++;
 	return n;
 }
@@ -1368,6 +1383,25 @@ static int open_rw(const struct opts *o, const char *doing,
 	return EXIT_OK;
 }
 
+/*
+ * A shared_blocks image (mkreflink --strip, e2fsdroid -s) has its
+ * sharing counted into the trees; any other gets empty ones
+ */
+static errcode_t enable(struct opts *o, struct rfl_fs *rfs)
+{
+	unsigned long long shared = 0, files = 0;
+	errcode_t ret;
+
+	if (!(rfs->fs->super->s_feature_ro_compat &
+	      EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS))
+		return rfl_enable(rfs);
+	ret = rfl_enable_shared(rfs, &shared, &files);
+	if (!ret)
+		say(o, "%llu shared blocks counted, %llu files marked "
+		    "EXT4_REFLINK_FL, shared_blocks cleared; ", shared, files);
+	return ret;
+}
+
 static int do_enable(struct opts *o)
 {
 	static const char doing[] = "enabling reflink on";
@@ -1388,7 +1422,7 @@ static int do_enable(struct opts *o)
 		return EXIT_FAIL;
 	say(o, "Writing reflink metadata: ");
 	fflush(stdout);
-	ret = rfl_enable(rfs);
+	ret = enable(o, rfs);
 	if (ret) {
 		if (!o->quiet)
 			putchar('\n');

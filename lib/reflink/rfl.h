@@ -225,6 +225,18 @@ errcode_t rfl_enable(struct rfl_fs *rfs);
 errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing);
 
 /*
+ * Enable on a shared_blocks image (rfl_enable_shared.c): count every
+ * shared block from the files' extents into the trees, mark the
+ * sharers with EXT4_REFLINK_FL, then clear shared_blocks and set
+ * reflink in one superblock write.  *shared (blocks with a count) and
+ * *files (inodes newly flagged) may be NULL.  Refuses unreadable
+ * inodes (RFL_ET_BAD_INODES) and sharing over metadata
+ * (RFL_ET_BAD_RANGE): e2fsck -f first.
+ */
+errcode_t rfl_enable_shared(struct rfl_fs *rfs, unsigned long long *shared,
+			    unsigned long long *files);
+
+/*
  * Disable (strip): free every tree and metadata block and clear the bit.
  * If blocks are still shared, set SHARED_BLOCKS so stock e2fsck accepts
  * them (*shared_left tells).  Unsharing by copy is rfl_unshare_all().

@@ -117,7 +117,8 @@ static void usage(void)
 		"  bg_reserved GROUP VALUE     set bg_reserved\n"
 		"  bg_bitmap GROUP BLOCK       set bg_block_bitmap (checksum "
 		"made valid)\n"
-		"  bg_csum GROUP VALUE         set bg_checksum raw\n");
+		"  bg_csum GROUP VALUE         set bg_checksum raw\n"
+		"  ro_compat VALUE             set s_feature_ro_compat raw\n");
 	exit(EXIT_USAGE);
 }
 
@@ -451,6 +452,11 @@ static void cmd_raw(const char *name, char **a)
 		ext2fs_mark_bb_dirty(fs);
 		return;
 	}
+	if (!strcmp(name, "ro_compat")) {
+		fs->super->s_feature_ro_compat = (__u32)v;
+		ext2fs_mark_super_dirty(fs);
+		return;
+	}
 	if (!strcmp(name, "sb_free")) {
 		ext2fs_free_blocks_count_set(fs->super, v);
 		ext2fs_mark_super_dirty(fs);
@@ -515,6 +521,7 @@ static const struct command commands[] = {
 	{ "bg_reserved", 2, true, false },
 	{ "bg_bitmap",	2, true,  false },
 	{ "bg_csum",	2, true,  false },
+	{ "ro_compat",	1, true,  true  },
 };
 
 int main(int argc, char **argv)

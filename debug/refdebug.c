@@ -19,6 +19,7 @@
 
 #include "refdebug.h"
 #include "rd_walk.h"
+#include "reflink/rfl_dev.h"
 
 #define PROG	"refdebug"
 
@@ -279,6 +280,7 @@ errcode_t rd_open(const char *image, bool rw, bool catastrophic,
 {
 	int flags = RFL_OPEN_NO_FEATURE;
 	const char *why = NULL;
+	char *dev;
 	errcode_t ret;
 	u32 fg;
 	ull blk;
@@ -287,11 +289,19 @@ errcode_t rd_open(const char *image, bool rw, bool catastrophic,
 		flags |= RFL_OPEN_RW;
 	if (rw && undo)
 		flags |= RFL_OPEN_UNDO;
-	ret = rfl_open(image, flags, undo, &rd.rfs);
+	/* LABEL= and UUID= as debugfs takes them */
+	dev = rfl_resolve_device(image);
+	if (!dev) {
+		rd_err(PROG, "unable to resolve '%s'", image);
+		return RFL_ET_BAD_ARG;
+	}
+	ret = rfl_open(dev, flags, undo, &rd.rfs);
 	if (ret) {
 		rd_com_err(PROG, ret, "%s", image);
+		free(dev);
 		return ret;
 	}
+	free(dev);
 	if (!rfl_has_feature(rd.rfs->fs)) {
 		rfl_abandon(rd.rfs);
 		rd.rfs = NULL;
@@ -389,7 +399,7 @@ void do_close(RD_ARGS)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: " PROG " [-w] [-c] [-z UNDO] "
+	fprintf(stderr, "usage: " PROG " [-V] [-w] [-c] [-z UNDO] "
 		"[-R request | -f cmdfile] [IMAGE]\n");
 	exit(1);
 }
@@ -434,8 +444,11 @@ int main(int argc, char **argv)
 
 	initialize_rfl_error_table();
 	initialize_ext2_error_table();
-	while ((c = getopt(argc, argv, "wcz:R:f:")) != -1) {
+	while ((c = getopt(argc, argv, "Vwcz:R:f:")) != -1) {
 		switch (c) {
+		case 'V':
+			rfl_print_version(stderr, PROG);
+			exit(0);
 		case 'w':
 			rw = true;
 			break;
@@ -465,8 +478,8 @@ int main(int argc, char **argv)
 	if (optind == argc - 1 && rd_open(argv[optind], rw, cat, undo))
 		exit(1);
 
-	sci_idx = ss_create_invocation(PROG, "0.1", NULL, &refdebug_cmds,
-				       &ret);
+	sci_idx = ss_create_invocation(PROG, RFL_TOOLS_VERSION, NULL,
+				       &refdebug_cmds, &ret);
 	if (ret) {
 		ss_perror(sci_idx, ret, "creating invocation");
 		exit(1);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <blkid/blkid.h>
+#include "reflink/rfl_dev.h"
 #include <popt.h>
 #include <uuid/uuid.h>
 
@@ -701,19 +702,10 @@ static bool check_mount(const char *dev)
 	return true;
 }
 
-/* LABEL=... and UUID=... as tune2fs takes them */
+/* LABEL=... and UUID=... as tune2fs takes them (lib/reflink/rfl_dev.c) */
 static char *resolve_device(const char *arg)
 {
-	blkid_cache cache = NULL;
-	char *dev;
-
-	if (!strchr(arg, '='))
-		return strdup(arg);
-	if (blkid_get_cache(&cache, NULL) < 0)
-		return NULL;
-	dev = blkid_get_devname(cache, arg, NULL);
-	blkid_put_cache(cache);
-	return dev;
+	return rfl_resolve_device(arg);
 }
 
 /* Undo files are replaced, never appended to, as in e2fsprogs */

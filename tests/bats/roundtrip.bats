@@ -242,3 +242,39 @@ features() {
 		[ "$(shared "$c")" -eq "$SHARED" ]
 	done
 }
+
+@test "reflinkck and refdebug: -V, and LABEL=/UUID= through libblkid" {
+	local loopdev uuid
+	run "$BIN/reflinkck" -V
+	[ "$status" -eq 0 ]
+	[[ "$output" == "reflinkck "*"Using EXT2FS Library version"* ]]
+	run "$BIN/refdebug" -V
+	[ "$status" -eq 0 ]
+	[[ "$output" == "refdebug "*"Using EXT2FS Library version"* ]]
+	run "$BIN/reflinkck" -fn "LABEL=no-such-label-$$"
+	[ "$status" -eq 8 ]
+	[[ "$output" == *"Unable to resolve 'LABEL=no-such-label-$$'"* ]]
+
+	[ "$(id -u)" -eq 0 ] || skip "loop devices need root"
+	command -v losetup >/dev/null || skip "losetup is not installed"
+	strip
+	run tune2fs -L "rt$$" "$IMG"
+	[ "$status" -eq 0 ]
+	run "$BIN/mkreflink" -q --enable "$IMG"
+	[ "$status" -eq 0 ]
+	uuid=$(dumpe2fs -h "$IMG" 2>/dev/null |
+	       sed -n 's/^Filesystem UUID: *//p')
+	loopdev=$(losetup -f --show "$IMG") || skip "losetup failed"
+	blkid -p "$loopdev" >/dev/null 2>&1 ||
+		{ losetup -d "$loopdev"; skip "blkid cannot see $loopdev"; }
+	run "$BIN/reflinkck" -fn "LABEL=rt$$"
+	echo "$output"
+	local s1=$status o1=$output
+	run "$BIN/refdebug" -R "stats" "UUID=$uuid"
+	echo "$output"
+	local s2=$status
+	losetup -d "$loopdev"
+	[ "$s1" -eq 0 ]
+	[[ "$o1" == "$loopdev: "*" flex groups" ]]
+	[ "$s2" -eq 0 ]
+}

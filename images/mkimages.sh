@@ -407,8 +407,10 @@ case_xlink_dir() {
 }
 
 case_bad_inode() {
-	DESC="an inode's checksum broken: reported, left to e2fsck"
+	DESC="an inode's checksum broken: repaired by stock e2fsck (-f)"
 	base_shared "$1"
+	# the files as made: the repair makes the broken one readable
+	sums_pre "$1"
 	local ino itable isize
 	ino=$(debugfs -R "stat /small" "$1" 2>/dev/null |
 		awk '/^Inode:/ { print $2; exit }')
@@ -420,7 +422,7 @@ case_bad_inode() {
 
 case_bad_inode_and_count() {
 	case_bad_inode "$1"
-	DESC="a broken inode and a wrong count: nothing is repaired"
+	DESC="a broken inode and a wrong count: counted after e2fsck (-f)"
 	"$B/rflctl" -w "$1" adjust $(record "$1") +1
 }
 
@@ -457,11 +459,13 @@ case_crash_cow() {
 case_crash_clone() {
 	DESC="crash in a clone: bitmap checksums, an inode half made"
 	base_shared "$1"
+	# the files as made: the repair makes the broken one readable
+	sums_pre "$1"
 	crash "$1" 14 clone /a /new
 }
 
 case_crash_unlink() {
-	DESC="crash in an unlink: an inode with no links, left to e2fsck"
+	DESC="crash in an unlink: an inode with no links, stock e2fsck's (-f)"
 	base_shared "$1"
 	crash "$1" 5 rm /c
 }

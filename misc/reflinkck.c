@@ -51,7 +51,8 @@ static void usage(void)
 		" -n  check only, open read-only, answer no\n"
 		" -p  fix what is safe without asking (-a is the same)\n"
 		" -y  answer yes to every question\n"
-		" -f  check even if the image seems clean (always done)\n"
+		" -f  also stock e2fsck's checks outside the feature (on a "
+		"snapshot)\n"
 		" -v  print statistics\n"
 		" -V  print the version and exit\n"
 		" -C fd  progress as \"pass done total device\" lines on fd "
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
 		case 'a':
 		case 'p': o.mode = RFL_PREEN; modes++; break;
 		case 'y': o.mode = RFL_YES; modes++; break;
-		case 'f': break;
+		case 'f': o.whole = true; break;
 		case 'v': o.verbose = true; break;
 		case 'V':
 			rfl_print_version(stderr, prog);

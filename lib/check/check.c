@@ -419,6 +419,8 @@ static int check_run(const struct rfl_check_opts *o)
 		rfl_ck_bitmaps(&c);
 	if (!rfl_ck_stop(&c))
 		rfl_ck_cross_links(&c);
+	if (!rfl_ck_stop(&c) && o->whole)
+		rfl_ck_stock(&c);
 	if (c.err)
 		return error_exit(&c, c.err, c.err_what ? c.err_what :
 				  "checking");
@@ -432,7 +434,10 @@ static int check_run(const struct rfl_check_opts *o)
 	if (!c.ctx.halted)
 		summary(&c);
 
-	if (c.changed) {
+	if (c.stock_written) {
+		/* written through the channel; the fs in memory is stale */
+		rfl_abandon(c.rfs);
+	} else if (c.changed) {
 		ret = rfl_close(c.rfs);
 		if (ret) {
 			c.rfs = NULL;

@@ -29,6 +29,8 @@ struct rfl_check_opts {
 	const char *device;
 	enum rfl_answer_mode mode;	/* RFL_NO opens read-only */
 	bool verbose;			/* -v: statistics */
+	bool whole;			/* -f: stock e2fsck's verdict outside
+					 * the feature too (pass_stock.c) */
 	int progress_fd;		/* -C fd: -1 none, 0 a bar on out */
 	const char *undo_file;		/* -z FILE, or NULL */
 	FILE *out;			/* problems, fixes, summary */

@@ -232,6 +232,33 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_5_NO_CLONE,
 	  "inode %i: cannot give the file its own copy: %s",
 	  "Clone", NULL, PR_NO_FIX },
+	/* pass 6, stock e2fsck outside the feature (pass_stock.c) */
+	{ PR_6_STOCK,
+	  "stock e2fsck -fn finds damage outside the feature (exit %e; run "
+	  "on a metadata snapshot, the trees shown free, the sharing as "
+	  "shared_blocks):\n%s",
+	  "Repair through the round trip",
+	  "repaired by stock e2fsck on the snapshot, the sharing counted "
+	  "again; %f blocks written to the image:\n%s", PR_PREEN_OK },
+	{ PR_6_NO_SNAPSHOT,
+	  "e2image -r could not make a metadata snapshot (exit %e): %s; "
+	  "nothing outside the feature is checked",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_6_NO_PRESENT,
+	  "the metadata snapshot cannot be prepared for stock e2fsck (%m); "
+	  "nothing outside the feature is checked",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_6_STOCK_FAILED,
+	  "stock e2fsck could not check the metadata snapshot (exit %e):\n%s",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_6_STOCK_LEFT,
+	  "stock e2fsck left damage in the snapshot (exit %e); none of its "
+	  "repairs is written to the image:\n%s",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_6_NOT_CLEAN,
+	  "after the round trip the image does not check clean "
+	  "(reflinkck -fn)",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_R_REBUILT, NULL, NULL,
 	  "flex group %g: refcount tree rebuilt from the files: %e records "
 	  "in %f blocks, metadata block %b",

@@ -77,6 +77,12 @@ enum rfl_problem {
 	PR_5_CROSS_LINK = 0x050001,	/* shared without EXT4_REFLINK_FL */
 	PR_5_NO_CLONE = 0x050002,	/* the cross-link cannot be cloned */
 	PR_5_META_XLINK = 0x050003,	/* file data over metadata */
+	PR_6_STOCK = 0x060001,		/* stock e2fsck finds damage */
+	PR_6_NO_SNAPSHOT = 0x060002,	/* e2image failed */
+	PR_6_NO_PRESENT = 0x060003,	/* the snapshot cannot be opened */
+	PR_6_STOCK_FAILED = 0x060004,	/* e2fsck could not check */
+	PR_6_STOCK_LEFT = 0x060005,	/* e2fsck left damage */
+	PR_6_NOT_CLEAN = 0x060006,	/* not clean after the repair */
 	PR_R_REBUILT = 0x0f0001,	/* what a rebuild did */
 };
 

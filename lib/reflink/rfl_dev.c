@@ -20,6 +20,11 @@ char *rfl_resolve_device(const char *arg)
 	if (blkid_get_cache(&cache, NULL) < 0)
 		return NULL;
 	dev = blkid_get_devname(cache, arg, NULL);
+	if (!dev) {
+		/* a cached device may have changed (a loop device reused) */
+		blkid_probe_all(cache);
+		dev = blkid_get_devname(cache, arg, NULL);
+	}
 	blkid_put_cache(cache);
 	return dev;
 }

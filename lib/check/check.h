@@ -4,12 +4,14 @@
  * (docs/FORMAT.md section 8), for reflinkck itself and for the debug
  * shell's `check`.
  *
+ * Pass 0: the floor: device size, descriptors, bg_checksum, feature bit.
  * Pass 1: each flex group's bg_reserved pointer and metadata block.
  * Pass 2: every tree node and record.
  * Pass 3: the records against the counts recomputed from the files.
  * Pass 4: tree and metadata blocks in the bitmap; leaked blocks; free
  *         block counts.
  * Pass 5: files that share blocks without EXT4_REFLINK_FL (cross-links).
+ * Pass 6 (-f): stock e2fsck on a metadata snapshot, outside the feature.
  */
 #ifndef RFL_CHECK_H
 #define RFL_CHECK_H

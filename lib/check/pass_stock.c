@@ -184,9 +184,16 @@ static errcode_t free_unowned(ext2_filsys fs, io_channel io)
 							 last, &end))
 			end = last + 1;
 		for (; b < end; b++) {
-			if (in_ranges(runs, nr, b, &hr) ||
-			    in_ranges(scan.owned, scan.nr_owned, b, &ho) ||
-			    e2fs_meta_map_overlaps(map, b, 1) ||
+			/* a file's range: on past its end at once */
+			if (in_ranges(runs, nr, b, &hr)) {
+				b = runs[hr].start + runs[hr].len - 1;
+				continue;
+			}
+			if (in_ranges(scan.owned, scan.nr_owned, b, &ho)) {
+				b = scan.owned[ho].start + scan.owned[ho].len - 1;
+				continue;
+			}
+			if (e2fs_meta_map_overlaps(map, b, 1) ||
 			    !feature_block(io, b, buf))
 				continue;
 			ext2fs_block_alloc_stats2(fs, b, -1);

@@ -147,8 +147,10 @@ static bool feature_block(io_channel io, blk64_t b, void *buf)
  * after this run's own repairs; the blocks of an inode that cannot be
  * read stay (e2fsck judges that inode).
  */
-static errcode_t free_unowned(ext2_filsys fs, io_channel io)
+static errcode_t free_unowned(ext2_filsys fs, io_channel io,
+			      const struct rfl_range *resv, size_t nr_resv)
 {
+	size_t hv = 0;
 	void *buf = NULL;
 	struct rfl_scan scan = { 0 };
 	struct e2fs_meta_map *map = NULL;
@@ -194,7 +196,8 @@ static errcode_t free_unowned(ext2_filsys fs, io_channel io)
 				continue;
 			}
 			if (e2fs_meta_map_overlaps(map, b, 1) ||
-			    !feature_block(io, b, buf))
+			    (!in_ranges(resv, nr_resv, b, &hv) &&
+			     !feature_block(io, b, buf)))
 				continue;
 			ext2fs_block_alloc_stats2(fs, b, -1);
 		}
@@ -206,8 +209,39 @@ static errcode_t free_unowned(ext2_filsys fs, io_channel io)
 	return ret;
 }
 
+/*
+ * The tree reserves (FORMAT.md 4.4) of every flex group whose metadata
+ * block loads: blocks held for the trees, owned by no inode, free once
+ * the feature is off.  In block order (flex groups are).
+ */
+static errcode_t reserves(struct checker *c, struct rfl_range **vp,
+			  size_t *nrp)
+{
+	struct rfl_range *v;
+	struct rfl_group *grp;
+	size_t nr = 0;
+	dgrp_t fg;
+
+	v = calloc(c->rfs->nr_flex + 1, sizeof(*v));
+	if (!v)
+		return EXT2_ET_NO_MEMORY;
+	for (fg = 0; fg < c->rfs->nr_flex; fg++) {
+		if (rfl_group_load(c->rfs, fg, &grp))
+			continue;
+		if (grp->resv_len && !grp->resv_bad) {
+			v[nr].start = grp->resv_start;
+			v[nr++].len = grp->resv_len;
+		}
+		rfl_group_release(c->rfs, fg);
+	}
+	*vp = v;
+	*nrp = nr;
+	return 0;
+}
+
 /* The snapshot as the round trip shows it to stock tools */
-static errcode_t present(const char *img, io_channel io)
+static errcode_t present(const char *img, io_channel io,
+			 const struct rfl_range *resv, size_t nr_resv)
 {
 	int flags = EXT2_FLAG_RW | EXT2_FLAG_FORCE | EXT2_FLAG_64BITS;
 	ext2_filsys fs;
@@ -225,7 +259,7 @@ static errcode_t present(const char *img, io_channel io)
 		ret = ext2fs_read_bitmaps(fs);
 	}
 	if (!ret)
-		ret = free_unowned(fs, io);
+		ret = free_unowned(fs, io, resv, nr_resv);
 	if (ret) {
 		fs->flags &= ~EXT2_FLAG_DIRTY;
 		ext2fs_free(fs);
@@ -423,6 +457,8 @@ void rfl_ck_stock(struct checker *c)
 	char *e2image[] = { "e2image", "-r", (char *)c->o->device, NULL,
 			    NULL };
 	char *e2fsck[] = { "e2fsck", "-fn", NULL, NULL };
+	struct rfl_range *resv = NULL;
+	size_t nr_resv = 0;
 	struct snap s;
 	char *text = NULL;
 	errcode_t ret;
@@ -474,7 +510,9 @@ void rfl_ck_stock(struct checker *c)
 			goto out;
 		}
 	}
-	ret = present(s.img, c->fs->io);
+	ret = reserves(c, &resv, &nr_resv);
+	if (!ret)
+		ret = present(s.img, c->fs->io, resv, nr_resv);
 	if (ret) {
 		pctx.err = ret;
 		rfl_fix_problem(&c->ctx, PR_6_NO_PRESENT, &pctx);
@@ -531,5 +569,6 @@ void rfl_ck_stock(struct checker *c)
 	}
 out:
 	free(text);
+	free(resv);
 	cleanup(&s);
 }

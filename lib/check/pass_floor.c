@@ -191,8 +191,20 @@ static void check_csums(struct checker *c, void *buf)
 		pctx.blk = rfl_bg_reserved(fs, g);
 		pctx.blk2 = g / gpf;
 		code = bad_meta ? PR_0_DESC_CSUM_META : PR_0_DESC_CSUM;
-		if (!rfl_fix_problem(&c->ctx, code, &pctx))
+		if (!rfl_fix_problem(&c->ctx, code, &pctx)) {
+			/*
+			 * -n judges the rest as the fix would leave it (in
+			 * memory only: the image is open read-only), so
+			 * that libext2fs does not read a BLOCK_UNINIT
+			 * group's bitmap behind the wrong checksum
+			 */
+			if (c->ctx.mode == RFL_NO) {
+				if (bad_meta)
+					rfl_set_bg_reserved(fs, g, 0);
+				ext2fs_group_desc_csum_set(fs, g);
+			}
 			continue;
+		}
 		if (bad_meta)
 			rfl_set_bg_reserved(fs, g, 0);
 		ext2fs_group_desc_csum_set(fs, g);

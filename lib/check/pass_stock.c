@@ -34,7 +34,7 @@
 struct snap {
 	char dir[64];
 	char img[96];
-	char orig[96];			/* the snapshot as e2image made it */
+	char orig[96];			/* a second one, left as made */
 	char out[96];
 };
 
@@ -292,55 +292,10 @@ static errcode_t enable_snapshot(const char *img)
 	return rfl_close(rfs);
 }
 
-/* The data of sparse file src into dst at the same offsets */
-static errcode_t sparse_copy(const char *src, const char *dst)
-{
-	int in, out;
-	off_t pos = 0, end, size;
-	errcode_t ret = 0;
-	ssize_t n;
-	char *buf;
-
-	buf = malloc(1 << 20);
-	in = open(src, O_RDONLY);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (!buf || in < 0 || out < 0) {
-		ret = buf ? errno : EXT2_ET_NO_MEMORY;
-		goto out;
-	}
-	size = lseek(in, 0, SEEK_END);
-	while (!ret && pos < size) {
-		pos = lseek(in, pos, SEEK_DATA);
-		if (pos < 0)
-			break;
-		end = lseek(in, pos, SEEK_HOLE);
-		if (end < 0)
-			end = size;
-		while (pos < end) {
-			n = pread(in, buf, end - pos < (1 << 20) ?
-				  end - pos : (1 << 20), pos);
-			if (n <= 0 || pwrite(out, buf, n, pos) != n) {
-				ret = n < 0 ? errno : EXT2_ET_SHORT_WRITE;
-				break;
-			}
-			pos += n;
-		}
-	}
-	if (!ret && ftruncate(out, size))
-		ret = errno;
-out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0 && close(out) && !ret)
-		ret = errno;
-	free(buf);
-	return ret;
-}
-
 /*
- * Every block the round trip changed in the snapshot (against the copy
- * e2image made: a hole of the snapshot reads as zeros in both, so file
- * data it never held is never written), written to the image through
+ * Every block the round trip changed in the snapshot (against a second
+ * snapshot left as e2image made it: a hole reads as zeros in both, so
+ * file data the snapshot never held is never written), written to the image through
  * the checker's channel (and its undo file).
  */
 static errcode_t copy_back(struct checker *c, const struct snap *s,
@@ -411,10 +366,11 @@ static errcode_t copy_back(struct checker *c, const struct snap *s,
 /* The image as it is now on disk: what the snapshot copies */
 static errcode_t write_out(struct checker *c)
 {
-	errcode_t ret = 0;
+	errcode_t ret;
 
-	if (c->changed)
-		ret = ext2fs_flush(c->fs);
+	if (!c->changed)
+		return 0;
+	ret = ext2fs_flush(c->fs);
 	if (!ret)
 		ret = io_channel_flush(c->fs->io);
 	return ret;
@@ -502,14 +458,6 @@ void rfl_ck_stock(struct checker *c)
 		c->ctx.left++;
 		goto out;
 	}
-	/* what the image holds, to tell what the round trip changes */
-	if (mode != RFL_NO) {
-		ret = sparse_copy(s.img, s.orig);
-		if (ret) {
-			rfl_ck_fail(c, ret, "copying the snapshot");
-			goto out;
-		}
-	}
 	ret = reserves(c, &resv, &nr_resv);
 	if (!ret)
 		ret = present(s.img, c->fs->io, resv, nr_resv);
@@ -533,6 +481,18 @@ void rfl_ck_stock(struct checker *c)
 	}
 	if (!rfl_fix_problem(&c->ctx, PR_6_STOCK, &pctx))
 		goto out;
+
+	/*
+	 * What the image holds, to tell what the round trip changes: a
+	 * second snapshot (the image is held open and unchanged since),
+	 * made only when there is something to repair
+	 */
+	e2image[3] = s.orig;
+	code = run(e2image, s.out);
+	if (code) {
+		rfl_ck_fail(c, EXT2_ET_SHORT_READ, "copying the image again");
+		goto out;
+	}
 
 	/* the round trip, on the snapshot; what it changes is written */
 	e2fsck[1] = mode == RFL_PREEN ? "-fp" : "-fy";

@@ -7,18 +7,18 @@
  * descriptors, bitmaps, inode tables, directories, extent and xattr
  * blocks, into a sparse temporary file; no file data) is presented to
  * stock e2fsck as the round trip would present the image: reflink off,
- * shared_blocks on, every tree and metadata block free, bg_reserved
- * clear.  e2fsck -fn judges it; what it finds is reported here, and
+ * shared_blocks on, every tree, metadata and reserve block free,
+ * bg_reserved clear.  e2fsck -fn judges it; what it finds is reported here, and
  * is the run's exit code too.
  *
  * Repair (-y, -p) is the round trip done on the snapshot: e2fsck
  * repairs it, rfl_enable_shared counts the sharing into new trees, and
- * every block of the snapshot that then differs from the image is
- * written to the image through the checker's own channel, so that one
- * undo file (-z) holds it all.  File data never moves: the snapshot
- * allocates only blocks free in its bitmap, which are free in the
- * image or were tree blocks.  A check of the result (-n, quietly)
- * decides whether the run says fixed.
+ * every block of the snapshot that then differs from a second snapshot
+ * left as made is written to the image through the checker's own
+ * channel, so that one undo file (-z) holds it all.  File data never
+ * moves: the snapshot allocates only blocks free in its bitmap, which
+ * are free in the image or were tree blocks.  A check of the result
+ * (-n, quietly) decides whether the run says fixed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -192,7 +192,8 @@ static errcode_t free_unowned(ext2_filsys fs, io_channel io,
 				continue;
 			}
 			if (in_ranges(scan.owned, scan.nr_owned, b, &ho)) {
-				b = scan.owned[ho].start + scan.owned[ho].len - 1;
+				b = scan.owned[ho].start +
+				    scan.owned[ho].len - 1;
 				continue;
 			}
 			if (e2fs_meta_map_overlaps(map, b, 1) ||
@@ -295,8 +296,8 @@ static errcode_t enable_snapshot(const char *img)
 /*
  * Every block the round trip changed in the snapshot (against a second
  * snapshot left as e2image made it: a hole reads as zeros in both, so
- * file data the snapshot never held is never written), written to the image through
- * the checker's channel (and its undo file).
+ * file data the snapshot never held is never written), written to the
+ * image through the checker's channel (and its undo file).
  */
 static errcode_t copy_back(struct checker *c, const struct snap *s,
 			   unsigned long long *nr)

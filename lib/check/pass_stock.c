@@ -273,7 +273,11 @@ static errcode_t present(const char *img, io_channel io,
 	fs->super->s_feature_ro_compat |= EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS;
 	ext2fs_mark_super_dirty(fs);
 	ext2fs_mark_bb_dirty(fs);
-	return ext2fs_close_free(&fs);
+	/* a temporary file: no fsync */
+	ret = ext2fs_close2(fs, EXT2_FLAG_FLUSH_NO_SYNC);
+	if (ret)
+		ext2fs_free(fs);	/* close frees only on success */
+	return ret;
 }
 
 /* The sharing counted back into the repaired snapshot */

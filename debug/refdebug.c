@@ -21,6 +21,7 @@
 #include "refdebug.h"
 #include "rd_walk.h"
 #include "rfl_version.h"
+#include "reflink/rfl_dev.h"
 
 #define PROG	"refdebug"
 
@@ -281,6 +282,7 @@ errcode_t rd_open(const char *image, bool rw, bool catastrophic,
 {
 	int flags = RFL_OPEN_NO_FEATURE;
 	const char *why = NULL;
+	char *dev;
 	errcode_t ret;
 	u32 fg;
 	ull blk;
@@ -289,11 +291,19 @@ errcode_t rd_open(const char *image, bool rw, bool catastrophic,
 		flags |= RFL_OPEN_RW;
 	if (rw && undo)
 		flags |= RFL_OPEN_UNDO;
-	ret = rfl_open(image, flags, undo, &rd.rfs);
+	/* LABEL= and UUID= as debugfs takes them */
+	dev = rfl_resolve_device(image);
+	if (!dev) {
+		rd_err(PROG, "unable to resolve '%s'", image);
+		return RFL_ET_BAD_ARG;
+	}
+	ret = rfl_open(dev, flags, undo, &rd.rfs);
 	if (ret) {
 		rd_com_err(PROG, ret, "%s", image);
+		free(dev);
 		return ret;
 	}
+	free(dev);
 	if (!rfl_has_feature(rd.rfs->fs)) {
 		rfl_abandon(rd.rfs);
 		rd.rfs = NULL;
@@ -417,7 +427,7 @@ void do_format(RD_ARGS)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: " PROG " [-w] [-c] [-z UNDO] [--format "
+	fprintf(stderr, "usage: " PROG " [-V] [-w] [-c] [-z UNDO] [--format "
 		"json|text] [-R request | -f cmdfile] [IMAGE]\n");
 	exit(1);
 }
@@ -470,13 +480,16 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((c = getopt_long(argc, argv, "wcz:R:f:", longopts,
+	while ((c = getopt_long(argc, argv, "Vwcz:R:f:", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'F':
 			if (!set_format(PROG, optarg))
 				exit(1);
 			break;
+		case 'V':
+			rfl_print_version(stderr, PROG);
+			exit(0);
 		case 'w':
 			rw = true;
 			break;

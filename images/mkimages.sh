@@ -452,8 +452,10 @@ case_xlink_dir() {
 }
 
 case_bad_inode() {
-	DESC="an inode's checksum broken: reported, left to e2fsck"
+	DESC="an inode's checksum broken: repaired by stock e2fsck (-f)"
 	base_shared "$1"
+	# the files as made: the repair makes the broken one readable
+	sums_pre "$1"
 	local ino itable isize
 	ino=$(debugfs -R "stat /small" "$1" 2>/dev/null |
 		awk '/^Inode:/ { print $2; exit }')
@@ -465,7 +467,7 @@ case_bad_inode() {
 
 case_bad_inode_and_count() {
 	case_bad_inode "$1"
-	DESC="a broken inode and a wrong count: nothing is repaired"
+	DESC="a broken inode and a wrong count: counted after e2fsck (-f)"
 	"$B/rflctl" -w "$1" adjust $(record "$1") +1
 }
 
@@ -502,11 +504,13 @@ case_crash_cow() {
 case_crash_clone() {
 	DESC="crash in a clone: bitmap checksums, an inode half made"
 	base_shared "$1"
+	# the files as made: the repair makes the broken one readable
+	sums_pre "$1"
 	crash "$1" 14 clone /a /new
 }
 
 case_crash_unlink() {
-	DESC="crash in an unlink: an inode with no links, left to e2fsck"
+	DESC="crash in an unlink: an inode with no links, stock e2fsck's (-f)"
 	base_shared "$1"
 	crash "$1" 5 rm /c
 }
@@ -595,6 +599,52 @@ case_slot_second() { IMG=$1; meta_case "a second refcount root slot" 0x60 2 1; }
 case_meta_tail() { IMG=$1; meta_case "a byte past the slots" 0x150 1 0x5a; }
 
 # ---------------------------------------------------------------------
+# The floor (pass 0): what reflinkck stands on
+# ---------------------------------------------------------------------
+
+# The sums of the undamaged image: debugfs refuses a wrong bg_checksum
+sums_pre() {
+	"$TOP/images/file-sums" "$1" >"$WORK/sums.pre"
+}
+
+case_floor_short() {
+	DESC="the image cut short: 24 of its 32 MiB"
+	base_shared "$1"
+	truncate -s 24M "$1"
+}
+
+case_floor_desc() {
+	DESC="group 1's block bitmap at block 4000000000 (valid checksum)"
+	base_shared "$1"
+	"$B/rflctl" -w "$1" bg_bitmap 1 4000000000
+}
+
+case_floor_csum() {
+	DESC="group 3's bg_checksum wrong"
+	base_shared "$1"
+	sums_pre "$1"
+	"$B/rflctl" -w "$1" bg_csum 3 4660
+}
+
+case_floor_csum_reserved() {
+	DESC="group 2's bg_checksum wrong and its bg_reserved pointing at file data"
+	base_shared "$1"
+	sums_pre "$1"
+	local blk
+	blk=$(debugfs -R "bmap /far 3" "$1" 2>/dev/null)
+	"$B/rflctl" -w "$1" bg_reserved 2 $((blk - 16385))
+	"$B/rflctl" -w "$1" bg_csum 2 4660
+}
+
+case_floor_cleared() {
+	DESC="the reflink bit cleared, the trees left (shared_blocks clear)"
+	base_shared "$1"
+	local ro
+	ro=$(od -An -tu4 -j $((1024 + 0x64)) -N4 "$1" | tr -d ' ')
+	"$B/rflctl" -w "$1" ro_compat $((ro & ~0x20000))
+}
+
+# ---------------------------------------------------------------------
 # Cases made with the debug shell (field edits, checksums recomputed)
 # ---------------------------------------------------------------------
 RD_CASES=()
@@ -624,7 +674,12 @@ gen() {
 	printf '%s\n' "$DESC" >"$dir/desc"
 	printf '%s\n' "$CMD" >"$dir/cmd"
 	# what the files hold, read back through libext2fs before any fix
-	"$TOP/images/file-sums" "$img" >"$dir/sums"
+	# (or before the damage, for cases debugfs cannot open: sums_pre)
+	if [ -f "$WORK/sums.pre" ]; then
+		mv "$WORK/sums.pre" "$dir/sums"
+	else
+		"$TOP/images/file-sums" "$img" >"$dir/sums"
+	fi
 	gzip -9n <"$img" >"$dir/image.gz"
 	(
 		cd "$WORK"

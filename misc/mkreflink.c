@@ -27,6 +27,7 @@
 
 #include <blkid/blkid.h>
 #include <e2p/e2p.h>
+#include "reflink/rfl_dev.h"
 #include <popt.h>
 #include <uuid/uuid.h>
 
@@ -874,19 +875,10 @@ static bool check_mount(const char *dev)
 	return true;
 }
 
-/* LABEL=... and UUID=... as tune2fs takes them */
+/* LABEL=... and UUID=... as tune2fs takes them (lib/reflink/rfl_dev.c) */
 static char *resolve_device(const char *arg)
 {
-	blkid_cache cache = NULL;
-	char *dev;
-
-	if (!strchr(arg, '='))
-		return strdup(arg);
-	if (blkid_get_cache(&cache, NULL) < 0)
-		return NULL;
-	dev = blkid_get_devname(cache, arg, NULL);
-	blkid_put_cache(cache);
-	return dev;
+	return rfl_resolve_device(arg);
 }
 
 /* Undo files are replaced, never appended to, as in e2fsprogs */
@@ -1581,6 +1573,18 @@ static int reserve_precheck(const struct opts *o, struct rfl_fs *rfs)
 	return EXIT_FAIL;
 }
 
+/* A shared_blocks image is converted: what else reflink needs */
+static errcode_t shared_features(ext2_filsys fs)
+{
+	__u32 *ro = &fs->super->s_feature_ro_compat;
+	errcode_t ret;
+
+	*ro &= ~EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS;
+	ret = rfl_check_features(fs);
+	*ro |= EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS;
+	return ret;
+}
+
 /*
  * Everything that would make enable refuse, checked on a read-only open
  * so a refusal leaves no trace, not even an undo file.
@@ -1614,6 +1618,8 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 	}
 	if (o->mode == MODE_ENABLE) {
 		ret = rfl_check_features(rfs->fs);
+		if (ret == RFL_ET_SHARED_BLOCKS)
+			ret = shared_features(rfs->fs);
 		if (ret) {
 			missing_features(rfs->fs, ret, extra, sizeof(extra));
 			hint = feature_hint(ret);
@@ -1650,10 +1656,11 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 
 static dgrp_t count_meta(const struct rfl_fs *rfs)
 {
-	dgrp_t fg, n = 0;
+	dgrp_t fg, n = 0, gpf = e2fs_flex_group_size(rfs->fs);
 
+	/* released groups too: bg_reserved is the pointer */
 	for (fg = 0; fg < rfs->nr_flex; fg++)
-		if (rfs->groups[fg].loaded && rfs->groups[fg].meta_blk)
+		if (rfl_bg_reserved(rfs->fs, fg * gpf))
 			n++;
 	return n;
 }
@@ -1711,6 +1718,25 @@ static int do_dedup(struct opts *o)
 	return dedup_close(o, rfs);
 }
 
+/*
+ * A shared_blocks image (mkreflink --strip, e2fsdroid -s) has its
+ * sharing counted into the trees; any other gets empty ones
+ */
+static errcode_t enable(struct opts *o, struct rfl_fs *rfs)
+{
+	unsigned long long shared = 0, files = 0;
+	errcode_t ret;
+
+	if (!(rfs->fs->super->s_feature_ro_compat &
+	      EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS))
+		return rfl_enable(rfs);
+	ret = rfl_enable_shared(rfs, &shared, &files);
+	if (!ret)
+		say(o, "%llu shared blocks counted, %llu files marked "
+		    "EXT4_REFLINK_FL, shared_blocks cleared; ", shared, files);
+	return ret;
+}
+
 static int do_enable(struct opts *o)
 {
 	static const char doing[] = "enabling reflink on";
@@ -1731,7 +1757,7 @@ static int do_enable(struct opts *o)
 		return EXIT_FAIL;
 	say(o, "Writing reflink metadata: ");
 	fflush(stdout);
-	ret = rfl_enable(rfs);
+	ret = enable(o, rfs);
 	if (ret) {
 		if (!o->quiet)
 			putchar('\n');

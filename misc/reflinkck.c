@@ -4,7 +4,9 @@
  * with e2fsck's options and exit codes (../shared/REFERENCE.md).  The
  * passes live in lib/check (check.h).
  *
- *	reflinkck [-n|-p|-a|-y] [-f] [-v] [-C fd] [-z undo_file] device
+ *	reflinkck [-n|-p|-a|-y] [-f] [-v] [-V] [-C fd] [-z undo_file] device
+ *
+ * device may be LABEL=label or UUID=uuid, as for e2fsck.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include "check/check.h"
 #include "reflink/rfl_json.h"
 #include "rfl_version.h"
+#include "reflink/rfl_dev.h"
 
 static const char *prog = "reflinkck";
 
@@ -46,13 +49,15 @@ __u32 ext2fs_crc32c_le(__u32 crc, unsigned char const *p, size_t len)
 static void usage(void)
 {
 	fprintf(stderr,
-		"Usage: %s [-n|-p|-a|-y] [-f] [-v] [-C fd] [-z undo_file] "
+		"Usage: %s [-n|-p|-a|-y] [-f] [-v] [-V] [-C fd] [-z undo_file] "
 		"device\n\n"
 		" -n  check only, open read-only, answer no\n"
 		" -p  fix what is safe without asking (-a is the same)\n"
 		" -y  answer yes to every question\n"
-		" -f  check even if the image seems clean (always done)\n"
+		" -f  also stock e2fsck's checks outside the feature (on a "
+		"snapshot)\n"
 		" -v  print statistics\n"
+		" -V  print the version and exit\n"
 		" -C fd  progress as \"pass done total device\" lines on fd "
 		"(0: a bar)\n"
 		" -z file  save what repairs overwrite, for e2undo\n"
@@ -115,11 +120,11 @@ int main(int argc, char **argv)
 		.mode = RFL_ASK, .progress_fd = -1, .out = stdout,
 		.err = stderr, .prog = prog,
 	};
-	int opt, modes = 0;
+	int opt, modes = 0, code;
 	char *end;
 	long fd;
 
-	while ((opt = getopt_long(argc, argv, "npayfvC:z:", longopts,
+	while ((opt = getopt_long(argc, argv, "npayfvVC:z:", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'F':
@@ -134,8 +139,11 @@ int main(int argc, char **argv)
 		case 'a':
 		case 'p': o.mode = RFL_PREEN; modes++; break;
 		case 'y': o.mode = RFL_YES; modes++; break;
-		case 'f': break;
+		case 'f': o.whole = true; break;
 		case 'v': o.verbose = true; break;
+		case 'V':
+			rfl_print_version(stderr, prog);
+			exit(RFL_EXIT_OK);
 		case 'C':
 			fd = strtol(optarg, &end, 10);
 			if (*end || fd < 0 || fd > 1 << 20) {
@@ -182,5 +190,13 @@ int main(int argc, char **argv)
 			"written)\n", prog);
 		exit(RFL_EXIT_USAGE);
 	}
-	return json ? run_json(&o) : rfl_check_run(&o);
+	o.device = rfl_resolve_device(argv[optind]);
+	if (!o.device) {
+		fprintf(stderr, "%s: Unable to resolve '%s'\n", prog,
+			argv[optind]);
+		exit(RFL_EXIT_ERROR);
+	}
+	code = json ? run_json(&o) : rfl_check_run(&o);
+	free((char *)o.device);
+	return code;
 }

@@ -364,6 +364,22 @@ static int recheck(const struct rfl_check_opts *o, int code)
 
 static int check_run(const struct rfl_check_opts *o);
 
+/* The floor is broken: nothing more is read, nothing written */
+static int floor_exit(struct checker *c, int code)
+{
+	if (c->err == RFL_ET_NO_FEATURE) {
+		fprintf(c->o->err, "%s: %s while opening %s\n", c->o->prog,
+			error_message(c->err), c->o->device);
+		c->err = 0;
+		code = RFL_EXIT_ERROR;
+	} else if (c->err) {
+		return error_exit(c, c->err, c->err_what);
+	}
+	rfl_abandon(c->rfs);
+	free_checker(c);
+	return code;
+}
+
 int rfl_check_run(const struct rfl_check_opts *o)
 {
 	const char *env = getenv("RFL_CHECK_RECHECK");
@@ -385,7 +401,7 @@ static int check_run(const struct rfl_check_opts *o)
 		.recheck = getenv("RFL_CHECK_RECHECK") &&
 			   !strcmp(getenv("RFL_CHECK_RECHECK"), "1"),
 	};
-	int flags = 0, code;
+	int flags = RFL_OPEN_NO_FEATURE | RFL_OPEN_ANY_SIZE, code;
 	errcode_t ret;
 
 	add_error_table(&et_ext2_error_table);
@@ -404,14 +420,10 @@ static int check_run(const struct rfl_check_opts *o)
 		return RFL_EXIT_ERROR;
 	}
 	c.fs = c.rfs->fs;
-	/*
-	 * A descriptor whose bitmap or inode table lies outside its place is
-	 * e2fsck's to relocate: repairs here would write bitmaps there
-	 * (found by tests/fuzz/fuzz_image)
-	 */
-	ret = ext2fs_check_desc(c.fs);
-	if (ret)
-		return error_exit(&c, ret, "checking the group descriptors");
+	/* the floor first: nothing is read through what it has not judged */
+	code = rfl_ck_floor(&c);
+	if (code)
+		return floor_exit(&c, code);
 	/* bitmaps as trees of extents: memory follows the runs, not the
 	 * size of the disk (e2fsck does the same) */
 	c.fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
@@ -450,6 +462,8 @@ static int check_run(const struct rfl_check_opts *o)
 		rfl_ck_bitmaps(&c);
 	if (!rfl_ck_stop(&c))
 		rfl_ck_cross_links(&c);
+	if (!rfl_ck_stop(&c) && o->whole)
+		rfl_ck_stock(&c);
 	if (c.err)
 		return error_exit(&c, c.err, c.err_what ? c.err_what :
 				  "checking");
@@ -463,7 +477,10 @@ static int check_run(const struct rfl_check_opts *o)
 	if (!c.ctx.halted)
 		summary(&c);
 
-	if (c.changed) {
+	if (c.stock_written) {
+		/* written through the channel; the fs in memory is stale */
+		rfl_abandon(c.rfs);
+	} else if (c.changed) {
 		ret = rfl_close(c.rfs);
 		if (ret) {
 			c.rfs = NULL;

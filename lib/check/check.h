@@ -4,12 +4,14 @@
  * (docs/FORMAT.md section 8), for reflinkck itself and for the debug
  * shell's `check`.
  *
+ * Pass 0: the floor: device size, descriptors, bg_checksum, feature bit.
  * Pass 1: each flex group's bg_reserved pointer and metadata block.
  * Pass 2: every tree node and record.
  * Pass 3: the records against the counts recomputed from the files.
  * Pass 4: tree and metadata blocks in the bitmap; leaked blocks; free
  *         block counts.
  * Pass 5: files that share blocks without EXT4_REFLINK_FL (cross-links).
+ * Pass 6 (-f): stock e2fsck on a metadata snapshot, outside the feature.
  */
 #ifndef RFL_CHECK_H
 #define RFL_CHECK_H
@@ -29,6 +31,8 @@ struct rfl_check_opts {
 	const char *device;
 	enum rfl_answer_mode mode;	/* RFL_NO opens read-only */
 	bool verbose;			/* -v: statistics */
+	bool whole;			/* -f: stock e2fsck's verdict outside
+					 * the feature too (pass_stock.c) */
 	int progress_fd;		/* -C fd: -1 none, 0 a bar on out */
 	const char *undo_file;		/* -z FILE, or NULL */
 	FILE *out;			/* problems, fixes, summary */

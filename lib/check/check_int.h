@@ -34,6 +34,8 @@ struct checker {
 	size_t nr_exp;
 	unsigned long long records, tree_blocks;
 	bool changed;			/* something was written */
+	bool stock_written;		/* the round trip wrote the image:
+					 * the in-memory fs is stale */
 
 	/* the first operational error, and what we were doing */
 	errcode_t err;
@@ -102,6 +104,20 @@ void rfl_ck_progress(struct checker *c, int pass, unsigned long long done,
 bool rfl_ck_file_owns(const struct checker *c, blk64_t blk);
 
 errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk);
+
+/*
+ * Pass 0, the floor (pass_floor.c): device size, descriptors, their
+ * checksums, the feature bit.  0 to go on, else the exit code (the
+ * problems and the commands that recover are printed; c->err set for
+ * an operational error).
+ */
+int rfl_ck_floor(struct checker *c);
+
+/*
+ * Pass 6 (pass_stock.c): stock e2fsck -fn on a metadata snapshot; with
+ * -y/-p its repair through the round trip, written under the undo file
+ */
+void rfl_ck_stock(struct checker *c);
 
 /* Link counts against directory entries (pass_links.c) */
 void rfl_ck_links(struct checker *c);

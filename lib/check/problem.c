@@ -6,7 +6,7 @@
  * %l length, %i inode, %e expected, %f found, %m error message,
  * %B/%L the expected range, %s a lower layer's description; %r the
  * blocks %b to %B ("block 7" or "blocks 7-9"), %v and %t the "is"/"are"
- * and "it"/"them" that go with it.
+ * and "it"/"them" that go with it; %d the device (in commands).
  */
 #include <errno.h>
 #include <poll.h>
@@ -28,6 +28,56 @@ struct rfl_problem_ent {
 };
 
 static const struct rfl_problem_ent problem_table[] = {
+	/* pass 0, the floor (pass_floor.c): nothing else is read before */
+	{ PR_0_SHORT_DEVICE,
+	  "the superblock says the filesystem has %e blocks of %l bytes, "
+	  "but the device holds only %f: the image is cut short (or the "
+	  "superblock is wrong); nothing is checked or written",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_BAD_DESC,
+	  "group descriptors: %m (ext2fs_check_desc)%s; no bitmap, inode or "
+	  "tree is read through them, nothing is written",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_DESC_CSUM,
+	  "group %g: descriptor checksum is %f, should be %e",
+	  "Fix", "group %g: descriptor checksum set to %e", PR_PREEN_OK },
+	{ PR_0_DESC_CSUM_META,
+	  "group %g: descriptor checksum is %f, should be %e, and its "
+	  "bg_reserved %b names no metadata block of flex group %B",
+	  "Fix", "group %g: bg_reserved cleared (the tree is rebuilt from "
+	  "the files), descriptor checksum set", PR_PREEN_OK },
+	{ PR_0_FEATURE_CLEARED,
+	  "the reflink feature is not set, but flex group %g still has its "
+	  "refcount metadata block %b (%e flex groups in all): a cleared "
+	  "feature bit, or an interrupted mkreflink --strip; nothing is "
+	  "written",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_RECOVER_SHORT,
+	  "\nTo check what is left (the blocks past the end are lost), give "
+	  "the image its size again:\n    truncate -s %B %d\n    reflinkck "
+	  "-fy %d",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_RECOVER_DESC,
+	  "\nStock e2fsck repairs the descriptors from their backups once "
+	  "the feature is off; the sharing is kept as shared_blocks and "
+	  "counted again by --enable:\n    mkreflink --strip %d\n    "
+	  "e2fsck -fy %d\n    mkreflink --enable %d\n    reflinkck -fy %d",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_RECOVER_CLEARED,
+	  "\nTo keep the sharing (counted again from the files; the old "
+	  "trees are freed as leaked):\n    mkreflink --enable %d\n    "
+	  "reflinkck -fy %d\nor to finish the strip (stock e2fsck frees the "
+	  "old trees):\n    e2fsck -fy %d",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_0_RECOVER_CLEARED_NOSB,
+	  "\nshared_blocks is not set either: before anything else, keep "
+	  "stock e2fsck from cloning the shared blocks apart:\n    debugfs "
+	  "-w -R 'feature shared_blocks' %d\nThen, to keep the sharing "
+	  "(counted again from the files; the old trees are freed as "
+	  "leaked):\n    mkreflink --enable %d\n    reflinkck -fy %d\nor to "
+	  "finish the strip (stock e2fsck frees the old trees):\n    "
+	  "e2fsck -fy %d",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_1_BAD_META,
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -195,6 +245,33 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_5_NO_CLONE,
 	  "inode %i: cannot give the file its own copy: %s",
 	  "Clone", NULL, PR_NO_FIX },
+	/* pass 6, stock e2fsck outside the feature (pass_stock.c) */
+	{ PR_6_STOCK,
+	  "stock e2fsck -fn finds damage outside the feature (exit %e; run "
+	  "on a metadata snapshot, the trees shown free, the sharing as "
+	  "shared_blocks):\n%s",
+	  "Repair through the round trip",
+	  "repaired by stock e2fsck on the snapshot, the sharing counted "
+	  "again; %f blocks written to the image:\n%s", PR_PREEN_OK },
+	{ PR_6_NO_SNAPSHOT,
+	  "e2image -r could not make a metadata snapshot (exit %e): %s; "
+	  "nothing outside the feature is checked",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_6_NO_PRESENT,
+	  "the metadata snapshot cannot be prepared for stock e2fsck (%m); "
+	  "nothing outside the feature is checked",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_6_STOCK_FAILED,
+	  "stock e2fsck could not check the metadata snapshot (exit %e):\n%s",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_6_STOCK_LEFT,
+	  "stock e2fsck left damage in the snapshot (exit %e); none of its "
+	  "repairs is written to the image:\n%s",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_6_NOT_CLEAN,
+	  "after the round trip the image does not check clean "
+	  "(reflinkck -fn)",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_R_REBUILT, NULL, NULL,
 	  "flex group %g: refcount tree rebuilt from the files: %e records "
 	  "in %f blocks, metadata block %b",
@@ -247,6 +324,7 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 		case 'v': fputs(p->blk == p->blk2 ? "is" : "are", f); break;
 		case 't': fputs(p->blk == p->blk2 ? "it" : "them", f); break;
 		case 's': fputs(p->str ? p->str : "", f); break;
+		case 'd': fputs(p->dev ? p->dev : "", f); break;
 		case 'm': fputs(error_message(p->err), f); break;
 		default: fputc('%', f); fputc(*s, f); break;
 		}

@@ -19,10 +19,20 @@ struct rfl_pctx {
 	__u64 expected, found;
 	errcode_t err;
 	const char *str;		/* what a lower layer found */
+	const char *dev;		/* the device, in commands */
 };
 
 /* Problem codes: pass in the top byte, like e2fsck */
 enum rfl_problem {
+	PR_0_SHORT_DEVICE = 0x000001,	/* the device ends before the fs */
+	PR_0_BAD_DESC = 0x000002,	/* ext2fs_check_desc refuses */
+	PR_0_DESC_CSUM = 0x000003,	/* a bg_checksum is wrong */
+	PR_0_DESC_CSUM_META = 0x000004,	/* ... and its bg_reserved is bad */
+	PR_0_FEATURE_CLEARED = 0x000005,	/* no bit, trees remain */
+	PR_0_RECOVER_SHORT = 0x000006,	/* the commands that recover */
+	PR_0_RECOVER_DESC = 0x000007,
+	PR_0_RECOVER_CLEARED = 0x000008,
+	PR_0_RECOVER_CLEARED_NOSB = 0x000009,
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */
@@ -69,6 +79,12 @@ enum rfl_problem {
 	PR_5_NO_CLONE = 0x050002,	/* the cross-link cannot be cloned */
 	PR_5_META_XLINK = 0x050003,	/* file data over metadata */
 	PR_5_XLINK_NO_RECORD = 0x050004, /* ... its files given own copies */
+	PR_6_STOCK = 0x060001,		/* stock e2fsck finds damage */
+	PR_6_NO_SNAPSHOT = 0x060002,	/* e2image failed */
+	PR_6_NO_PRESENT = 0x060003,	/* the snapshot cannot be opened */
+	PR_6_STOCK_FAILED = 0x060004,	/* e2fsck could not check */
+	PR_6_STOCK_LEFT = 0x060005,	/* e2fsck left damage */
+	PR_6_NOT_CLEAN = 0x060006,	/* not clean after the repair */
 	PR_R_REBUILT = 0x0f0001,	/* what a rebuild did */
 };
 

@@ -82,6 +82,8 @@ struct rfl_fs {
  * block into one buffer per call) and never change one.
  */
 #define RFL_OPEN_DESC_ON_DEMAND	0x8
+#define RFL_OPEN_ANY_SIZE	0x10	/* RW even on a device shorter than
+					 * the fs (the caller's floor judges) */
 
 /*
  * The io manager of read-only opens (rfl_roio.c): pread only, never an
@@ -92,7 +94,10 @@ extern io_manager rfl_ro_io_manager;
 /*
  * Open device.  Refuses (no write made) a mounted filesystem
  * (RFL_ET_MOUNTED), one lacking what reflink needs (rfl_check_features),
- * and, unless RFL_OPEN_NO_FEATURE, one without the reflink bit.
+ * and, unless RFL_OPEN_NO_FEATURE, one without the reflink bit.  A
+ * read-write open of a device shorter than the superblock says is
+ * refused (RFL_ET_SHORT_DEVICE) unless RFL_OPEN_ANY_SIZE: nothing is
+ * ever written at or past the end.
  * undo_file is used with RFL_OPEN_UNDO (e2undo can replay it).
  */
 errcode_t rfl_open(const char *device, int flags, const char *undo_file,
@@ -225,6 +230,18 @@ errcode_t rfl_enable(struct rfl_fs *rfs);
 
 /* Blocks rfl_enable lacks for the reserves (0: it can proceed) */
 errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing);
+
+/*
+ * Enable on a shared_blocks image (rfl_enable_shared.c): count every
+ * shared block from the files' extents into the trees, mark the
+ * sharers with EXT4_REFLINK_FL, then clear shared_blocks and set
+ * reflink in one superblock write.  *shared (blocks with a count) and
+ * *files (inodes newly flagged) may be NULL.  Refuses unreadable
+ * inodes (RFL_ET_BAD_INODES) and sharing over metadata
+ * (RFL_ET_BAD_RANGE): e2fsck -f first.
+ */
+errcode_t rfl_enable_shared(struct rfl_fs *rfs, unsigned long long *shared,
+			    unsigned long long *files);
 
 /*
  * Disable (strip): free every tree and metadata block and clear the bit.

@@ -111,6 +111,27 @@ errcode_t rfl_enable(struct rfl_fs *rfs)
 	return ret;
 }
 
+/*
+ * Descriptors ext2fs_check_desc refuses: no bitmap or tree can be read
+ * through them.  Only the superblock is written (step 2 of FORMAT.md 9,
+ * shared_blocks set as files may share): stock e2fsck then repairs the
+ * descriptors from their backups and frees the old trees, and
+ * mkreflink --enable counts the sharing again.
+ */
+static errcode_t strip_super_only(ext2_filsys fs, bool *shared_left)
+{
+	errcode_t ret;
+
+	fs->super->s_feature_ro_compat &= ~EXT4_FEATURE_RO_COMPAT_REFLINK;
+	fs->super->s_feature_ro_compat |= EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS;
+	fs->flags |= EXT2_FLAG_SUPER_ONLY;
+	ext2fs_mark_super_dirty(fs);
+	ret = ext2fs_flush(fs);
+	if (!ret && shared_left)
+		*shared_left = true;
+	return ret;
+}
+
 errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left)
 {
 	ext2_filsys fs = rfs->fs;
@@ -123,6 +144,8 @@ errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left)
 		return EXT2_ET_RO_FILSYS;
 	if (!rfl_has_feature(fs))
 		return RFL_ET_NO_FEATURE;
+	if (ext2fs_check_desc(fs))
+		return strip_super_only(fs, shared_left);
 	/*
 	 * The bitmaps as trees of extents: a bit array of a 20 TiB disk is
 	 * 640 MiB, for the few blocks this frees

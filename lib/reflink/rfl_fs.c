@@ -46,6 +46,20 @@ static errcode_t check_known_features(ext2_filsys fs, bool rw)
 	return 0;
 }
 
+/* A short device: the blocks past its end are neither read nor written */
+static errcode_t check_device_size(ext2_filsys fs, const char *device)
+{
+	blk64_t size;
+	errcode_t ret;
+
+	ret = ext2fs_get_device_size2(device, fs->blocksize, &size);
+	if (ret == EXT2_ET_UNIMPLEMENTED)
+		return 0;
+	if (ret)
+		return ret;
+	return size < ext2fs_blocks_count(fs->super) ? RFL_ET_SHORT_DEVICE : 0;
+}
+
 /* RFL_OPEN_DESC_ON_DEMAND holds a descriptor table up to this size */
 #define DESC_HELD_MAX	(1u << 20)
 
@@ -126,6 +140,8 @@ errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 		ret = RFL_ET_NO_FEATURE;
 	if (!ret && rfl_has_feature(rfs->fs))
 		ret = rfl_check_features(rfs->fs);
+	if (!ret && (flags & RFL_OPEN_RW) && !(flags & RFL_OPEN_ANY_SIZE))
+		ret = check_device_size(rfs->fs, device);
 	if (ret)
 		goto fail;
 

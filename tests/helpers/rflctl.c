@@ -118,7 +118,11 @@ static void usage(void)
 		"metadata\n"
 		"                              block or tree node edited raw\n"
 		"  bg_free GROUP N             set bg_free_blocks_count\n"
-		"  bg_reserved GROUP VALUE     set bg_reserved\n");
+		"  bg_reserved GROUP VALUE     set bg_reserved\n"
+		"  bg_bitmap GROUP BLOCK       set bg_block_bitmap (checksum "
+		"made valid)\n"
+		"  bg_csum GROUP VALUE         set bg_checksum raw\n"
+		"  ro_compat VALUE             set s_feature_ro_compat raw\n");
 	exit(EXIT_USAGE);
 }
 
@@ -452,6 +456,11 @@ static void cmd_raw(const char *name, char **a)
 		ext2fs_mark_bb_dirty(fs);
 		return;
 	}
+	if (!strcmp(name, "ro_compat")) {
+		fs->super->s_feature_ro_compat = (__u32)v;
+		ext2fs_mark_super_dirty(fs);
+		return;
+	}
 	if (!strcmp(name, "sb_free")) {
 		ext2fs_free_blocks_count_set(fs->super, v);
 		ext2fs_mark_super_dirty(fs);
@@ -462,6 +471,13 @@ static void cmd_raw(const char *name, char **a)
 	if (!strcmp(name, "bg_free")) {
 		ext2fs_bg_free_blocks_count_set(fs, v, number(a[1], "count"));
 		ext2fs_group_desc_csum_set(fs, v);
+		ext2fs_mark_super_dirty(fs);
+	} else if (!strcmp(name, "bg_bitmap")) {
+		ext2fs_block_bitmap_loc_set(fs, v, number(a[1], "block"));
+		ext2fs_group_desc_csum_set(fs, v);
+		ext2fs_mark_super_dirty(fs);
+	} else if (!strcmp(name, "bg_csum")) {
+		ext2fs_bg_checksum_set(fs, v, (__u16)number(a[1], "value"));
 		ext2fs_mark_super_dirty(fs);
 	} else {
 		rfl_set_bg_reserved(fs, v, (__u32)number(a[1], "value"));
@@ -509,6 +525,9 @@ static const struct command commands[] = {
 	{ "sb_free",	1, true,  false },
 	{ "bg_free",	2, true,  false },
 	{ "bg_reserved", 2, true, false },
+	{ "bg_bitmap",	2, true,  false },
+	{ "bg_csum",	2, true,  false },
+	{ "ro_compat",	1, true,  true  },
 };
 
 int main(int argc, char **argv)

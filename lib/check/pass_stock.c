@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pass_stock.c - pass 6: stock e2fsck's verdict on everything outside
+ * the feature, without writing the image.
+ *
+ * A metadata snapshot of the image (e2image -r: superblocks,
+ * descriptors, bitmaps, inode tables, directories, extent and xattr
+ * blocks, into a sparse temporary file; no file data) is presented to
+ * stock e2fsck as the round trip would present the image: reflink off,
+ * shared_blocks on, every tree, metadata and reserve block free,
+ * bg_reserved clear.  e2fsck -fn judges it; what it finds is reported here, and
+ * is the run's exit code too.
+ *
+ * Repair (-y, -p) is the round trip done on the snapshot: e2fsck
+ * repairs it, rfl_enable_shared counts the sharing into new trees, and
+ * every block of the snapshot that then differs from a second snapshot
+ * left as made is written to the image through the checker's own
+ * channel, so that one undo file (-z) holds it all.  File data never
+ * moves: the snapshot allocates only blocks free in its bitmap, which
+ * are free in the image or were tree blocks.  A check of the result
+ * (-n, quietly) decides whether the run says fixed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check/check_int.h"
+
+struct snap {
+	char dir[64];
+	char img[96];
+	char orig[96];			/* a second one, left as made */
+	char out[96];
+};
+
+/* argv[0] with the output to file; its exit status, or -1 */
+static int run(char *const argv[], const char *out)
+{
+	int fd, status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0)
+			dup2(fd, 0);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The tool's output, without its banner, the snapshot named as device */
+static char *read_output(const struct snap *s, const char *device)
+{
+	char line[1024], *buf = NULL, *p;
+	size_t len = 0, n;
+	FILE *f, *m;
+
+	f = fopen(s->out, "r");
+	if (!f)
+		return NULL;
+	m = open_memstream(&buf, &len);
+	if (!m) {
+		fclose(f);
+		return NULL;
+	}
+	while (fflush(m), fgets(line, sizeof(line), f)) {
+		/* the banner, headings and summary say nothing here */
+		if (!strncmp(line, "e2fsck ", 7) ||
+		    !strncmp(line, "e2image ", 8) ||
+		    !strncmp(line, "Pass ", 5) ||
+		    strstr(line, "*****") || strstr(line, " files ("))
+			continue;
+		/* one blank line at most */
+		if (line[0] == '\n' && (!len || (len > 1 &&
+		    buf[len - 1] == '\n' && buf[len - 2] == '\n')))
+			continue;
+		p = strstr(line, s->img);
+		if (p) {
+			n = strlen(s->img);
+			fprintf(m, "%.*s%s%s", (int)(p - line), line, device,
+				p + n);
+		} else {
+			fputs(line, m);
+		}
+	}
+	fclose(f);
+	fclose(m);
+	/* no trailing newline: the problem table adds one */
+	while (len && buf[len - 1] == '\n')
+		buf[--len] = 0;
+	return buf;
+}
+
+static void no_bad_inode(void *priv, ext2_ino_t ino, errcode_t err)
+{
+	(void)priv; (void)ino; (void)err;
+}
+
+/* Does any of the sorted ranges v[0..nr) (start, len first) hold b? */
+static bool in_ranges(const struct rfl_range *v, size_t nr, blk64_t b,
+		      size_t *hint)
+{
+	size_t i = *hint;
+
+	while (i < nr && v[i].start + v[i].len <= b)
+		i++;
+	*hint = i;
+	return i < nr && v[i].start <= b;
+}
+
+/* A tree node or metadata block by its magic (in the image: e2image
+ * copied none of them) */
+static bool feature_block(io_channel io, blk64_t b, void *buf)
+{
+	__u32 magic;
+
+	if (io_channel_read_blk64(io, b, 1, buf))
+		return false;
+	magic = ext2fs_le32_to_cpu(*(__u32 *)buf);
+	return magic == EXT4_RFX_MAGIC || magic == EXT4_BTREE_MAGIC;
+}
+
+/*
+ * Free every block the snapshot marks in use that neither an inode nor
+ * the fs metadata holds and that is a tree node or metadata block in
+ * the image (reached or not, of any version: leaked nodes are pass 4's
+ * to report).  Worked out from the snapshot itself, so that it holds
+ * after this run's own repairs; the blocks of an inode that cannot be
+ * read stay (e2fsck judges that inode).
+ */
+static errcode_t free_unowned(ext2_filsys fs, io_channel io,
+			      const struct rfl_range *resv, size_t nr_resv)
+{
+	size_t hv = 0;
+	void *buf = NULL;
+	struct rfl_scan scan = { 0 };
+	struct e2fs_meta_map *map = NULL;
+	struct rfl_range *runs = NULL;
+	blk64_t b, end, last = ext2fs_blocks_count(fs->super) - 1;
+	size_t i, nr, hr = 0, ho = 0;
+	errcode_t ret;
+
+	ret = rfl_scan_files(fs, no_bad_inode, NULL, NULL, &scan);
+	if (!ret)
+		ret = e2fs_meta_map_build(fs, &map);
+	if (!ret)
+		ret = ext2fs_get_mem(fs->blocksize, &buf);
+	/* the runs as ranges, merged where they overlap (shared blocks) */
+	if (!ret && !(runs = calloc(scan.nr_runs + 1, sizeof(*runs))))
+		ret = EXT2_ET_NO_MEMORY;
+	for (i = 0, nr = 0; !ret && i < scan.nr_runs; i++) {
+		if (nr && scan.runs[i].start <=
+			  runs[nr - 1].start + runs[nr - 1].len) {
+			end = scan.runs[i].start + scan.runs[i].len;
+			if (end > runs[nr - 1].start + runs[nr - 1].len)
+				runs[nr - 1].len = end - runs[nr - 1].start;
+			continue;
+		}
+		runs[nr].start = scan.runs[i].start;
+		runs[nr++].len = scan.runs[i].len;
+	}
+	b = fs->super->s_first_data_block;
+	while (!ret && b <= last &&
+	       !ext2fs_find_first_set_block_bitmap2(fs->block_map, b, last,
+						    &b)) {
+		if (ext2fs_find_first_zero_block_bitmap2(fs->block_map, b,
+							 last, &end))
+			end = last + 1;
+		for (; b < end; b++) {
+			/* a file's range: on past its end at once */
+			if (in_ranges(runs, nr, b, &hr)) {
+				b = runs[hr].start + runs[hr].len - 1;
+				continue;
+			}
+			if (in_ranges(scan.owned, scan.nr_owned, b, &ho)) {
+				b = scan.owned[ho].start +
+				    scan.owned[ho].len - 1;
+				continue;
+			}
+			if (e2fs_meta_map_overlaps(map, b, 1) ||
+			    (!in_ranges(resv, nr_resv, b, &hv) &&
+			     !feature_block(io, b, buf)))
+				continue;
+			ext2fs_block_alloc_stats2(fs, b, -1);
+		}
+	}
+	free(runs);
+	ext2fs_free_mem(&buf);
+	e2fs_meta_map_free(map);
+	rfl_scan_free(&scan);
+	return ret;
+}
+
+/*
+ * The tree reserves (FORMAT.md 4.4) of every flex group whose metadata
+ * block loads: blocks held for the trees, owned by no inode, free once
+ * the feature is off.  In block order (flex groups are).
+ */
+static errcode_t reserves(struct checker *c, struct rfl_range **vp,
+			  size_t *nrp)
+{
+	struct rfl_range *v;
+	struct rfl_group *grp;
+	size_t nr = 0;
+	dgrp_t fg;
+
+	v = calloc(c->rfs->nr_flex + 1, sizeof(*v));
+	if (!v)
+		return EXT2_ET_NO_MEMORY;
+	for (fg = 0; fg < c->rfs->nr_flex; fg++) {
+		if (rfl_group_load(c->rfs, fg, &grp))
+			continue;
+		if (grp->resv_len && !grp->resv_bad) {
+			v[nr].start = grp->resv_start;
+			v[nr++].len = grp->resv_len;
+		}
+		rfl_group_release(c->rfs, fg);
+	}
+	*vp = v;
+	*nrp = nr;
+	return 0;
+}
+
+/* The snapshot as the round trip shows it to stock tools */
+static errcode_t present(const char *img, io_channel io,
+			 const struct rfl_range *resv, size_t nr_resv)
+{
+	int flags = EXT2_FLAG_RW | EXT2_FLAG_FORCE | EXT2_FLAG_64BITS;
+	ext2_filsys fs;
+	errcode_t ret;
+	dgrp_t g;
+
+	ret = ext2fs_open2(img, NULL, flags, 0, 0, unix_io_manager, &fs);
+	if (ret)
+		return ret;
+	fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
+	ret = ext2fs_read_bitmaps(fs);
+	if (ret == EXT2_ET_BLOCK_BITMAP_CSUM_INVALID ||
+	    ret == EXT2_ET_INODE_BITMAP_CSUM_INVALID) {
+		fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
+		ret = ext2fs_read_bitmaps(fs);
+	}
+	if (!ret)
+		ret = free_unowned(fs, io, resv, nr_resv);
+	if (ret) {
+		fs->flags &= ~EXT2_FLAG_DIRTY;
+		ext2fs_free(fs);
+		return ret;
+	}
+	for (g = 0; g < fs->group_desc_count; g++)
+		if (rfl_bg_reserved(fs, g))
+			rfl_set_bg_reserved(fs, g, 0);
+	fs->super->s_feature_ro_compat &= ~EXT4_FEATURE_RO_COMPAT_REFLINK;
+	fs->super->s_feature_ro_compat |= EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS;
+	ext2fs_mark_super_dirty(fs);
+	ext2fs_mark_bb_dirty(fs);
+	/* a temporary file: no fsync */
+	ret = ext2fs_close2(fs, EXT2_FLAG_FLUSH_NO_SYNC);
+	if (ret)
+		ext2fs_free(fs);	/* close frees only on success */
+	return ret;
+}
+
+/* The sharing counted back into the repaired snapshot */
+static errcode_t enable_snapshot(const char *img)
+{
+	struct rfl_fs *rfs;
+	errcode_t ret;
+
+	ret = rfl_open(img, RFL_OPEN_RW | RFL_OPEN_NO_FEATURE, NULL, &rfs);
+	if (ret)
+		return ret;
+	ret = rfl_enable_shared(rfs, NULL, NULL);
+	if (ret) {
+		rfl_abandon(rfs);
+		return ret;
+	}
+	return rfl_close(rfs);
+}
+
+/*
+ * Every block the round trip changed in the snapshot (against a second
+ * snapshot left as e2image made it: a hole reads as zeros in both, so
+ * file data the snapshot never held is never written), written to the
+ * image through the checker's channel (and its undo file).
+ */
+static errcode_t copy_back(struct checker *c, const struct snap *s,
+			   unsigned long long *nr)
+{
+	ext2_filsys fs = c->fs;
+	unsigned int bs = fs->blocksize;
+	char *a = NULL, *b = NULL, *o = NULL;
+	off_t pos = 0, end, size;
+	errcode_t ret = 0;
+	blk64_t blk;
+	int fd, fo;
+
+	fd = open(s->img, O_RDONLY);
+	if (fd < 0)
+		return errno;
+	fo = open(s->orig, O_RDONLY);
+	if (fo < 0) {
+		close(fd);
+		return errno;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	ret = ext2fs_get_mem(bs, &a);
+	if (!ret)
+		ret = ext2fs_get_mem(bs, &b);
+	if (!ret)
+		ret = ext2fs_get_mem(bs, &o);
+	while (!ret && pos < size) {
+		pos = lseek(fd, pos, SEEK_DATA);
+		if (pos < 0)
+			break;		/* ENXIO: no more data */
+		end = lseek(fd, pos, SEEK_HOLE);
+		if (end < 0)
+			end = size;
+		for (blk = pos / bs; !ret && (off_t)(blk * bs) < end; blk++) {
+			if (blk >= ext2fs_blocks_count(fs->super))
+				break;
+			if (pread(fd, a, bs, blk * bs) != (ssize_t)bs) {
+				ret = EXT2_ET_SHORT_READ;
+				break;
+			}
+			/* past the copy's end, or a hole: zeros */
+			memset(o, 0, bs);
+			if (pread(fo, o, bs, blk * bs) < 0) {
+				ret = errno;
+				break;
+			}
+			if (!memcmp(a, o, bs))
+				continue;
+			ret = io_channel_read_blk64(fs->io, blk, 1, b);
+			if (ret || !memcmp(a, b, bs))
+				continue;
+			ret = io_channel_write_blk64(fs->io, blk, 1, a);
+			(*nr)++;
+		}
+		pos = end;
+	}
+	if (!ret)
+		ret = io_channel_flush(fs->io);
+	ext2fs_free_mem(&a);
+	ext2fs_free_mem(&b);
+	ext2fs_free_mem(&o);
+	close(fd);
+	close(fo);
+	return ret;
+}
+
+/* The image as it is now on disk: what the snapshot copies */
+static errcode_t write_out(struct checker *c)
+{
+	errcode_t ret;
+
+	if (!c->changed)
+		return 0;
+	ret = ext2fs_flush(c->fs);
+	if (!ret)
+		ret = io_channel_flush(c->fs->io);
+	return ret;
+}
+
+/* Did the repair leave the image clean?  The whole check, -n, quietly */
+static bool clean_after(struct checker *c)
+{
+	struct rfl_check_opts o = *c->o;
+	FILE *null = fopen("/dev/null", "w");
+	int code;
+
+	if (!null)
+		return false;
+	o.mode = RFL_NO;
+	o.undo_file = NULL;
+	o.progress_fd = -1;
+	o.verbose = false;
+	o.out = null;
+	o.err = null;
+	code = rfl_check_run(&o);
+	fclose(null);
+	return code == RFL_EXIT_OK;
+}
+
+static void cleanup(struct snap *s)
+{
+	unlink(s->img);
+	unlink(s->orig);
+	unlink(s->out);
+	rmdir(s->dir);
+}
+
+void rfl_ck_stock(struct checker *c)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct rfl_pctx pctx = { .dev = c->o->device };
+	enum rfl_answer_mode mode = c->o->mode;
+	unsigned long long nr = 0;
+	char *e2image[] = { "e2image", "-r", (char *)c->o->device, NULL,
+			    NULL };
+	char *e2fsck[] = { "e2fsck", "-fn", NULL, NULL };
+	struct rfl_range *resv = NULL;
+	size_t nr_resv = 0;
+	struct snap s;
+	char *text = NULL;
+	errcode_t ret;
+	dgrp_t fg;
+	int code;
+
+	/*
+	 * -y stays -y for what e2fsck repairs (unreadable inodes made this
+	 * run read-only), but metadata of a newer version forbids writing
+	 */
+	for (fg = 0; fg < c->rfs->nr_flex; fg++)
+		if (c->unsure[fg] == 2)
+			mode = RFL_NO;
+	c->ctx.mode = mode;
+	if (!tmp || !*tmp || strlen(tmp) > 40)
+		tmp = "/tmp";
+	snprintf(s.dir, sizeof(s.dir), "%s/reflinkck.XXXXXX", tmp);
+	if (!mkdtemp(s.dir)) {
+		rfl_ck_fail(c, errno, "making a directory for the snapshot");
+		return;
+	}
+	snprintf(s.img, sizeof(s.img), "%s/snapshot", s.dir);
+	snprintf(s.out, sizeof(s.out), "%s/output", s.dir);
+	snprintf(s.orig, sizeof(s.orig), "%s/orig", s.dir);
+	e2image[3] = s.img;
+	e2fsck[2] = s.img;
+
+	if (mode != RFL_NO) {
+		ret = write_out(c);
+		if (ret) {
+			rfl_ck_fail(c, ret, "writing the image out");
+			goto out;
+		}
+	}
+	code = run(e2image, s.out);
+	if (code) {
+		text = read_output(&s, c->o->device);
+		pctx.str = text ? text : "";
+		pctx.expected = code;
+		rfl_fix_problem(&c->ctx, PR_6_NO_SNAPSHOT, &pctx);
+		c->ctx.left++;
+		goto out;
+	}
+	ret = reserves(c, &resv, &nr_resv);
+	if (!ret)
+		ret = present(s.img, c->fs->io, resv, nr_resv);
+	if (ret) {
+		pctx.err = ret;
+		rfl_fix_problem(&c->ctx, PR_6_NO_PRESENT, &pctx);
+		c->ctx.left++;
+		goto out;
+	}
+	code = run(e2fsck, s.out);
+	if (!code)
+		goto out;
+	text = read_output(&s, c->o->device);
+	pctx.str = text ? text : "";
+	pctx.expected = code;
+	/* 12: e2fsck -n stops at damage it would have to salvage */
+	if (code < 0 || !(code & 4)) {
+		rfl_fix_problem(&c->ctx, PR_6_STOCK_FAILED, &pctx);
+		c->ctx.left++;
+		goto out;
+	}
+	if (!rfl_fix_problem(&c->ctx, PR_6_STOCK, &pctx))
+		goto out;
+
+	/*
+	 * What the image holds, to tell what the round trip changes: a
+	 * second snapshot (the image is held open and unchanged since),
+	 * made only when there is something to repair
+	 */
+	e2image[3] = s.orig;
+	code = run(e2image, s.out);
+	if (code) {
+		rfl_ck_fail(c, EXT2_ET_SHORT_READ, "copying the image again");
+		goto out;
+	}
+
+	/* the round trip, on the snapshot; what it changes is written */
+	e2fsck[1] = mode == RFL_PREEN ? "-fp" : "-fy";
+	code = run(e2fsck, s.out);
+	free(text);
+	text = read_output(&s, c->o->device);
+	pctx.str = text ? text : "";
+	pctx.expected = code;
+	if (code < 0 || code > 2) {
+		rfl_fix_problem(&c->ctx, PR_6_STOCK_LEFT, &pctx);
+		c->ctx.left++;
+		goto out;
+	}
+	ret = enable_snapshot(s.img);
+	if (!ret)
+		ret = copy_back(c, &s, &nr);
+	if (ret) {
+		rfl_ck_fail(c, ret, "writing the stock repair to the image");
+		goto out;
+	}
+	c->stock_written = true;
+	pctx.found = nr;
+	rfl_problem_fixed(&c->ctx, PR_6_STOCK, &pctx);
+	if (!clean_after(c)) {
+		rfl_fix_problem(&c->ctx, PR_6_NOT_CLEAN, &pctx);
+		c->ctx.left++;
+	} else {
+		/*
+		 * what this run left was outside the feature (it stops
+		 * before the floor or the trees are left damaged): the
+		 * round trip repaired it, and the check says so
+		 */
+		c->ctx.left = 0;
+	}
+out:
+	free(text);
+	free(resv);
+	cleanup(&s);
+}

@@ -318,6 +318,7 @@ static void free_checker(struct checker *c)
 	free(c->tree_blks.v);
 	free(c->released.v);
 	free(c->xlink_ranges.v);
+	free(c->lost_meta.v);
 }
 
 static int error_exit(struct checker *c, errcode_t ret, const char *what)

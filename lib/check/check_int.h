@@ -47,6 +47,8 @@ struct checker {
 	struct blk_list resv;
 	/* shared ranges a clean tree had no record of: start, len pairs */
 	struct blk_list xlink_ranges;
+	/* flex groups whose metadata pointer the floor cleared (pass 0) */
+	struct blk_list lost_meta;
 	/*
 	 * flex groups whose tree was left damaged (1) or written by a newer
 	 * version (2): leaks not judged

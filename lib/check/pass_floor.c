@@ -188,6 +188,14 @@ static void check_csums(struct checker *c, void *buf)
 		pctx.expected = ext2fs_group_desc_csum(fs, g);
 		bad_meta = g % gpf == 0 && rfl_bg_reserved(fs, g) &&
 			   !names_meta(c, g / gpf, &blk, buf);
+		/*
+		 * The tree it pointed at is lost, not empty: its sharers
+		 * are counted again, not taken for cross-links (pass 3)
+		 */
+		if (bad_meta && rfl_ck_push_blk(&c->lost_meta, g / gpf)) {
+			rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "checking the floor");
+			return;
+		}
 		pctx.blk = rfl_bg_reserved(fs, g);
 		pctx.blk2 = g / gpf;
 		code = bad_meta ? PR_0_DESC_CSUM_META : PR_0_DESC_CSUM;

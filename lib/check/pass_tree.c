@@ -298,6 +298,17 @@ static void diff(void *priv, enum rfl_diff kind, const struct rfl_rec *e,
 	group_problem(c, code[kind], &pctx);
 }
 
+/* Did the floor clear flex group fg's metadata pointer? */
+static bool lost_meta(const struct checker *c, dgrp_t fg)
+{
+	size_t i;
+
+	for (i = 0; i < c->lost_meta.nr; i++)
+		if (c->lost_meta.v[i] == fg)
+			return true;
+	return false;
+}
+
 /* The expected records of flex group grp: [*first, *first + *nr) */
 static void group_expected(const struct checker *c, blk64_t start,
 			   blk64_t nr_blocks, size_t *first, size_t *nr)
@@ -663,6 +674,9 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 	if (pctx.str) {
 		pctx.blk = rel;
 		group_problem(c, PR_1_META_RANGE, &pctx);
+		meta_bad = true;
+	} else if (!rel && lost_meta(c, fg)) {
+		/* reported by the floor; the tree went with its pointer */
 		meta_bad = true;
 	} else {
 		ret = rfl_group_load(c->rfs, fg, &grp);

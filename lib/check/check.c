@@ -404,14 +404,6 @@ static int check_run(const struct rfl_check_opts *o)
 		return RFL_EXIT_ERROR;
 	}
 	c.fs = c.rfs->fs;
-	/*
-	 * A descriptor whose bitmap or inode table lies outside its place is
-	 * e2fsck's to relocate: repairs here would write bitmaps there
-	 * (found by tests/fuzz/fuzz_image)
-	 */
-	ret = ext2fs_check_desc(c.fs);
-	if (ret)
-		return error_exit(&c, ret, "checking the group descriptors");
 	/* bitmaps as trees of extents: memory follows the runs, not the
 	 * size of the disk (e2fsck does the same) */
 	c.fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;

@@ -602,3 +602,44 @@ ask() {
 	[[ "$output" == *"group descriptor"*"$IMG"* ]]
 	[ "$(sum "$IMG")" = "$before" ]
 }
+
+# s_first_data_block set to 9, the superblock checksum made valid again
+bad_first_data_block() {
+	python3 - "$IMG" <<'PY'
+import struct, sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc(c, d):
+    for b in d:
+        c = T[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1024)
+    sb = bytearray(f.read(1024))
+    struct.pack_into("<I", sb, 0x14, 9)
+    struct.pack_into("<I", sb, 0x3FC, crc(0xFFFFFFFF, sb[:0x3FC]))
+    f.seek(1024)
+    f.write(sb)
+PY
+}
+
+@test "a first data block mke2fs never writes: every tool refuses, nothing written" {
+	local before
+	bad_first_data_block
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[ "${#lines[@]}" -eq 1 ]
+	run "$BIN/mkreflink" -q --strip "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	run "$BIN/refdebug" -R stats "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(sum "$IMG")" = "$before" ]
+}

@@ -1417,6 +1417,17 @@ static int do_format(struct opts *o)
 			com_err(prog, errno, "while creating %s", o->dev);
 			return EXIT_FAIL;
 		}
+		/*
+		 * At its size at once: the undo io manager reads what each
+		 * write replaces, and a short read of an empty file failed
+		 * the format with -z
+		 */
+		if (o->size_arg && ftruncate(fd, (off_t)m->size)) {
+			com_err(prog, errno, "while creating %s", o->dev);
+			close(fd);
+			unlink(o->dev);
+			return EXIT_FAIL;
+		}
 		close(fd);
 		o->created = true;
 		say(o, "Creating regular file %s\n", o->dev);

@@ -465,7 +465,10 @@ answered() {
 	[ "$status" -eq 4 ]
 	answered no
 	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
-	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"y"
+	# a second y for a question the repair may raise after the first
+	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null \
+		<<<$'y
+y'
 	echo "$output"
 	[ "$status" -eq 1 ]
 	answered yes
@@ -510,9 +513,9 @@ ask() {
 	run "$BIN/reflinkck" -fn "$IMG"
 	[ "$status" -eq 4 ]
 	[[ "$output" != *"bg_reserved is 5"* ]]
-	# Enter twice: the default, yes, both times
+	# Enter for every question: the default, yes
 	cp "$BATS_TEST_TMPDIR/damaged" "$IMG"
-	ask $'\n'
+	ask $'\n\n\n\n'
 	[[ "$output" == *"Clear<y>? yes"* ]]
 	[[ "$output" == *"Rebuild<y>? yes"* ]]
 	[[ "${lines[-1]}" == "exit 1" ]]

@@ -467,8 +467,7 @@ answered() {
 	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
 	# a second y for a question the repair may raise after the first
 	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null \
-		<<<$'y
-y'
+		<<<$'y\ny'
 	echo "$output"
 	[ "$status" -eq 1 ]
 	answered yes

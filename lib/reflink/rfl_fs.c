@@ -133,7 +133,8 @@ errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 	 * by tests/fuzz).  Relocating them is e2fsck's job.
 	 */
 	if (!ret && rfs->fs->super->s_first_data_block !=
-		    (rfs->fs->blocksize == 1024 ? 1U : 0U))
+		    (rfs->fs->blocksize == 1024 &&
+		     !ext2fs_has_feature_bigalloc(rfs->fs->super) ? 1U : 0U))
 		ret = EXT2_ET_CORRUPT_SUPERBLOCK;
 	if (!ret)
 		ret = ext2fs_check_desc(rfs->fs);

@@ -1409,6 +1409,17 @@ static int do_format(struct opts *o)
 			com_err(prog, errno, "while creating %s", o->dev);
 			return EXIT_FAIL;
 		}
+		/*
+		 * At its size at once: the undo io manager reads what each
+		 * write replaces, and a short read of an empty file failed
+		 * the format with -z
+		 */
+		if (o->size_arg && ftruncate(fd, (off_t)m->size)) {
+			com_err(prog, errno, "while creating %s", o->dev);
+			close(fd);
+			unlink(o->dev);
+			return EXIT_FAIL;
+		}
 		close(fd);
 		o->created = true;
 		say(o, "Creating regular file %s\n", o->dev);
@@ -1673,6 +1684,9 @@ static int open_rw(const struct opts *o, const char *doing,
 
 	if (o->mode == MODE_ENABLE)
 		flags |= RFL_OPEN_NO_FEATURE;
+	/* strip on bad descriptors writes only the superblock (rfl_disable) */
+	if (o->mode == MODE_STRIP)
+		flags |= RFL_OPEN_BAD_DESC;
 	if (o->undo_file) {
 		if (!prepare_undo(o))
 			return EXIT_FAIL;

@@ -402,7 +402,8 @@ static int check_run(const struct rfl_check_opts *o)
 		.recheck = getenv("RFL_CHECK_RECHECK") &&
 			   !strcmp(getenv("RFL_CHECK_RECHECK"), "1"),
 	};
-	int flags = RFL_OPEN_NO_FEATURE | RFL_OPEN_ANY_SIZE, code;
+	int flags = RFL_OPEN_NO_FEATURE | RFL_OPEN_ANY_SIZE | RFL_OPEN_BAD_DESC,
+	    code;
 	errcode_t ret;
 
 	add_error_table(&et_ext2_error_table);
@@ -451,6 +452,22 @@ static int check_run(const struct rfl_check_opts *o)
 
 			rfl_fix_problem(&c.ctx, PR_3_NO_REPAIR, &pctx);
 			c.ctx.mode = RFL_NO;
+		}
+		/*
+		 * A descriptor pointing a bitmap at a file's block: writing the
+		 * bitmaps would overwrite the file (found by tests/fuzz/
+		 * fuzz_image).  Nothing is written, not even the bitmap
+		 * checksums agreed to above; pass 5 names the files.
+		 */
+		if (c.ctx.mode != RFL_NO && rfl_ck_meta_overlap(&c)) {
+			struct rfl_pctx pctx = { 0 };
+
+			rfl_fix_problem(&c.ctx, PR_3_META_NO_REPAIR, &pctx);
+			c.ctx.mode = RFL_NO;
+			c.changed = false;
+			c.ctx.fixed = 0;
+			c.fs->flags &= ~(EXT2_FLAG_BB_DIRTY | EXT2_FLAG_IB_DIRTY |
+					 EXT2_FLAG_DIRTY);
 		}
 		report_unlinked(&c);
 		rfl_ck_links(&c);

@@ -89,6 +89,12 @@ bool rfl_ck_for_runs(const struct checker *c, blk64_t start, blk64_t len,
 		     void (*fn)(void *priv, const struct rfl_run *r),
 		     void *priv);
 
+/*
+ * Does a file's data lie on fs metadata?  (Index and xattr blocks are
+ * not looked at: the resize inode legitimately holds metadata blocks.)
+ */
+bool rfl_ck_meta_overlap(const struct checker *c);
+
 /* Record the first operational error; returns ret */
 errcode_t rfl_ck_fail(struct checker *c, errcode_t ret, const char *what);
 

@@ -485,7 +485,7 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	grp->tree.height = 0;
 	grp->tree.nr_records = 0;
 	grp->tree.nr_nodes = 0;
-	l = (struct loader){ .rec = c->exp + e0, .nr = ne,
+	l = (struct loader){ .rec = ne ? c->exp + e0 : NULL, .nr = ne,
 			     .first = grp->first };
 	ret = rfl_group_bulk_load(grp, ne, REBUILD_FILL, load_next, &l);
 	if (ret) {
@@ -719,9 +719,10 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 			return;
 		/* Pass 3: both ways against the files */
 		c->tree_clean = !c->bad;
+		/* (no expected records: exp may be NULL, no offset on it) */
 		if (!n)
-			rfl_compare_records(c->exp + e0, ne, c->found,
-					    c->nr_found, diff, c);
+			rfl_compare_records(ne ? c->exp + e0 : NULL, ne,
+					    c->found, c->nr_found, diff, c);
 	} else if (ne) {
 		/* the tree is lost with its metadata: say what it must hold */
 		pctx.expected = ne;

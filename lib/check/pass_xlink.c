@@ -247,6 +247,18 @@ static bool meets_owned(const struct checker *ck, struct meet_walk *w,
 	       (w->o < s->nr_owned && s->owned[w->o].start < start + len);
 }
 
+bool rfl_ck_meta_overlap(const struct checker *c)
+{
+	const struct rfl_scan *s = &c->scan;
+	size_t i;
+
+	for (i = 0; i < s->nr_runs; i++)
+		if (e2fs_meta_map_overlaps(c->rfs->meta_map, s->runs[i].start,
+					   s->runs[i].len))
+			return true;
+	return false;
+}
+
 /*
  * A file's data over fs metadata or over a block another inode holds
  * outside its extents (an index, xattr or block-mapped block): e2fsck's

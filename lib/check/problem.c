@@ -174,6 +174,11 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "record counts them, which no crash leaves (docs/FORMAT.md 7.5): "
 	  "cross-linked files",
 	  "Rebuild", NULL, 0 },
+	{ PR_3_META_NO_REPAIR,
+	  "file data and fs metadata (a bitmap, an inode table) claim the "
+	  "same blocks: nothing is written, bitmaps would land on a file; "
+	  "run e2fsck after mkreflink --strip\n",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_3_EXTRA,
 	  "flex group %g: extra refcount record %b+%l count %f, "
 	  "no file shares it",

@@ -84,6 +84,12 @@ struct rfl_fs {
 #define RFL_OPEN_DESC_ON_DEMAND	0x8
 #define RFL_OPEN_ANY_SIZE	0x10	/* RW even on a device shorter than
 					 * the fs (the caller's floor judges) */
+/*
+ * Open even when ext2fs_check_desc() refuses the descriptors: for a
+ * caller that judges them itself and writes nothing through them
+ * (reflinkck's floor; --strip, which then writes only the superblock)
+ */
+#define RFL_OPEN_BAD_DESC	0x20
 
 /*
  * The io manager of read-only opens (rfl_roio.c): pread only, never an

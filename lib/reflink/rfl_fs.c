@@ -142,6 +142,18 @@ errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 		ret = rfl_check_features(rfs->fs);
 	if (!ret && (flags & RFL_OPEN_RW) && !(flags & RFL_OPEN_ANY_SIZE))
 		ret = check_device_size(rfs->fs, device);
+	/*
+	 * What libext2fs trusts when it sizes and reads the bitmaps: a first
+	 * data block other than mke2fs's overruns its buffers, a bitmap or
+	 * inode table out of place is written where it points (both found
+	 * by tests/fuzz).  Relocating them is e2fsck's job.
+	 */
+	if (!ret && rfs->fs->super->s_first_data_block !=
+		    (rfs->fs->blocksize == 1024 &&
+		     !ext2fs_has_feature_bigalloc(rfs->fs->super) ? 1U : 0U))
+		ret = EXT2_ET_CORRUPT_SUPERBLOCK;
+	if (!ret && !(flags & RFL_OPEN_BAD_DESC))
+		ret = ext2fs_check_desc(rfs->fs);
 	if (ret)
 		goto fail;
 

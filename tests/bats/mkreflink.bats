@@ -710,3 +710,15 @@ big_image() {
 	[ "$(dumpe2fs -h "$IMG" 2>/dev/null |
 	     awk -F: '/^Flex block group size/ { print $2 + 0 }')" = 4 ]
 }
+
+@test "format with -z of a file that does not exist yet: made, and undone to zeroes" {
+	run "$BIN" -q -z "$IMG.undo" "$IMG" 64M
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %s "$IMG")" -eq $((64 << 20)) ]
+	run "$HELPERS/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+	run e2undo "$IMG.undo" "$IMG"
+	[ "$status" -eq 0 ]
+	cmp -n $((64 << 20)) "$IMG" /dev/zero
+}

@@ -465,7 +465,9 @@ answered() {
 	[ "$status" -eq 4 ]
 	answered no
 	cmp "$IMG" "$BATS_TEST_TMPDIR/damaged"
-	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null <<<"y"
+	# a second y for a question the repair may raise after the first
+	run timeout 120 script -qec "'$BIN/reflinkck' -f '$IMG'" /dev/null \
+		<<<$'y\ny'
 	echo "$output"
 	[ "$status" -eq 1 ]
 	answered yes
@@ -510,9 +512,9 @@ ask() {
 	run "$BIN/reflinkck" -fn "$IMG"
 	[ "$status" -eq 4 ]
 	[[ "$output" != *"bg_reserved is 5"* ]]
-	# Enter twice: the default, yes, both times
+	# Enter for every question: the default, yes
 	cp "$BATS_TEST_TMPDIR/damaged" "$IMG"
-	ask $'\n'
+	ask $'\n\n\n\n'
 	[[ "$output" == *"Clear<y>? yes"* ]]
 	[[ "$output" == *"Rebuild<y>? yes"* ]]
 	[[ "${lines[-1]}" == "exit 1" ]]
@@ -602,5 +604,64 @@ ask() {
 	[ "$status" -eq 4 ]
 	[[ "$output" == *"Corrupt group descriptor"* ]]
 	[[ "$output" == *"e2fsck -fy $IMG"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
+# s_first_data_block set to 9, the superblock checksum made valid again
+bad_first_data_block() {
+	python3 - "$IMG" <<'PY'
+import struct, sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc(c, d):
+    for b in d:
+        c = T[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1024)
+    sb = bytearray(f.read(1024))
+    struct.pack_into("<I", sb, 0x14, 9)
+    struct.pack_into("<I", sb, 0x3FC, crc(0xFFFFFFFF, sb[:0x3FC]))
+    f.seek(1024)
+    f.write(sb)
+PY
+}
+
+@test "a first data block mke2fs never writes: every tool refuses, nothing written" {
+	local before
+	bad_first_data_block
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	# the banner, as e2fsck prints it, then one line
+	[ "${#lines[@]}" -eq 2 ]
+	run "$BIN/mkreflink" -q --strip "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	run "$BIN/refdebug" -R stats "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
+@test "a block bitmap placed on a file's data: -fy writes nothing, exit 4" {
+	local before blk
+	blk=$(first_record | awk '{ print $1 + 1 + 7 }')
+	# group 0's bg_block_bitmap_lo (descriptor at block 2)
+	python3 -c "
+import struct, sys
+f = open(sys.argv[1], 'r+b'); f.seek(2 * 1024)
+f.write(struct.pack('<I', int(sys.argv[2])))" "$IMG" "$blk"
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"file data and fs metadata"*"nothing is written"* ]]
+	[[ "$output" == *"inode 12 maps blocks"* ]]
 	[ "$(sum "$IMG")" = "$before" ]
 }

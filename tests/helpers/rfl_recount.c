@@ -686,7 +686,8 @@ static void check_bitmap(void)
 	blk64_t b, end, last;
 	size_t i;
 
-	qsort(tree.v, tree.nr, sizeof(blk64_t), cmp_blk);
+	if (tree.nr)
+		qsort(tree.v, tree.nr, sizeof(blk64_t), cmp_blk);
 	for (i = 0; !crash_mode && i < tree.nr; i++)
 		if (mappers(t[i], NULL))
 			differ("tree block %llu is mapped by a file",
@@ -761,8 +762,11 @@ int main(int argc, char **argv)
 		read_trees();
 	if (!crash_mode)
 		read_files();
-	qsort(mapped.v, mapped.nr, sizeof(blk64_t), cmp_blk);
-	qsort(recs.v, recs.nr, sizeof(struct rec), cmp_rec);
+	/* (an empty list may have no array: qsort wants one) */
+	if (mapped.nr)
+		qsort(mapped.v, mapped.nr, sizeof(blk64_t), cmp_blk);
+	if (recs.nr)
+		qsort(recs.v, recs.nr, sizeof(struct rec), cmp_rec);
 	if (!crash_mode) {
 		shared = compare();
 		check_flags();

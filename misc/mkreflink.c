@@ -1685,7 +1685,7 @@ static int open_rw(const struct opts *o, const char *doing,
 	if (o->mode == MODE_ENABLE)
 		flags |= RFL_OPEN_NO_FEATURE;
 	/* strip on bad descriptors writes only the superblock (rfl_disable) */
-	if (o->mode == MODE_STRIP)
+	if (o->mode == MODE_STRIP && !o->unshare)
 		flags |= RFL_OPEN_BAD_DESC;
 	if (o->undo_file) {
 		if (!prepare_undo(o))
@@ -1812,7 +1812,7 @@ static int do_strip(struct opts *o)
 	dgrp_t nr_flex = 0;
 	errcode_t ret;
 
-	if (precheck(o, doing, 0, &nr_flex))
+	if (precheck(o, doing, o->unshare ? 0 : RFL_OPEN_BAD_DESC, &nr_flex))
 		return EXIT_FAIL;
 #ifndef HAVE_RFL_UNSHARE_ALL
 	if (o->unshare) {

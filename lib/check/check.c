@@ -464,6 +464,7 @@ static int check_run(const struct rfl_check_opts *o)
 
 			rfl_fix_problem(&c.ctx, PR_3_META_NO_REPAIR, &pctx);
 			c.ctx.mode = RFL_NO;
+			c.meta_overlap = true;
 			c.changed = false;
 			c.ctx.fixed = 0;
 			c.fs->flags &= ~(EXT2_FLAG_BB_DIRTY | EXT2_FLAG_IB_DIRTY |

@@ -47,6 +47,8 @@ struct checker {
 	struct blk_list resv;
 	/* shared ranges a clean tree had no record of: start, len pairs */
 	struct blk_list xlink_ranges;
+	/* file data under fs metadata: nothing may be written (pass 6 too) */
+	bool meta_overlap;
 	/* flex groups whose metadata pointer the floor cleared (pass 0) */
 	struct blk_list lost_meta;
 	/*

@@ -433,6 +433,9 @@ void rfl_ck_stock(struct checker *c)
 	for (fg = 0; fg < c->rfs->nr_flex; fg++)
 		if (c->unsure[fg] == 2)
 			mode = RFL_NO;
+	/* bitmaps would land on a file's data: e2fsck alone, after strip */
+	if (c->meta_overlap)
+		mode = RFL_NO;
 	c->ctx.mode = mode;
 	if (!tmp || !*tmp || strlen(tmp) > 40)
 		tmp = "/tmp";

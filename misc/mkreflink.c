@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include <popt.h>
 #include <uuid/uuid.h>
 
+#include "check/check.h"
 #include "mkfs/rfl_mkfs.h"
 #include "populate/rfl_populate.h"
 #include "dedup/rfl_dedup.h"
@@ -629,6 +631,10 @@ static void other_option(struct opts *o, struct parse_state *st, int c,
 	case OPT_MIN_RUN:
 		o->min_run = (unsigned int)parse_uint("minimum run", arg,
 						      32768);
+		if (!o->min_run) {
+			fail("invalid minimum run %s (at least 1 block)", arg);
+			exit(EXIT_FAIL);
+		}
 		break;
 	case OPT_HELP:
 		usage();
@@ -1600,6 +1606,70 @@ static errcode_t shared_features(ext2_filsys fs)
  * Everything that would make enable refuse, checked on a read-only open
  * so a refusal leaves no trace, not even an undo file.
  */
+/* Stock e2fsck -fn's exit status on dev, its output thrown away */
+static int stock_check(const char *dev)
+{
+	int status, fd;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("e2fsck", "e2fsck", "-fn", dev, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * --enable and --dedup allocate from the block bitmap and give files new
+ * extent trees: a bitmap that calls a file's block free would put the
+ * metadata block, the reserve or a new tree over its data.  resize2fs
+ * asks for a fresh e2fsck -f for the same reason; this runs the check
+ * itself, read-only: stock e2fsck on an image without reflink,
+ * reflinkck's passes on one that has it.
+ */
+static bool checked_clean(const struct opts *o, bool has_feature)
+{
+	struct rfl_check_opts co = {
+		.device = o->dev, .mode = RFL_NO, .progress_fd = -1,
+		.prog = prog,
+	};
+	const char *tool = has_feature ? "reflinkck" : "e2fsck";
+	FILE *null;
+	int rc;
+
+	if (has_feature) {
+		null = fopen("/dev/null", "w");
+		if (!null)
+			return false;
+		co.out = co.err = null;
+		rc = rfl_check_run(&co);
+		fclose(null);
+	} else {
+		rc = stock_check(o->dev);
+	}
+	if (!rc)
+		return true;
+	if (rc < 0 || rc == 127)
+		fail("%s: could not run %s -fn on it; nothing was written "
+		     "(-F skips the check)", o->dev, tool);
+	else
+		fail("%s: %s -fn finds damage (exit %d): repair it first "
+		     "(%s), or force with -F; nothing was written", o->dev,
+		     tool, rc, has_feature ? "reflinkck -fy" : "e2fsck -f");
+	return false;
+}
+
 static int precheck(const struct opts *o, const char *doing, int flags,
 		    dgrp_t *nr_flex)
 {
@@ -1660,6 +1730,14 @@ static int precheck(const struct opts *o, const char *doing, int flags,
 		rfl_abandon(rfs);
 		fail("%s is not clean; run e2fsck -f first (or -F)", o->dev);
 		return EXIT_FAIL;
+	}
+	if (!o->force && (o->mode == MODE_ENABLE || o->mode == MODE_DEDUP)) {
+		bool has = rfl_has_feature(rfs->fs);
+
+		rfl_abandon(rfs);
+		rfs = NULL;
+		if (!checked_clean(o, has))
+			return EXIT_FAIL;
 	}
 	rfl_abandon(rfs);
 	return EXIT_OK;

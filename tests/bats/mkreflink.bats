@@ -295,6 +295,26 @@ tree_sums() {
 	done
 }
 
+@test "enable and dedup refuse a bitmap that calls a file's blocks free" {
+	local blk before
+	mktree "$BATS_TEST_TMPDIR/src"
+	mkimg 64M -t ext4 -O 64bit -d "$BATS_TEST_TMPDIR/src"
+	# the first data blocks of /sub/big, freed in the bitmap by stock
+	# debugfs: e2fsck -fn sees it, and so must the enable
+	blk=$(debugfs -R 'bmap /sub/big 0' "$IMG" 2>/dev/null)
+	[ -n "$blk" ] && [ "$blk" -gt 0 ]
+	debugfs -w -R "freeb $blk 8" "$IMG"
+	before=$(sha256sum <"$IMG")
+	for args in "--enable" "--enable --dedup" "--enable -n"; do
+		# shellcheck disable=SC2086
+		run "$BIN" $args "$IMG"
+		echo "[$args] $output"
+		[ "$status" -eq 1 ]
+		[[ $output == *"e2fsck -fn finds damage"*"nothing was written"* ]]
+		[ "$(sha256sum <"$IMG")" = "$before" ]
+	done
+}
+
 @test "enable on a stock image that was mounted and written by the kernel" {
 	need_loop
 	mkimg 256M -t ext4

@@ -27,7 +27,13 @@ errcode_t rfl_check_features(ext2_filsys fs)
 		return RFL_ET_BIGALLOC;
 	if (sb->s_feature_ro_compat & EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS)
 		return RFL_ET_SHARED_BLOCKS;
-	if ((__u64)e2fs_flex_group_size(fs) * sb->s_blocks_per_group >
+	/*
+	 * The field as written (FORMAT.md 1), not the flex group size
+	 * e2fs_flex_group_size() caps at the group count: a flipped
+	 * s_log_groups_per_flex on a small image is still refused
+	 */
+	if (sb->s_log_groups_per_flex >= 32 ||
+	    ((__u64)1 << sb->s_log_groups_per_flex) * sb->s_blocks_per_group >
 	    0x100000000ull)
 		return RFL_ET_FLEXBG_TOO_BIG;
 	return 0;

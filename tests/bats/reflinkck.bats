@@ -649,6 +649,37 @@ PY
 	[ "$(sum "$IMG")" = "$before" ]
 }
 
+@test "a flex group span over 2^32 blocks (s_log_groups_per_flex 22): exit 8, nothing written" {
+	local before
+	# s_log_groups_per_flex (0x174), the superblock checksum made valid
+	python3 - "$IMG" <<'PY'
+import struct, sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc(c, d):
+    for b in d:
+        c = T[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1024)
+    sb = bytearray(f.read(1024))
+    sb[0x174] = 22  # 2^22 groups of 2048 blocks: 2^33
+    struct.pack_into("<I", sb, 0x3FC, crc(0xFFFFFFFF, sb[:0x3FC]))
+    f.seek(1024)
+    f.write(sb)
+PY
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[[ "$output" == *"lex"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
 @test "a block bitmap placed on a file's data: -fy writes nothing, exit 4" {
 	local before blk
 	blk=$(first_record | awk '{ print $1 + 1 + 7 }')

@@ -65,7 +65,8 @@ static const struct rfl_problem_ent problem_table[] = {
 	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_0_RECOVER_CLEARED,
 	  "\nTo keep the sharing (counted again from the files; the old "
-	  "trees are freed as leaked):\n    mkreflink --enable %d\n    "
+	  "trees are freed as leaked, so -F, or --enable refuses the "
+	  "blocks e2fsck calls leaked):\n    mkreflink -F --enable %d\n    "
 	  "reflinkck -fy %d\nor to finish the strip (stock e2fsck frees the "
 	  "old trees):\n    e2fsck -fy %d",
 	  NULL, NULL, PR_MSG_ONLY },
@@ -74,7 +75,8 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "stock e2fsck from cloning the shared blocks apart:\n    debugfs "
 	  "-w -R 'feature shared_blocks' %d\nThen, to keep the sharing "
 	  "(counted again from the files; the old trees are freed as "
-	  "leaked):\n    mkreflink --enable %d\n    reflinkck -fy %d\nor to "
+	  "leaked, so -F):\n    mkreflink -F --enable %d\n    reflinkck -fy "
+	  "%d\nor to "
 	  "finish the strip (stock e2fsck frees the old trees):\n    "
 	  "e2fsck -fy %d",
 	  NULL, NULL, PR_MSG_ONLY },

@@ -10,20 +10,6 @@
 
 #include "populate/pop_int.h"
 
-static errcode_t link_in(struct ctx *c, ext2_ino_t dir, const char *name,
-			 ext2_ino_t ino, int ft)
-{
-	errcode_t ret;
-
-	ret = ext2fs_link(c->fs, dir, name, ino, ft);
-	if (ret == EXT2_ET_DIR_NO_SPACE) {
-		ret = ext2fs_expand_dir(c->fs, dir);
-		if (!ret)
-			ret = ext2fs_link(c->fs, dir, name, ino, ft);
-	}
-	return ret;
-}
-
 static int old_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct old_ent *)a)->name,
@@ -43,15 +29,9 @@ static int old_collect(struct ext2_dir_entry *de, int offset, int blocksize,
 	if (!de->inode || (len == 1 && de->name[0] == '.') ||
 	    (len == 2 && de->name[0] == '.' && de->name[1] == '.'))
 		return 0;
-	if (w->nr_old == w->max_old) {
-		size_t n = w->max_old ? w->max_old * 2 : 16;
-
-		o = realloc(w->old, n * sizeof(*o));
-		if (!o)
-			return DIRENT_ABORT;
-		w->old = o;
-		w->max_old = n;
-	}
+	if (rfl_vec_grow((void **)&w->old, &w->max_old, w->nr_old,
+			 sizeof(*w->old)))
+		return DIRENT_ABORT;
 	o = &w->old[w->nr_old];
 	o->name = strndup(de->name, (size_t)len);
 	if (!o->name)
@@ -210,15 +190,9 @@ errcode_t pop_later_add(struct ctx *c, ext2_ino_t dir, const char *name,
 {
 	struct later *l;
 
-	if (c->nr_later == c->max_later) {
-		size_t n = c->max_later ? c->max_later * 2 : 64;
-
-		l = realloc(c->later, n * sizeof(*l));
-		if (!l)
-			return EXT2_ET_NO_MEMORY;
-		c->later = l;
-		c->max_later = n;
-	}
+	if (rfl_vec_grow((void **)&c->later, &c->max_later, c->nr_later,
+			 sizeof(*c->later)))
+		return EXT2_ET_NO_MEMORY;
 	l = &c->later[c->nr_later];
 	memset(l, 0, sizeof(*l));
 	l->name = strdup(name);
@@ -248,7 +222,7 @@ errcode_t pop_dirw_add(struct ctx *c, struct dirw *w, const char *name,
 	if (w->defer)
 		return pop_later_add(c, w->ino, name, ino, ft, NULL);
 	if (w->slow)
-		return link_in(c, w->ino, name, ino, ft);
+		return rfl_link(c->fs, w->ino, name, ino, ft);
 	de = (struct ext2_dir_entry *)(w->buf + w->last);
 	ret = ext2fs_get_rec_len(fs, de, &rl);
 	if (ret)

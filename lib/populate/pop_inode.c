@@ -130,15 +130,9 @@ errcode_t pop_alloc_inode(struct ctx *c, ext2_ino_t dir, int mode,
 {
 	errcode_t ret;
 
-	if (c->nr_inos == c->max_inos) {
-		size_t n = c->max_inos ? c->max_inos * 2 : 1024;
-		ext2_ino_t *v = realloc(c->inos, n * sizeof(*v));
-
-		if (!v)
-			return EXT2_ET_NO_MEMORY;
-		c->inos = v;
-		c->max_inos = n;
-	}
+	if (rfl_vec_grow((void **)&c->inos, &c->max_inos, c->nr_inos,
+			 sizeof(*c->inos)))
+		return EXT2_ET_NO_MEMORY;
 	ret = ext2fs_new_inode(c->fs, dir, mode, NULL, ino);
 	if (!ret)
 		c->inos[c->nr_inos++] = *ino;

@@ -13,6 +13,7 @@
 #include "populate/rfl_populate.h"
 #include "dedup/blkhash.h"
 #include "dedup/refload.h"
+#include "util/vec.h"
 
 /* Blocks read from a file at a time, and written to the image at a time */
 #define CHUNK_BLOCKS	256

@@ -8,19 +8,11 @@
 
 #include "populate/pop_int.h"
 
-static int ino_cmp(const void *a, const void *b)
-{
-	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Every owner of a block someone else maps gets EXT4_REFLINK_FL too */
 errcode_t pop_flag_owners(struct ctx *c)
 {
-	struct ext2_inode_large in;
 	size_t i, n = 0, max = 0, lo, hi, mid;
-	ext2_ino_t *inos = NULL, last = 0;
+	ext2_ino_t *inos = NULL;
 	errcode_t ret = 0;
 
 	if (!c->refs.nr)
@@ -45,35 +37,15 @@ errcode_t pop_flag_owners(struct ctx *c)
 				continue;
 			if (n && inos[n - 1] == c->owners.v[lo].ino)
 				continue;
-			if (n == max) {
-				void *v;
-
-				max = max ? max * 2 : 256;
-				v = realloc(inos, max * sizeof(*inos));
-				if (!v) {
-					free(inos);
-					return EXT2_ET_NO_MEMORY;
-				}
-				inos = v;
+			if (rfl_vec_grow((void **)&inos, &max, n,
+					 sizeof(*inos))) {
+				free(inos);
+				return EXT2_ET_NO_MEMORY;
 			}
 			inos[n++] = c->owners.v[lo].ino;
 		}
 	}
-	qsort(inos, n, sizeof(*inos), ino_cmp);
-	for (i = 0; !ret && i < n; i++) {
-		if (inos[i] == last)
-			continue;
-		last = inos[i];
-		ret = ext2fs_read_inode_full(c->fs, last,
-					     (struct ext2_inode *)&in,
-					     sizeof(in));
-		if (ret)
-			break;
-		in.i_flags |= EXT4_REFLINK_FL;
-		ret = ext2fs_write_inode_full(c->fs, last,
-					      (struct ext2_inode *)&in,
-					      sizeof(in));
-	}
+	ret = rfl_flag_inodes(c->fs, inos, n);
 	free(inos);
 	return ret;
 }

@@ -8,6 +8,7 @@
 
 #include "e2fs_host.h"
 #include "e2fs_meta_int.h"
+#include "util/vec.h"
 
 /*
  * The bitmap already keeps the allocator off metadata on a consistent fs;
@@ -18,7 +19,6 @@ static errcode_t meta_push(struct e2fs_meta_map *m, blk64_t first,
 			   blk64_t last, blk64_t start, blk64_t len)
 {
 	blk64_t end;
-	errcode_t ret;
 
 	if (!len)
 		return 0;
@@ -36,16 +36,8 @@ static errcode_t meta_push(struct e2fs_meta_map *m, blk64_t first,
 			m->runs[m->nr - 1].len = end - m->runs[m->nr - 1].start;
 		return 0;
 	}
-	if (m->nr == m->cap) {
-		unsigned int ncap = m->cap ? m->cap * 2 : 32;
-
-		/* resize_array's prototype and body disagree on order */
-		ret = ext2fs_resize_mem(m->cap * sizeof(*m->runs),
-					ncap * sizeof(*m->runs), &m->runs);
-		if (ret)
-			return ret;
-		m->cap = ncap;
-	}
+	if (rfl_vec_grow((void **)&m->runs, &m->cap, m->nr, sizeof(*m->runs)))
+		return EXT2_ET_NO_MEMORY;
 	m->runs[m->nr].start = start;
 	m->runs[m->nr].len = end - start;
 	m->nr++;

@@ -17,7 +17,8 @@ struct meta_run {
 
 struct e2fs_meta_map {
 	struct meta_run *runs;
-	unsigned int nr, cap;
+	unsigned int nr;
+	size_t cap;
 };
 
 /* [start, start + len) clipped to [first, last); start 0 is "none" */

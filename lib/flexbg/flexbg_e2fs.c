@@ -8,6 +8,12 @@
 #include "refcount/refcount_rec.h"
 #include "reflink_err.h"
 
+/* The descriptor fields FORMAT.md 4.1 names, at the offsets it states */
+static_assert(offsetof(struct ext4_group_desc, bg_checksum) == 0x1e,
+	      "bg_checksum");
+static_assert(offsetof(struct ext4_group_desc, bg_reserved) == 0x3c,
+	      "bg_reserved");
+
 dgrp_t e2fs_flex_group_size(ext2_filsys fs)
 {
 	unsigned int log = fs->super->s_log_groups_per_flex;

@@ -201,11 +201,11 @@ void do_flexbg(RD_ARGS)
 	if (ext4_rfx_check(buf, rd_block_size(), rd.rfs->csum_seed, blk, fg,
 			   &p) && p.slot >= 0)
 		printf("check: FAIL: %s in slot %d (expected %llu, found "
-		       "%llu)\n", rd_rfx_problem(p.code), p.slot,
+		       "%llu)\n", ext4_rfx_problem_words(p.code), p.slot,
 		       (ull)p.expected, (ull)p.found);
 	else if (p.code != EXT4_RFX_OK)
 		printf("check: FAIL: %s (expected %llu, found %llu)\n",
-		       rd_rfx_problem(p.code), (ull)p.expected,
+		       ext4_rfx_problem_words(p.code), (ull)p.expected,
 		       (ull)p.found);
 	else
 		printf("check: ok\n");

@@ -19,35 +19,6 @@
 /* Bulk-load fill: room for later shares without splitting at once */
 #define REBUILD_FILL	75
 
-static const char *btree_problem_name(enum ext4_btree_problem_code code)
-{
-	static const char *const names[] = {
-		[EXT4_BTREE_BAD_MAGIC] = "bad magic",
-		[EXT4_BTREE_BAD_CSUM] = "bad checksum",
-		[EXT4_BTREE_BAD_BLOCKNR] = "wrong own block number",
-		[EXT4_BTREE_BAD_OWNER] = "wrong owner",
-		[EXT4_BTREE_BAD_TREE_TYPE] = "wrong tree type",
-		[EXT4_BTREE_BAD_LEVEL] = "wrong level",
-		[EXT4_BTREE_BAD_GEOMETRY] = "wrong geometry",
-		[EXT4_BTREE_BAD_NR_ENTRIES] = "bad entry count",
-		[EXT4_BTREE_BAD_KEY_ORDER] = "keys out of order",
-		[EXT4_BTREE_KEY_OUT_OF_BOUNDS] = "key outside its parent's range",
-		[EXT4_BTREE_BAD_CHILD_PTR] = "child pointer out of range",
-		[EXT4_BTREE_NODE_REACHED_TWICE] = "node reached twice",
-		[EXT4_BTREE_DIRTY_TAIL] = "unused space not zero",
-		[EXT4_BTREE_BAD_RESERVED] = "reserved field not zero",
-		[EXT4_BTREE_READ_ERROR] = "read error",
-		[EXT4_BTREE_BAD_RECORD_COUNT] = "record count differs from the root slot",
-		[EXT4_BTREE_BAD_NODE_COUNT] = "node count differs from the root slot",
-		[EXT4_BTREE_BAD_HEIGHT] = "bad height",
-		[EXT4_BTREE_BAD_GENERATION] = "written after the last commit",
-	};
-
-	if ((unsigned int)code < EXT4_BTREE_PROBLEM_MAX && names[code])
-		return names[code];
-	return "unknown problem";
-}
-
 static const char *record_problem_name(enum ext4_refcount_problem rp)
 {
 	switch (rp) {
@@ -118,41 +89,19 @@ static int v_report(void *priv, const struct ext4_btree_problem *p)
 		 */
 		if (c->node_problems)
 			return rfl_ck_stop(c);
-		pctx.str = describe(c, btree_problem_name(p->code),
+		pctx.str = describe(c, ext4_btree_problem_words(p->code),
 				    p->expected, p->found, false);
 		group_problem(c, PR_2_TREE_COUNTS, &pctx);
 		return rfl_ck_stop(c);
 	}
 	c->node_problems++;
-	pctx.str = describe(c, btree_problem_name(p->code), p->expected,
+	pctx.str = describe(c, ext4_btree_problem_words(p->code), p->expected,
 			    p->found, p->code == EXT4_BTREE_BAD_MAGIC ||
 			    p->code == EXT4_BTREE_BAD_CSUM);
 	group_problem(c, PR_2_TREE, &pctx);
 	if (damaged_node(p->code))
 		c->err = rfl_ck_push_blk(&c->damaged, p->blocknr);
 	return rfl_ck_stop(c);
-}
-
-static const char *rfx_problem_name(enum ext4_rfx_problem_code code)
-{
-	static const char *const names[] = {
-		[EXT4_RFX_BAD_MAGIC] = "bad magic",
-		[EXT4_RFX_BAD_CSUM] = "bad checksum",
-		[EXT4_RFX_BAD_VERSION] = "unsupported version",
-		[EXT4_RFX_BAD_NR_SLOTS] = "wrong number of root slots",
-		[EXT4_RFX_BAD_FLEX_GROUP] = "names another flex group",
-		[EXT4_RFX_BAD_BLOCKNR] = "wrong own block number",
-		[EXT4_RFX_BAD_RESERVED] =
-			"flags, a reserved field or the tail not zero",
-		[EXT4_RFX_UNKNOWN_SLOT_TYPE] = "root slot of an unknown type",
-		[EXT4_RFX_BAD_SLOT] = "bad root slot",
-		[EXT4_RFX_DUP_SLOT] = "two root slots of one type",
-		[EXT4_RFX_BAD_RESV] = "version 2 without a reserve",
-	};
-
-	if ((unsigned int)code <= EXT4_RFX_BAD_RESV && names[code])
-		return names[code];
-	return "unknown problem";
 }
 
 /* Why the metadata block at blk did not load, in words */
@@ -174,12 +123,13 @@ static const char *meta_problem(struct checker *c, blk64_t blk, dgrp_t fg,
 	ext2fs_free_mem(&buf);
 	if (mp.slot >= 0 && mp.field)
 		snprintf(what, sizeof(what), "%s %d: %s",
-			 rfx_problem_name(mp.code), mp.slot, mp.field);
+			 ext4_rfx_problem_words(mp.code), mp.slot, mp.field);
 	else if (mp.slot >= 0)
 		snprintf(what, sizeof(what), "%s (slot %d)",
-			 rfx_problem_name(mp.code), mp.slot);
+			 ext4_rfx_problem_words(mp.code), mp.slot);
 	else
-		snprintf(what, sizeof(what), "%s", rfx_problem_name(mp.code));
+		snprintf(what, sizeof(what), "%s",
+			 ext4_rfx_problem_words(mp.code));
 	if (mp.expected == mp.found) {
 		snprintf(c->desc, sizeof(c->desc), "%s", what);
 		return c->desc;

@@ -101,6 +101,7 @@ errcode_t rd_walk_group(struct rd_walk *w, u32 fg)
 	errcode_t ret = 0;
 	unsigned int i;
 	char why[128];
+	blk64_t blk;
 
 	w->fg = fg;
 	w->root = 0;
@@ -113,15 +114,19 @@ errcode_t rd_walk_group(struct rd_walk *w, u32 fg)
 	fm = malloc(rd_block_size());
 	if (!fm)
 		return EXT2_ET_NO_MEMORY;
-	if (!rd_load_meta(fg, fm, &w->meta_blk)) {
-		if (w->meta_blk)
-			w->bad(w, w->meta_blk, -1,
-			       "bg_reserved points outside the flex group "
-			       "or the block cannot be read");
+	/* A damaged block is walked as far as it can be trusted */
+	if (rfl_fg_read_meta(rd_fs(), rd.rfs->csum_seed, fg, fm, &blk, &p) &&
+	    p.code == EXT4_RFX_OK) {
+		w->meta_blk = rd_meta_block(fg);
+		w->bad(w, w->meta_blk, -1,
+		       "bg_reserved points outside the flex group "
+		       "or the block cannot be read");
 		goto out;
 	}
-	if (ext4_rfx_check(fm, rd_block_size(), rd.rfs->csum_seed,
-			   w->meta_blk, fg, &p)) {
+	w->meta_blk = blk;
+	if (!blk)
+		goto out;
+	if (p.code != EXT4_RFX_OK) {
 		snprintf(why, sizeof(why), "metadata block: %s",
 			 ext4_rfx_problem_words(p.code));
 		w->bad(w, w->meta_blk, -1, why);

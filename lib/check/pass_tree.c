@@ -104,23 +104,22 @@ static int v_report(void *priv, const struct ext4_btree_problem *p)
 	return rfl_ck_stop(c);
 }
 
-/* Why the metadata block at blk did not load, in words */
-static const char *meta_problem(struct checker *c, blk64_t blk, dgrp_t fg,
+/* Why flex group fg's metadata block did not load, in words */
+static const char *meta_problem(struct checker *c, dgrp_t fg,
 				errcode_t load_err)
 {
 	struct ext4_rfx_problem mp;
 	char what[96];
+	blk64_t blk;
 	void *buf;
 
 	if (ext2fs_get_mem(c->fs->blocksize, &buf))
 		return error_message(load_err);
-	if (io_channel_read_blk64(c->fs->io, blk, 1, buf) ||
-	    !ext4_rfx_check(buf, c->fs->blocksize, c->rfs->csum_seed, blk, fg,
-			    &mp)) {
-		ext2fs_free_mem(&buf);
-		return error_message(load_err);
-	}
+	rfl_fg_read_meta(c->fs, c->rfs->csum_seed, fg, buf, &blk, &mp);
 	ext2fs_free_mem(&buf);
+	/* Not read, or no problem in the block: the loader's words */
+	if (!blk || mp.code == EXT4_RFX_OK)
+		return error_message(load_err);
 	if (mp.slot >= 0 && mp.field)
 		snprintf(what, sizeof(what), "%s %d: %s",
 			 ext4_rfx_problem_words(mp.code), mp.slot, mp.field);
@@ -517,10 +516,9 @@ void rfl_ck_newer(struct checker *c)
 	ext2_filsys fs = c->fs;
 	struct rfl_pctx pctx = { 0 };
 	struct ext4_rfx_problem mp;
-	blk64_t first, blk;
 	unsigned int n = 0;
+	blk64_t blk;
 	void *buf;
-	__u32 rel;
 	dgrp_t fg;
 
 	if (ext2fs_get_mem(fs->blocksize, &buf)) {
@@ -528,13 +526,9 @@ void rfl_ck_newer(struct checker *c)
 		return;
 	}
 	for (fg = 0; fg < c->rfs->nr_flex; fg++) {
-		rel = rfl_bg_reserved(fs, fg * e2fs_flex_group_size(fs));
-		first = e2fs_flex_group_first_block(fs, fg);
-		blk = first + rel;
-		if (!rel || rel >= e2fs_flex_group_blocks(fs, fg) ||
-		    io_channel_read_blk64(fs->io, blk, 1, buf) ||
-		    !ext4_rfx_check(buf, fs->blocksize, c->rfs->csum_seed, blk,
-				    fg, &mp))
+		/* Absent or sound: 0; unreadable: mp.code stays EXT4_RFX_OK */
+		if (!rfl_fg_read_meta(fs, c->rfs->csum_seed, fg, buf, &blk,
+				      &mp))
 			continue;
 		if (mp.code != EXT4_RFX_BAD_VERSION &&
 		    !(mp.code == EXT4_RFX_UNKNOWN_SLOT_TYPE &&
@@ -543,7 +537,7 @@ void rfl_ck_newer(struct checker *c)
 		c->unsure[fg] = 2;
 		pctx.fg = fg;
 		pctx.blk = blk;
-		pctx.str = meta_problem(c, blk, fg, RFL_ET_BAD_VERSION);
+		pctx.str = meta_problem(c, fg, RFL_ET_BAD_VERSION);
 		rfl_fix_problem(&c->ctx, PR_1_NEWER, &pctx);
 		n++;
 	}
@@ -634,7 +628,7 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 		    ret == RFL_ET_BAD_VERSION || ret == RFL_ET_CORRUPT_META ||
 		    ret == EXT2_ET_SHORT_READ) {
 			pctx.blk = first + rel;
-			pctx.str = meta_problem(c, first + rel, fg, ret);
+			pctx.str = meta_problem(c, fg, ret);
 			group_problem(c, PR_1_BAD_META, &pctx);
 			meta_bad = true;
 		} else if (ret) {

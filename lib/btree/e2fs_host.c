@@ -13,7 +13,6 @@
 #include <stdlib.h>
 
 #include "e2fs_host.h"
-#include "e2fs_meta_int.h"
 #include "reflink_err.h"
 
 #define ENT_DIRTY	0x1	/* write_block called; not yet on disk */
@@ -84,44 +83,20 @@ static errcode_t to_errcode(const struct e2fs_host *h, int err)
 /* Metadata map                                                      */
 /* ---------------------------------------------------------------- */
 
-/* The host's own slice [h->first, h->end) of a whole-fs map */
-static errcode_t meta_slice(struct e2fs_host *h,
-			    const struct e2fs_meta_map *map)
-{
-	unsigned int i;
-	errcode_t ret;
-
-	for (i = e2fs_meta_lower(map, h->first);
-	     i < map->nr && map->runs[i].start < h->end; i++) {
-		ret = e2fs_meta_add(&h->meta, h->first, h->end,
-				    map->runs[i].start, map->runs[i].len);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
+/* The host's slice [h->first, h->end) of the fs metadata map */
 static errcode_t meta_build(struct e2fs_host *h,
 			    const struct e2fs_meta_map *map)
 {
-	dgrp_t size = e2fs_flex_group_size(h->fs);
-
 	if (map)
-		return meta_slice(h, map);
-	return e2fs_meta_collect(h->fs, &h->meta, h->first, h->end,
-				 (u64)h->flex_group * size,
-				 (u64)h->flex_group * size + size);
+		return e2fs_meta_map_slice(&h->meta, map, h->first, h->end);
+	return e2fs_meta_map_fill_fg(h->fs, &h->meta, h->flex_group);
 }
 
 /* The metadata run containing blk, or NULL */
-static const struct meta_run *meta_find(const struct e2fs_host *h,
-					blk64_t blk)
+static const struct e2fs_meta_run *meta_find(const struct e2fs_host *h,
+					     blk64_t blk)
 {
-	unsigned int i = e2fs_meta_lower(&h->meta, blk);
-
-	if (i < h->meta.nr && h->meta.runs[i].start <= blk)
-		return &h->meta.runs[i];
-	return NULL;
+	return e2fs_meta_map_find(&h->meta, blk);
 }
 
 bool e2fs_host_valid_block(const struct e2fs_host *h, u64 blk)
@@ -501,7 +476,7 @@ static int e2h_flush(void *host)
 /* First free, non-metadata block in [lo, hi], or 0 */
 static blk64_t find_free(struct e2fs_host *h, blk64_t lo, blk64_t hi)
 {
-	const struct meta_run *m;
+	const struct e2fs_meta_run *m;
 	blk64_t blk;
 
 	while (lo <= hi) {
@@ -739,7 +714,7 @@ static void host_free(struct e2fs_host *h)
 		next = e->hash_next;
 		ent_free(e);
 	}
-	ext2fs_free_mem(&h->meta.runs);
+	e2fs_meta_map_release(&h->meta);
 	free(h->resv_used);
 	ext2fs_free_mem(&h);
 }

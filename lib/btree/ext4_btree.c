@@ -2072,3 +2072,16 @@ long ext4_btree_verify(struct ext4_btree *tree,
 			    tree->nr_nodes);
 	return w->problems;
 }
+
+static const char *const ext4_btree_problem_table[EXT4_BTREE_PROBLEM_MAX] = {
+#define EXT4_BTREE_PROBLEM_WORDS(name, words) [EXT4_BTREE_##name] = words,
+	EXT4_BTREE_PROBLEM_LIST(EXT4_BTREE_PROBLEM_WORDS)
+#undef EXT4_BTREE_PROBLEM_WORDS
+};
+
+const char *ext4_btree_problem_words(int code)
+{
+	if (code > 0 && code < EXT4_BTREE_PROBLEM_MAX)
+		return ext4_btree_problem_table[code];
+	return "unknown problem";
+}

@@ -16,8 +16,6 @@
 #include "flexbg/flexbg_rec.h"
 #include "reflink_err.h"
 
-/* Inode flag: this inode may share blocks (docs/FORMAT.md, section 6.4) */
-#define EXT4_REFLINK_FL			0x00400000
 
 /* Stock e2fsprogs' "blocks may be shared" RO_COMPAT bit */
 #ifndef EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS

@@ -135,15 +135,11 @@ FUZZ_LIB := $(B)/fuzz/libreflink.a
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
-# Kernel-shareable code: checked freestanding against scripts/kstub
-SHARED_MAIN := lib/btree/ext4_btree.c
-SHARED_CANDIDATES := $(SHARED_MAIN) lib/refcount/refcount_rec.c \
-		     lib/flexbg/flexbg_rec.c
-SHARED_SRCS := $(wildcard $(SHARED_CANDIDATES))
-SHARED_HDR_CANDIDATES := lib/kcompat/kcompat.h lib/reflink_format.h \
-		lib/btree/ext4_btree.h lib/refcount/refcount_rec.h \
-		lib/flexbg/flexbg_rec.h
-SHARED_HDRS := $(wildcard $(SHARED_HDR_CANDIDATES))
+# Kernel-shareable code (the list is lib/SHARED): checked freestanding
+# against scripts/kstub
+SHARED_FILES := $(shell sed -e '/^\#/d' -e '/^$$/d' lib/SHARED)
+SHARED_SRCS := $(filter %.c,$(SHARED_FILES))
+SHARED_HDRS := $(filter %.h,$(SHARED_FILES))
 KCFLAGS := -D__KERNEL__ -ffreestanding -nostdinc -Iscripts/kstub -Ilib \
 	   -std=gnu11 -O2 -Wall -Wextra -Werror
 SPARSE_FLAGS := -D__KERNEL__ -nostdinc -Iscripts/kstub -Ilib \
@@ -153,8 +149,7 @@ SPARSE_FLAGS := -D__KERNEL__ -nostdinc -Iscripts/kstub -Ilib \
 # for s390x and run under qemu-user; tests/s390x/ref_crc32c.c stands in
 # for libext2fs's crc32c in test_crc32c.
 S390X_CC ?= s390x-linux-gnu-gcc
-S390X_LIB_SRCS := lib/btree/ext4_btree.c lib/btree/mem_host.c \
-		  lib/refcount/refcount_rec.c lib/flexbg/flexbg_rec.c \
+S390X_LIB_SRCS := $(SHARED_SRCS) lib/btree/mem_host.c \
 		  lib/kcompat/crc32c.c tests/s390x/ref_crc32c.c
 S390X_HDRS := $(SHARED_HDRS) lib/btree/mem_host.h lib/kcompat/crc32c.h \
 	      tests/unit/tap.h $(wildcard tests/kernel/*.[ch])
@@ -215,9 +210,7 @@ check: deps
 check-shared:
 	$(Q)mkdir -p $(B)
 	$(Q)CC='$(CC)' KCFLAGS='$(KCFLAGS)' SPARSE='$(SPARSE)' \
-	  SPARSE_FLAGS='$(SPARSE_FLAGS)' SHARED_SRCS='$(SHARED_SRCS)' \
-	  SHARED_HDRS='$(SHARED_HDRS)' SHARED_MAIN='$(SHARED_MAIN)' \
-	  OUT='$(B)/check-shared.tap' scripts/check-shared
+	  SPARSE_FLAGS='$(SPARSE_FLAGS)' OUT='$(B)/check-shared.tap' scripts/check-shared
 
 # Writes build/check-kbuild.tap and build/kbuild/main/reflink_ktest.ko
 check-kbuild:

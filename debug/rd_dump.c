@@ -21,6 +21,7 @@
 
 #include "rd_fields.h"
 #include "rd_walk.h"
+#include "util/vec.h"
 
 #define DUMP_HEADER	"# refdebug dump v1"
 
@@ -152,15 +153,9 @@ static void free_groups(struct rgroup *g, u32 n)
 
 static bool add_rec(struct rgroup *g, u32 start, u32 len, u32 count)
 {
-	if (g->nr_recs == g->max_recs) {
-		size_t n = g->max_recs ? g->max_recs * 2 : 256;
-		void *p = realloc(g->recs, n * sizeof(*g->recs));
-
-		if (!p)
-			return false;
-		g->recs = p;
-		g->max_recs = n;
-	}
+	if (rfl_vec_grow((void **)&g->recs, &g->max_recs, g->nr_recs,
+			 sizeof(*g->recs)))
+		return false;
 	g->recs[g->nr_recs].start = start;
 	g->recs[g->nr_recs].len = len;
 	g->recs[g->nr_recs].count = count;

@@ -16,19 +16,13 @@
 #include "refdebug.h"
 #include "rd_exts.h"
 #include "reflink/rfl_json.h"
+#include "util/vec.h"
 
 static int add_ext(struct ext_list *l, ext2_ino_t ino, ull lblk, ull pblk,
 		   ull len)
 {
-	if (l->nr == l->max) {
-		size_t n = l->max ? l->max * 2 : 256;
-		void *p = realloc(l->v, n * sizeof(*l->v));
-
-		if (!p)
-			return -1;
-		l->v = p;
-		l->max = n;
-	}
+	if (rfl_vec_grow((void **)&l->v, &l->max, l->nr, sizeof(*l->v)))
+		return -1;
 	l->v[l->nr].ino = ino;
 	l->v[l->nr].lblk = lblk;
 	l->v[l->nr].pblk = pblk;
@@ -547,8 +541,6 @@ static errcode_t create_file(ext2_ino_t dir, const char *name,
 			     ext2_ino_t *inop)
 {
 	ext2_filsys fs = rd_fs();
-	struct ext2_inode inode;
-	ext2_extent_handle_t h;
 	ext2_ino_t ino;
 	errcode_t ret;
 
@@ -557,30 +549,7 @@ static errcode_t create_file(ext2_ino_t dir, const char *name,
 		return EXT2_ET_FILE_EXISTS;
 	if (ret != EXT2_ET_FILE_NOT_FOUND)
 		return ret;
-	ret = ext2fs_new_inode(fs, dir, LINUX_S_IFREG | 0644, NULL, &ino);
-	if (ret)
-		return ret;
-	memset(&inode, 0, sizeof(inode));
-	inode.i_mode = LINUX_S_IFREG | 0644;
-	inode.i_links_count = 1;
-	/* the handle writes an empty extent root into i_block */
-	ret = ext2fs_extent_open2(fs, ino, &inode, &h);
-	if (ret)
-		return ret;
-	ext2fs_extent_free(h);
-	ret = ext2fs_write_new_inode(fs, ino, &inode);
-	if (ret)
-		return ret;
-	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
-	ret = ext2fs_link(fs, dir, name, ino, EXT2_FT_REG_FILE);
-	if (ret == EXT2_ET_DIR_NO_SPACE) {
-		ret = ext2fs_expand_dir(fs, dir);
-		if (!ret)
-			ret = ext2fs_link(fs, dir, name, ino,
-					  EXT2_FT_REG_FILE);
-	}
-	*inop = ino;
-	return ret;
+	return rfl_create_file(fs, dir, name, inop);
 }
 
 /* cp HOSTFILE FILE: a plain copy of a host file into the image */

@@ -159,6 +159,7 @@ void do_flexbg(RD_ARGS)
 {
 	struct ext4_rfx_problem p = { .code = EXT4_RFX_OK };
 	u32 fg, stored, csum;
+	blk64_t mblk;
 	ull blk;
 	char *buf;
 	errcode_t ret;
@@ -176,17 +177,19 @@ void do_flexbg(RD_ARGS)
 		printf("no metadata block\n");
 		return;
 	}
-	if (blk >= rd_flex_first(fg) + rd_flex_len(fg)) {
-		rd_err(argv[0], "flex group %u: bg_reserved %u is outside the "
-		       "flex group", fg, rd_bg_reserved(fg));
-		return;
-	}
 	buf = malloc(rd_block_size());
 	if (!buf)
 		return;
-	ret = rd_read_block(blk, buf);
-	if (ret) {
-		rd_com_err(argv[0], ret, "block %llu", blk);
+	/* A problem in the block is printed below, not refused */
+	ret = rfl_fg_read_meta(rd_fs(), rd.rfs->csum_seed, fg, buf, &mblk,
+			       &p);
+	if (ret && p.code == EXT4_RFX_OK) {
+		if (!mblk)
+			rd_err(argv[0], "flex group %u: bg_reserved %u is "
+			       "outside the flex group", fg,
+			       rd_bg_reserved(fg));
+		else
+			rd_com_err(argv[0], ret, "block %llu", blk);
 		goto out;
 	}
 	printf("metadata block %llu\n", blk);
@@ -198,14 +201,13 @@ void do_flexbg(RD_ARGS)
 	else
 		printf("checksum: INVALID (stored 0x%08x, computed 0x%08x)\n",
 		       stored, csum);
-	if (ext4_rfx_check(buf, rd_block_size(), rd.rfs->csum_seed, blk, fg,
-			   &p) && p.slot >= 0)
+	if (p.code != EXT4_RFX_OK && p.slot >= 0)
 		printf("check: FAIL: %s in slot %d (expected %llu, found "
-		       "%llu)\n", rd_rfx_problem(p.code), p.slot,
+		       "%llu)\n", ext4_rfx_problem_words(p.code), p.slot,
 		       (ull)p.expected, (ull)p.found);
 	else if (p.code != EXT4_RFX_OK)
 		printf("check: FAIL: %s (expected %llu, found %llu)\n",
-		       rd_rfx_problem(p.code), (ull)p.expected,
+		       ext4_rfx_problem_words(p.code), (ull)p.expected,
 		       (ull)p.found);
 	else
 		printf("check: ok\n");

@@ -8,67 +8,6 @@
 
 #include "rd_walk.h"
 
-static const char *const btree_problems[EXT4_BTREE_PROBLEM_MAX] = {
-	[EXT4_BTREE_BAD_MAGIC] = "bad magic",
-	[EXT4_BTREE_BAD_CSUM] = "bad checksum",
-	[EXT4_BTREE_BAD_BLOCKNR] = "bn_blocknr is not its own block",
-	[EXT4_BTREE_BAD_OWNER] = "bad owner",
-	[EXT4_BTREE_BAD_TREE_TYPE] = "bad tree type",
-	[EXT4_BTREE_BAD_LEVEL] = "bad level",
-	[EXT4_BTREE_BAD_GEOMETRY] = "bad geometry",
-	[EXT4_BTREE_BAD_NR_ENTRIES] = "bad entry count",
-	[EXT4_BTREE_BAD_KEY_ORDER] = "keys out of order",
-	[EXT4_BTREE_KEY_OUT_OF_BOUNDS] = "key outside the parent's range",
-	[EXT4_BTREE_BAD_CHILD_PTR] = "bad child pointer",
-	[EXT4_BTREE_NODE_REACHED_TWICE] = "node reached twice",
-	[EXT4_BTREE_DIRTY_TAIL] = "unused space not zero",
-	[EXT4_BTREE_BAD_RESERVED] = "reserved field not zero",
-	[EXT4_BTREE_READ_ERROR] = "read error",
-	[EXT4_BTREE_BAD_RECORD_COUNT] = "record count differs from the slot",
-	[EXT4_BTREE_BAD_NODE_COUNT] = "node count differs from the slot",
-	[EXT4_BTREE_BAD_HEIGHT] = "bad height",
-	[EXT4_BTREE_BAD_GENERATION] = "generation after the last commit",
-};
-
-const char *rd_btree_problem(int code)
-{
-	if (code > 0 && code < EXT4_BTREE_PROBLEM_MAX && btree_problems[code])
-		return btree_problems[code];
-	return "unknown problem";
-}
-
-const char *rd_rfx_problem(int code)
-{
-	switch (code) {
-	case EXT4_RFX_OK:
-		return "ok";
-	case EXT4_RFX_BAD_MAGIC:
-		return "bad magic";
-	case EXT4_RFX_BAD_CSUM:
-		return "bad checksum";
-	case EXT4_RFX_BAD_VERSION:
-		return "unsupported version";
-	case EXT4_RFX_BAD_NR_SLOTS:
-		return "bad number of slots";
-	case EXT4_RFX_BAD_FLEX_GROUP:
-		return "bad flex group";
-	case EXT4_RFX_BAD_BLOCKNR:
-		return "fm_blocknr is not its own block";
-	case EXT4_RFX_BAD_RESERVED:
-		return "flags, reserved field or tail not zero";
-	case EXT4_RFX_UNKNOWN_SLOT_TYPE:
-		return "unknown slot type";
-	case EXT4_RFX_BAD_SLOT:
-		return "bad root slot";
-	case EXT4_RFX_DUP_SLOT:
-		return "two slots of one type";
-	case EXT4_RFX_BAD_RESV:
-		return "version 2 without a reserve";
-	default:
-		return "unknown problem";
-	}
-}
-
 bool rd_load_meta(u32 fg, void *buf, ull *blk)
 {
 	*blk = rd_meta_block(fg);
@@ -123,7 +62,7 @@ static errcode_t walk_node(struct rd_walk *w, ull blk, int level)
 	}
 	if (ext4_btree_check_node(&w->tree, buf, blk, level, &p)) {
 		snprintf(why, sizeof(why), "%s, not descended",
-			 rd_btree_problem(p.code));
+			 ext4_btree_problem_words(p.code));
 		w->bad(w, blk, level, why);
 		goto out;
 	}
@@ -162,6 +101,7 @@ errcode_t rd_walk_group(struct rd_walk *w, u32 fg)
 	errcode_t ret = 0;
 	unsigned int i;
 	char why[128];
+	blk64_t blk;
 
 	w->fg = fg;
 	w->root = 0;
@@ -174,17 +114,21 @@ errcode_t rd_walk_group(struct rd_walk *w, u32 fg)
 	fm = malloc(rd_block_size());
 	if (!fm)
 		return EXT2_ET_NO_MEMORY;
-	if (!rd_load_meta(fg, fm, &w->meta_blk)) {
-		if (w->meta_blk)
-			w->bad(w, w->meta_blk, -1,
-			       "bg_reserved points outside the flex group "
-			       "or the block cannot be read");
+	/* A damaged block is walked as far as it can be trusted */
+	if (rfl_fg_read_meta(rd_fs(), rd.rfs->csum_seed, fg, fm, &blk, &p) &&
+	    p.code == EXT4_RFX_OK) {
+		w->meta_blk = rd_meta_block(fg);
+		w->bad(w, w->meta_blk, -1,
+		       "bg_reserved points outside the flex group "
+		       "or the block cannot be read");
 		goto out;
 	}
-	if (ext4_rfx_check(fm, rd_block_size(), rd.rfs->csum_seed,
-			   w->meta_blk, fg, &p)) {
+	w->meta_blk = blk;
+	if (!blk)
+		goto out;
+	if (p.code != EXT4_RFX_OK) {
 		snprintf(why, sizeof(why), "metadata block: %s",
-			 rd_rfx_problem(p.code));
+			 ext4_rfx_problem_words(p.code));
 		w->bad(w, w->meta_blk, -1, why);
 		/* without the magic nothing in it can be trusted */
 		if (p.code == EXT4_RFX_BAD_MAGIC)

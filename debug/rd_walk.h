@@ -34,10 +34,6 @@ struct rd_walk {
 /* Walk flex group fg; returns 0 or an errcode_t for a failed read/alloc */
 errcode_t rd_walk_group(struct rd_walk *w, u32 fg);
 
-/* Words for the verifiers' problem codes */
-const char *rd_btree_problem(int code);
-const char *rd_rfx_problem(int code);
-
 /* Load fg's metadata block raw into buf (block size); false if none */
 bool rd_load_meta(u32 fg, void *buf, ull *blk);
 

@@ -270,7 +270,7 @@ static errcode_t open_verify(u32 *bad_fg, ull *bad_blk, const char **why)
 		if (op.nr) {
 			if (op.first.blocknr)
 				*bad_blk = op.first.blocknr;
-			*why = rd_btree_problem(op.first.code);
+			*why = ext4_btree_problem_words(op.first.code);
 			return RFL_ET_CORRUPT_TREE;
 		}
 	}

@@ -3,8 +3,9 @@
  * reflink_format.h - every on-disk structure of the ext4 reflink feature.
  *
  * docs/FORMAT.md is the specification; this header is its C form.  Each
- * structure has a static_assert on its size so a layout change cannot
- * slip in unnoticed.  All multi-byte fields are little endian.
+ * structure has static_asserts on its size and on every field offset the
+ * specification's tables state, so a layout change cannot slip in
+ * unnoticed.  All multi-byte fields are little endian.
  */
 #ifndef REFLINK_FORMAT_H
 #define REFLINK_FORMAT_H
@@ -13,6 +14,12 @@
 
 /* Superblock s_feature_ro_compat bit (first bit unused by Linux 6.x) */
 #define EXT4_FEATURE_RO_COMPAT_REFLINK		0x00020000
+
+/*
+ * Inode i_flags bit: this inode may share blocks (FORMAT.md 6.3).  It was
+ * EXT4_EOFBLOCKS_FL, retired from Linux in 2.6.38.
+ */
+#define EXT4_REFLINK_FL			0x00400000
 
 /* ---------------------------------------------------------------- */
 /* Per-flex-group metadata block                                     */
@@ -45,6 +52,14 @@ struct ext4_rfx_root {
 	__le64	rr_nodes;	/* blocks the tree occupies */
 };
 static_assert(sizeof(struct ext4_rfx_root) == 32, "ext4_rfx_root size");
+static_assert(offsetof(struct ext4_rfx_root, rr_type) == 0x00, "rr_type");
+static_assert(offsetof(struct ext4_rfx_root, rr_height) == 0x02,
+	      "rr_height");
+static_assert(offsetof(struct ext4_rfx_root, rr_flags) == 0x04, "rr_flags");
+static_assert(offsetof(struct ext4_rfx_root, rr_root) == 0x08, "rr_root");
+static_assert(offsetof(struct ext4_rfx_root, rr_records) == 0x10,
+	      "rr_records");
+static_assert(offsetof(struct ext4_rfx_root, rr_nodes) == 0x18, "rr_nodes");
 
 struct ext4_rfx_block {
 	__le32	fm_magic;	/* 0x00 EXT4_RFX_MAGIC */
@@ -68,14 +83,29 @@ struct ext4_rfx_block {
 	/* 0x140 .. end of block: must be 0 */
 };
 static_assert(sizeof(struct ext4_rfx_block) == 320, "ext4_rfx_block size");
+static_assert(offsetof(struct ext4_rfx_block, fm_magic) == 0x00, "fm_magic");
+static_assert(offsetof(struct ext4_rfx_block, fm_checksum) == 0x04,
+	      "fm_checksum");
+static_assert(offsetof(struct ext4_rfx_block, fm_version) == 0x08,
+	      "fm_version");
+static_assert(offsetof(struct ext4_rfx_block, fm_nr_slots) == 0x0a,
+	      "fm_nr_slots");
+static_assert(offsetof(struct ext4_rfx_block, fm_flex_group) == 0x0c,
+	      "fm_flex_group");
+static_assert(offsetof(struct ext4_rfx_block, fm_blocknr) == 0x10,
+	      "fm_blocknr");
+static_assert(offsetof(struct ext4_rfx_block, fm_generation) == 0x18,
+	      "fm_generation");
+static_assert(offsetof(struct ext4_rfx_block, fm_flags) == 0x20, "fm_flags");
+static_assert(offsetof(struct ext4_rfx_block, fm_reserved0) == 0x24,
+	      "fm_reserved0");
 static_assert(offsetof(struct ext4_rfx_block, fm_resv_start) == 0x28,
-	      "fm_resv_start offset");
+	      "fm_resv_start");
 static_assert(offsetof(struct ext4_rfx_block, fm_resv_len) == 0x2c,
-	      "fm_resv_len offset");
+	      "fm_resv_len");
 static_assert(offsetof(struct ext4_rfx_block, fm_reserved) == 0x30,
-	      "fm_reserved offset");
-static_assert(offsetof(struct ext4_rfx_block, fm_roots) == 0x40,
-	      "fm_roots offset");
+	      "fm_reserved");
+static_assert(offsetof(struct ext4_rfx_block, fm_roots) == 0x40, "fm_roots");
 
 /* ---------------------------------------------------------------- */
 /* Generic B-tree node                                               */
@@ -107,6 +137,30 @@ struct ext4_btree_node_head {
 };
 static_assert(sizeof(struct ext4_btree_node_head) == 48,
 	      "ext4_btree_node_head size");
+static_assert(offsetof(struct ext4_btree_node_head, bn_magic) == 0x00,
+	      "bn_magic");
+static_assert(offsetof(struct ext4_btree_node_head, bn_checksum) == 0x04,
+	      "bn_checksum");
+static_assert(offsetof(struct ext4_btree_node_head, bn_blocknr) == 0x08,
+	      "bn_blocknr");
+static_assert(offsetof(struct ext4_btree_node_head, bn_generation) == 0x10,
+	      "bn_generation");
+static_assert(offsetof(struct ext4_btree_node_head, bn_owner) == 0x18,
+	      "bn_owner");
+static_assert(offsetof(struct ext4_btree_node_head, bn_tree_type) == 0x1c,
+	      "bn_tree_type");
+static_assert(offsetof(struct ext4_btree_node_head, bn_level) == 0x1e,
+	      "bn_level");
+static_assert(offsetof(struct ext4_btree_node_head, bn_nr_entries) == 0x20,
+	      "bn_nr_entries");
+static_assert(offsetof(struct ext4_btree_node_head, bn_max_entries) == 0x22,
+	      "bn_max_entries");
+static_assert(offsetof(struct ext4_btree_node_head, bn_key_size) == 0x24,
+	      "bn_key_size");
+static_assert(offsetof(struct ext4_btree_node_head, bn_val_size) == 0x26,
+	      "bn_val_size");
+static_assert(offsetof(struct ext4_btree_node_head, bn_reserved) == 0x28,
+	      "bn_reserved");
 
 /* ---------------------------------------------------------------- */
 /* Refcount tree records                                             */
@@ -128,5 +182,10 @@ struct ext4_refcount_val {
 	__le32	rv_count;	/* >= 2 */
 };
 static_assert(sizeof(struct ext4_refcount_val) == 8, "refcount val size");
+static_assert(offsetof(struct ext4_refcount_key, rk_start) == 0x0,
+	      "rk_start");
+static_assert(offsetof(struct ext4_refcount_val, rv_len) == 0x0, "rv_len");
+static_assert(offsetof(struct ext4_refcount_val, rv_count) == 0x4,
+	      "rv_count");
 
 #endif /* REFLINK_FORMAT_H */

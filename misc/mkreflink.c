@@ -39,12 +39,7 @@
 #include "reflink/rfl.h"
 #include "reflink/rfl_space.h"
 
-#if defined(__has_include)
-#if __has_include("reflink/rfl_share.h")
 #include "reflink/rfl_share.h"
-#define HAVE_RFL_UNSHARE_ALL 1
-#endif
-#endif
 
 #define MKREFLINK_VERSION	"0.1"
 #define MKREFLINK_DATE		"23-Nov-2025"
@@ -1892,13 +1887,6 @@ static int do_strip(struct opts *o)
 
 	if (precheck(o, doing, o->unshare ? 0 : RFL_OPEN_BAD_DESC, &nr_flex))
 		return EXIT_FAIL;
-#ifndef HAVE_RFL_UNSHARE_ALL
-	if (o->unshare) {
-		fail("--unshare is not supported yet (this build has no "
-		     "rfl_unshare_all); %s was not changed", o->dev);
-		return EXIT_FAIL;
-	}
-#endif
 	if (o->dry_run) {
 		printf("Dry run: would %sremove reflink and its metadata "
 		       "from %s.\n", o->unshare ? "unshare every file, then "
@@ -1907,7 +1895,6 @@ static int do_strip(struct opts *o)
 	}
 	if (open_rw(o, doing, &rfs))
 		return EXIT_FAIL;
-#ifdef HAVE_RFL_UNSHARE_ALL
 	if (o->unshare) {
 		say(o, "Unsharing files: ");
 		fflush(stdout);
@@ -1922,7 +1909,6 @@ static int do_strip(struct opts *o)
 		}
 		say(o, "done\n");
 	}
-#endif
 	say(o, "Removing reflink metadata: ");
 	fflush(stdout);
 	ret = rfl_disable(rfs, &shared);

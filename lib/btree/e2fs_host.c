@@ -26,17 +26,6 @@ struct e2fs_host_ent {
 	unsigned int flags;		/* ENT_* */
 };
 
-/* A run of fs metadata blocks inside the flex group */
-struct meta_run {
-	blk64_t start;
-	blk64_t len;
-};
-
-struct e2fs_meta_map {
-	struct meta_run *runs;
-	unsigned int nr, cap;
-};
-
 struct e2fs_host {
 	ext2_filsys fs;
 	dgrp_t flex_group;
@@ -94,247 +83,20 @@ static errcode_t to_errcode(const struct e2fs_host *h, int err)
 /* Metadata map                                                      */
 /* ---------------------------------------------------------------- */
 
-/*
- * The bitmap already keeps the allocator off metadata on a consistent fs;
- * this map is what keeps a corrupt tree pointer or a damaged bitmap from
- * turning into a write over an inode table or a freed bitmap block.
- */
-static errcode_t meta_push(struct e2fs_meta_map *m, blk64_t first,
-			   blk64_t last, blk64_t start, blk64_t len)
-{
-	blk64_t end;
-	errcode_t ret;
-
-	if (!len)
-		return 0;
-	end = start + len;
-	if (start < first)
-		start = first;
-	if (end > last)
-		end = last;
-	if (start >= end)
-		return 0;
-	/* contiguous with the last run: one run (memory by runs, not groups) */
-	if (m->nr && start >= m->runs[m->nr - 1].start &&
-	    start <= m->runs[m->nr - 1].start + m->runs[m->nr - 1].len) {
-		if (end > m->runs[m->nr - 1].start + m->runs[m->nr - 1].len)
-			m->runs[m->nr - 1].len = end - m->runs[m->nr - 1].start;
-		return 0;
-	}
-	if (m->nr == m->cap) {
-		unsigned int ncap = m->cap ? m->cap * 2 : 32;
-
-		/* resize_array's prototype and body disagree on order */
-		ret = ext2fs_resize_mem(m->cap * sizeof(*m->runs),
-					ncap * sizeof(*m->runs), &m->runs);
-		if (ret)
-			return ret;
-		m->cap = ncap;
-	}
-	m->runs[m->nr].start = start;
-	m->runs[m->nr].len = end - start;
-	m->nr++;
-	return 0;
-}
-
-/* A location of 0 means "none" to libext2fs */
-static errcode_t meta_add(struct e2fs_meta_map *m, blk64_t first,
-			  blk64_t last, blk64_t start, blk64_t len)
-{
-	return start ? meta_push(m, first, last, start, len) : 0;
-}
-
-static int meta_cmp(const void *a, const void *b)
-{
-	const struct meta_run *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return 0;
-}
-
-static void meta_sort(struct e2fs_meta_map *m)
-{
-	unsigned int i, j;
-
-	if (!m->nr)
-		return;
-	qsort(m->runs, m->nr, sizeof(*m->runs), meta_cmp);
-	for (i = 0, j = 1; j < m->nr; j++) {
-		struct meta_run *a = &m->runs[i], *b = &m->runs[j];
-
-		if (b->start <= a->start + a->len) {
-			if (b->start + b->len > a->start + a->len)
-				a->len = b->start + b->len - a->start;
-		} else {
-			m->runs[++i] = *b;
-		}
-	}
-	m->nr = i + 1;
-}
-
-/*
- * Collect the metadata of groups [g0, g1) that lies in [first, last):
- * superblock and descriptor copies of those groups, and the bitmaps and
- * inode tables of every group (flex_bg may pack them anywhere).
- */
-static errcode_t meta_collect(ext2_filsys fs, struct e2fs_meta_map *m,
-			      blk64_t first, blk64_t last, dgrp_t g0,
-			      dgrp_t g1)
-{
-	blk64_t sb, old_desc, new_desc, old_desc_blocks;
-	blk_t used;
-	errcode_t ret;
-	dgrp_t g;
-
-	if (g1 > fs->group_desc_count)
-		g1 = fs->group_desc_count;
-	if (ext2fs_has_feature_meta_bg(fs->super))
-		old_desc_blocks = fs->super->s_first_meta_bg;
-	else
-		old_desc_blocks = fs->desc_blocks +
-			fs->super->s_reserved_gdt_blocks;
-
-	for (g = g0; g < g1; g++) {
-		ret = ext2fs_super_and_bgd_loc2(fs, g, &sb, &old_desc,
-						&new_desc, &used);
-		if (ret)
-			return ret;
-		ret = meta_add(m, first, last, sb, 1);
-		/* with 4 KiB blocks group 0's superblock is block 0 */
-		if (!ret && g == 0 && !sb)
-			ret = meta_push(m, first, last, 0, 1);
-		if (!ret)
-			ret = meta_add(m, first, last, old_desc,
-				       old_desc_blocks);
-		if (!ret)
-			ret = meta_add(m, first, last, new_desc, 1);
-		if (ret)
-			return ret;
-	}
-	/* one kind at a time: flex_bg packs each kind in a run */
-	for (g = 0; g < fs->group_desc_count; g++) {
-		ret = meta_add(m, first, last, ext2fs_block_bitmap_loc(fs, g),
-			       1);
-		if (ret)
-			return ret;
-	}
-	for (g = 0; g < fs->group_desc_count; g++) {
-		ret = meta_add(m, first, last, ext2fs_inode_bitmap_loc(fs, g),
-			       1);
-		if (ret)
-			return ret;
-	}
-	for (g = 0; g < fs->group_desc_count; g++) {
-		ret = meta_add(m, first, last, ext2fs_inode_table_loc(fs, g),
-			       fs->inode_blocks_per_group);
-		if (ret)
-			return ret;
-	}
-	meta_sort(m);
-	return 0;
-}
-
-errcode_t e2fs_meta_map_build(ext2_filsys fs, struct e2fs_meta_map **mapp)
-{
-	struct e2fs_meta_map *m;
-	errcode_t ret;
-
-	ret = ext2fs_get_memzero(sizeof(*m), &m);
-	if (ret)
-		return ret;
-	ret = meta_collect(fs, m, 0, ext2fs_blocks_count(fs->super), 0,
-			   fs->group_desc_count);
-	if (ret) {
-		e2fs_meta_map_free(m);
-		return ret;
-	}
-	*mapp = m;
-	return 0;
-}
-
-void e2fs_meta_map_free(struct e2fs_meta_map *map)
-{
-	if (!map)
-		return;
-	ext2fs_free_mem(&map->runs);
-	ext2fs_free_mem(&map);
-}
-
-unsigned int e2fs_meta_map_nr(const struct e2fs_meta_map *map)
-{
-	return map->nr;
-}
-
-void e2fs_meta_map_run(const struct e2fs_meta_map *map, unsigned int i,
-		       blk64_t *start, blk64_t *len)
-{
-	*start = map->runs[i].start;
-	*len = map->runs[i].len;
-}
-
-/* Index of the first run ending after blk */
-static unsigned int meta_lower(const struct e2fs_meta_map *m, blk64_t blk)
-{
-	unsigned int lo = 0, hi = m->nr;
-
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-
-		if (m->runs[mid].start + m->runs[mid].len <= blk)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
-			    blk64_t len)
-{
-	unsigned int i = meta_lower(map, start);
-
-	return i < map->nr && map->runs[i].start < start + len;
-}
-
-/* The host's own slice [h->first, h->end) of a whole-fs map */
-static errcode_t meta_slice(struct e2fs_host *h,
-			    const struct e2fs_meta_map *map)
-{
-	unsigned int i;
-	errcode_t ret;
-
-	for (i = meta_lower(map, h->first);
-	     i < map->nr && map->runs[i].start < h->end; i++) {
-		ret = meta_add(&h->meta, h->first, h->end,
-			       map->runs[i].start, map->runs[i].len);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
+/* The host's slice [h->first, h->end) of the fs metadata map */
 static errcode_t meta_build(struct e2fs_host *h,
 			    const struct e2fs_meta_map *map)
 {
-	dgrp_t size = e2fs_flex_group_size(h->fs);
-
 	if (map)
-		return meta_slice(h, map);
-	return meta_collect(h->fs, &h->meta, h->first, h->end,
-			    (u64)h->flex_group * size,
-			    (u64)h->flex_group * size + size);
+		return e2fs_meta_map_slice(&h->meta, map, h->first, h->end);
+	return e2fs_meta_map_fill_fg(h->fs, &h->meta, h->flex_group);
 }
 
 /* The metadata run containing blk, or NULL */
-static const struct meta_run *meta_find(const struct e2fs_host *h,
-					blk64_t blk)
+static const struct e2fs_meta_run *meta_find(const struct e2fs_host *h,
+					     blk64_t blk)
 {
-	unsigned int i = meta_lower(&h->meta, blk);
-
-	if (i < h->meta.nr && h->meta.runs[i].start <= blk)
-		return &h->meta.runs[i];
-	return NULL;
+	return e2fs_meta_map_find(&h->meta, blk);
 }
 
 bool e2fs_host_valid_block(const struct e2fs_host *h, u64 blk)
@@ -714,7 +476,7 @@ static int e2h_flush(void *host)
 /* First free, non-metadata block in [lo, hi], or 0 */
 static blk64_t find_free(struct e2fs_host *h, blk64_t lo, blk64_t hi)
 {
-	const struct meta_run *m;
+	const struct e2fs_meta_run *m;
 	blk64_t blk;
 
 	while (lo <= hi) {
@@ -952,7 +714,7 @@ static void host_free(struct e2fs_host *h)
 		next = e->hash_next;
 		ent_free(e);
 	}
-	ext2fs_free_mem(&h->meta.runs);
+	e2fs_meta_map_release(&h->meta);
 	free(h->resv_used);
 	ext2fs_free_mem(&h);
 }

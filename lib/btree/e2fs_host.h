@@ -64,24 +64,7 @@ errcode_t e2fs_host_open(ext2_filsys fs, dgrp_t flex_group,
 			 e2fs_host_commit_fn commit_root, void *priv,
 			 struct e2fs_host **hostp);
 
-/*
- * The filesystem's metadata blocks (superblock and descriptor copies,
- * reserved descriptors, bitmaps, inode tables) as sorted runs.  Building
- * it once and passing it to e2fs_host_open2 keeps opening every flex
- * group's host linear in the number of groups.
- */
-struct e2fs_meta_map;
-errcode_t e2fs_meta_map_build(ext2_filsys fs, struct e2fs_meta_map **mapp);
-void e2fs_meta_map_free(struct e2fs_meta_map *map);
-/* Does [start, start + len) touch filesystem metadata? */
-bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
-			    blk64_t len);
-
-/* Run i (< e2fs_meta_map_nr) of the map, in block order */
-unsigned int e2fs_meta_map_nr(const struct e2fs_meta_map *map);
-void e2fs_meta_map_run(const struct e2fs_meta_map *map, unsigned int i,
-		       blk64_t *start, blk64_t *len);
-
+/* The fs metadata map (e2fs_meta_map_build) is flexbg/flexbg_e2fs.h's */
 /* e2fs_host_open with a prebuilt map (not owned; must outlive the host) */
 errcode_t e2fs_host_open2(ext2_filsys fs, dgrp_t flex_group,
 			  unsigned int cache_blocks,

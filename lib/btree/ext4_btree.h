@@ -217,28 +217,46 @@ int ext4_btree_bulk_load(struct ext4_btree *tree, u64 nr,
 /* Verification                                                      */
 /* ---------------------------------------------------------------- */
 
+/*
+ * The verifier's problems and their words, once: X(name, words) for
+ * EXT4_BTREE_<name>.  Userspace tools print the words
+ * (ext4_btree_problem_words), so reflinkck and refdebug say the same.
+ * BAD_BLOCKNR: bn_blocknr is not where the node lives; BAD_LEVEL: not the
+ * parent's level - 1 or the root height's; BAD_GEOMETRY: max entries, key
+ * or value size; BAD_NR_ENTRIES: 0, over max or under the minimum fill;
+ * NODE_REACHED_TWICE: a cycle or a shared child.
+ */
+#define EXT4_BTREE_PROBLEM_LIST(X) \
+	X(BAD_MAGIC, "bad magic") \
+	X(BAD_CSUM, "bad checksum") \
+	X(BAD_BLOCKNR, "wrong own block number") \
+	X(BAD_OWNER, "wrong owner")	/* flex group */ \
+	X(BAD_TREE_TYPE, "wrong tree type") \
+	X(BAD_LEVEL, "wrong level") \
+	X(BAD_GEOMETRY, "wrong geometry") \
+	X(BAD_NR_ENTRIES, "bad entry count") \
+	X(BAD_KEY_ORDER, "keys out of order")	/* not strictly increasing */ \
+	X(KEY_OUT_OF_BOUNDS, "key outside its parent's range") \
+	X(BAD_CHILD_PTR, "child pointer out of range") \
+	X(NODE_REACHED_TWICE, "node reached twice") \
+	X(DIRTY_TAIL, "unused space not zero") \
+	X(BAD_RESERVED, "reserved field not zero")	/* in the header */ \
+	X(READ_ERROR, "read error") \
+	X(BAD_RECORD_COUNT, "record count differs from the root slot") \
+	X(BAD_NODE_COUNT, "node count differs from the root slot") \
+	X(BAD_HEIGHT, "bad height")	/* root slot height invalid */ \
+	X(BAD_GENERATION, "written after the last commit")
+
 enum ext4_btree_problem_code {
-	EXT4_BTREE_BAD_MAGIC = 1,
-	EXT4_BTREE_BAD_CSUM,
-	EXT4_BTREE_BAD_BLOCKNR,		/* bn_blocknr is not where it lives */
-	EXT4_BTREE_BAD_OWNER,		/* flex group */
-	EXT4_BTREE_BAD_TREE_TYPE,
-	EXT4_BTREE_BAD_LEVEL,		/* not parent level - 1 / root height */
-	EXT4_BTREE_BAD_GEOMETRY,	/* max entries, key or value size */
-	EXT4_BTREE_BAD_NR_ENTRIES,	/* 0, over max, or under min fill */
-	EXT4_BTREE_BAD_KEY_ORDER,	/* keys not strictly increasing */
-	EXT4_BTREE_KEY_OUT_OF_BOUNDS,	/* outside the parent's key range */
-	EXT4_BTREE_BAD_CHILD_PTR,	/* child block out of range */
-	EXT4_BTREE_NODE_REACHED_TWICE,	/* cycle or shared child */
-	EXT4_BTREE_DIRTY_TAIL,		/* unused space not zero */
-	EXT4_BTREE_BAD_RESERVED,	/* reserved header field not zero */
-	EXT4_BTREE_READ_ERROR,
-	EXT4_BTREE_BAD_RECORD_COUNT,	/* records != root slot */
-	EXT4_BTREE_BAD_NODE_COUNT,	/* nodes != root slot */
-	EXT4_BTREE_BAD_HEIGHT,		/* root slot height invalid */
-	EXT4_BTREE_BAD_GENERATION,	/* written after the last commit */
+	EXT4_BTREE_NO_PROBLEM = 0,
+#define EXT4_BTREE_PROBLEM_ENUM(name, words) EXT4_BTREE_##name,
+	EXT4_BTREE_PROBLEM_LIST(EXT4_BTREE_PROBLEM_ENUM)
+#undef EXT4_BTREE_PROBLEM_ENUM
 	EXT4_BTREE_PROBLEM_MAX,
 };
+
+/* The words of a problem code; "unknown problem" for any other value */
+const char *ext4_btree_problem_words(int code);
 
 struct ext4_btree_problem {
 	enum ext4_btree_problem_code code;

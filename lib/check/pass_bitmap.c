@@ -191,17 +191,15 @@ static void recheck_leak(struct checker *ck, blk64_t start, blk64_t end)
 static void leaked(struct checker *ck, blk64_t start, blk64_t end)
 {
 	ext2_filsys fs = ck->fs;
-	blk64_t first = fs->super->s_first_data_block, edge;
-	blk64_t per_flex = (blk64_t)e2fs_flex_group_size(fs) *
-			   fs->super->s_blocks_per_group;
 	struct rfl_pctx pctx = { 0 };
+	blk64_t edge;
 	dgrp_t fg;
 
 	if (ck->recheck)
 		recheck_leak(ck, start, end);
 	while (start < end && !rfl_ck_stop(ck)) {
-		fg = (start - first) / per_flex;
-		edge = first + (blk64_t)(fg + 1) * per_flex;
+		fg = e2fs_flex_group_of(fs, start);
+		edge = e2fs_flex_group_first_block(fs, fg + 1);
 		if (edge > end)
 			edge = end;
 		/* a tree left damaged owns blocks we cannot see */

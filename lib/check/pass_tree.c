@@ -19,35 +19,6 @@
 /* Bulk-load fill: room for later shares without splitting at once */
 #define REBUILD_FILL	75
 
-static const char *btree_problem_name(enum ext4_btree_problem_code code)
-{
-	static const char *const names[] = {
-		[EXT4_BTREE_BAD_MAGIC] = "bad magic",
-		[EXT4_BTREE_BAD_CSUM] = "bad checksum",
-		[EXT4_BTREE_BAD_BLOCKNR] = "wrong own block number",
-		[EXT4_BTREE_BAD_OWNER] = "wrong owner",
-		[EXT4_BTREE_BAD_TREE_TYPE] = "wrong tree type",
-		[EXT4_BTREE_BAD_LEVEL] = "wrong level",
-		[EXT4_BTREE_BAD_GEOMETRY] = "wrong geometry",
-		[EXT4_BTREE_BAD_NR_ENTRIES] = "bad entry count",
-		[EXT4_BTREE_BAD_KEY_ORDER] = "keys out of order",
-		[EXT4_BTREE_KEY_OUT_OF_BOUNDS] = "key outside its parent's range",
-		[EXT4_BTREE_BAD_CHILD_PTR] = "child pointer out of range",
-		[EXT4_BTREE_NODE_REACHED_TWICE] = "node reached twice",
-		[EXT4_BTREE_DIRTY_TAIL] = "unused space not zero",
-		[EXT4_BTREE_BAD_RESERVED] = "reserved field not zero",
-		[EXT4_BTREE_READ_ERROR] = "read error",
-		[EXT4_BTREE_BAD_RECORD_COUNT] = "record count differs from the root slot",
-		[EXT4_BTREE_BAD_NODE_COUNT] = "node count differs from the root slot",
-		[EXT4_BTREE_BAD_HEIGHT] = "bad height",
-		[EXT4_BTREE_BAD_GENERATION] = "written after the last commit",
-	};
-
-	if ((unsigned int)code < EXT4_BTREE_PROBLEM_MAX && names[code])
-		return names[code];
-	return "unknown problem";
-}
-
 static const char *record_problem_name(enum ext4_refcount_problem rp)
 {
 	switch (rp) {
@@ -118,13 +89,13 @@ static int v_report(void *priv, const struct ext4_btree_problem *p)
 		 */
 		if (c->node_problems)
 			return rfl_ck_stop(c);
-		pctx.str = describe(c, btree_problem_name(p->code),
+		pctx.str = describe(c, ext4_btree_problem_words(p->code),
 				    p->expected, p->found, false);
 		group_problem(c, PR_2_TREE_COUNTS, &pctx);
 		return rfl_ck_stop(c);
 	}
 	c->node_problems++;
-	pctx.str = describe(c, btree_problem_name(p->code), p->expected,
+	pctx.str = describe(c, ext4_btree_problem_words(p->code), p->expected,
 			    p->found, p->code == EXT4_BTREE_BAD_MAGIC ||
 			    p->code == EXT4_BTREE_BAD_CSUM);
 	group_problem(c, PR_2_TREE, &pctx);
@@ -133,53 +104,31 @@ static int v_report(void *priv, const struct ext4_btree_problem *p)
 	return rfl_ck_stop(c);
 }
 
-static const char *rfx_problem_name(enum ext4_rfx_problem_code code)
-{
-	static const char *const names[] = {
-		[EXT4_RFX_BAD_MAGIC] = "bad magic",
-		[EXT4_RFX_BAD_CSUM] = "bad checksum",
-		[EXT4_RFX_BAD_VERSION] = "unsupported version",
-		[EXT4_RFX_BAD_NR_SLOTS] = "wrong number of root slots",
-		[EXT4_RFX_BAD_FLEX_GROUP] = "names another flex group",
-		[EXT4_RFX_BAD_BLOCKNR] = "wrong own block number",
-		[EXT4_RFX_BAD_RESERVED] =
-			"flags, a reserved field or the tail not zero",
-		[EXT4_RFX_UNKNOWN_SLOT_TYPE] = "root slot of an unknown type",
-		[EXT4_RFX_BAD_SLOT] = "bad root slot",
-		[EXT4_RFX_DUP_SLOT] = "two root slots of one type",
-		[EXT4_RFX_BAD_RESV] = "version 2 without a reserve",
-	};
-
-	if ((unsigned int)code <= EXT4_RFX_BAD_RESV && names[code])
-		return names[code];
-	return "unknown problem";
-}
-
-/* Why the metadata block at blk did not load, in words */
-static const char *meta_problem(struct checker *c, blk64_t blk, dgrp_t fg,
+/* Why flex group fg's metadata block did not load, in words */
+static const char *meta_problem(struct checker *c, dgrp_t fg,
 				errcode_t load_err)
 {
 	struct ext4_rfx_problem mp;
 	char what[96];
+	blk64_t blk;
 	void *buf;
 
 	if (ext2fs_get_mem(c->fs->blocksize, &buf))
 		return error_message(load_err);
-	if (io_channel_read_blk64(c->fs->io, blk, 1, buf) ||
-	    !ext4_rfx_check(buf, c->fs->blocksize, c->rfs->csum_seed, blk, fg,
-			    &mp)) {
-		ext2fs_free_mem(&buf);
-		return error_message(load_err);
-	}
+	rfl_fg_read_meta(c->fs, c->rfs->csum_seed, fg, buf, &blk, &mp);
 	ext2fs_free_mem(&buf);
+	/* Not read, or no problem in the block: the loader's words */
+	if (!blk || mp.code == EXT4_RFX_OK)
+		return error_message(load_err);
 	if (mp.slot >= 0 && mp.field)
 		snprintf(what, sizeof(what), "%s %d: %s",
-			 rfx_problem_name(mp.code), mp.slot, mp.field);
+			 ext4_rfx_problem_words(mp.code), mp.slot, mp.field);
 	else if (mp.slot >= 0)
 		snprintf(what, sizeof(what), "%s (slot %d)",
-			 rfx_problem_name(mp.code), mp.slot);
+			 ext4_rfx_problem_words(mp.code), mp.slot);
 	else
-		snprintf(what, sizeof(what), "%s", rfx_problem_name(mp.code));
+		snprintf(what, sizeof(what), "%s",
+			 ext4_rfx_problem_words(mp.code));
 	if (mp.expected == mp.found) {
 		snprintf(c->desc, sizeof(c->desc), "%s", what);
 		return c->desc;
@@ -567,10 +516,9 @@ void rfl_ck_newer(struct checker *c)
 	ext2_filsys fs = c->fs;
 	struct rfl_pctx pctx = { 0 };
 	struct ext4_rfx_problem mp;
-	blk64_t first, blk;
 	unsigned int n = 0;
+	blk64_t blk;
 	void *buf;
-	__u32 rel;
 	dgrp_t fg;
 
 	if (ext2fs_get_mem(fs->blocksize, &buf)) {
@@ -578,13 +526,9 @@ void rfl_ck_newer(struct checker *c)
 		return;
 	}
 	for (fg = 0; fg < c->rfs->nr_flex; fg++) {
-		rel = rfl_bg_reserved(fs, fg * e2fs_flex_group_size(fs));
-		first = e2fs_flex_group_first_block(fs, fg);
-		blk = first + rel;
-		if (!rel || rel >= e2fs_flex_group_blocks(fs, fg) ||
-		    io_channel_read_blk64(fs->io, blk, 1, buf) ||
-		    !ext4_rfx_check(buf, fs->blocksize, c->rfs->csum_seed, blk,
-				    fg, &mp))
+		/* Absent or sound: 0; unreadable: mp.code stays EXT4_RFX_OK */
+		if (!rfl_fg_read_meta(fs, c->rfs->csum_seed, fg, buf, &blk,
+				      &mp))
 			continue;
 		if (mp.code != EXT4_RFX_BAD_VERSION &&
 		    !(mp.code == EXT4_RFX_UNKNOWN_SLOT_TYPE &&
@@ -593,7 +537,7 @@ void rfl_ck_newer(struct checker *c)
 		c->unsure[fg] = 2;
 		pctx.fg = fg;
 		pctx.blk = blk;
-		pctx.str = meta_problem(c, blk, fg, RFL_ET_BAD_VERSION);
+		pctx.str = meta_problem(c, fg, RFL_ET_BAD_VERSION);
 		rfl_fix_problem(&c->ctx, PR_1_NEWER, &pctx);
 		n++;
 	}
@@ -684,7 +628,7 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 		    ret == RFL_ET_BAD_VERSION || ret == RFL_ET_CORRUPT_META ||
 		    ret == EXT2_ET_SHORT_READ) {
 			pctx.blk = first + rel;
-			pctx.str = meta_problem(c, first + rel, fg, ret);
+			pctx.str = meta_problem(c, fg, ret);
 			group_problem(c, PR_1_BAD_META, &pctx);
 			meta_bad = true;
 		} else if (ret) {

@@ -21,56 +21,63 @@
 
 struct rfl_problem_ent {
 	enum rfl_problem code;
+	const char *name;		/* the code's name, for the unit test */
 	const char *msg;		/* what is wrong */
 	const char *question;		/* "Fix", "Rebuild", ... */
 	const char *done;		/* what the fix did */
 	unsigned int flags;
 };
 
+/*
+ * Sorted by code; tests/unit/test_problem.c checks that, and that each
+ * name's pass matches its code's top byte.
+ */
+#define PR_ENT(code)	code, #code
+
 static const struct rfl_problem_ent problem_table[] = {
 	/* pass 0, the floor (pass_floor.c): nothing else is read before */
-	{ PR_0_SHORT_DEVICE,
+	{ PR_ENT(PR_0_SHORT_DEVICE),
 	  "the superblock says the filesystem has %e blocks of %l bytes, "
 	  "but the device holds only %f: the image is cut short (or the "
 	  "superblock is wrong); nothing is checked or written",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_0_BAD_DESC,
+	{ PR_ENT(PR_0_BAD_DESC),
 	  "group descriptors: %m (ext2fs_check_desc)%s; no bitmap, inode or "
 	  "tree is read through them, nothing is written",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_0_DESC_CSUM,
+	{ PR_ENT(PR_0_DESC_CSUM),
 	  "group %g: descriptor checksum is %f, should be %e",
 	  "Fix", "group %g: descriptor checksum set to %e", PR_PREEN_OK },
-	{ PR_0_DESC_CSUM_META,
+	{ PR_ENT(PR_0_DESC_CSUM_META),
 	  "group %g: descriptor checksum is %f, should be %e, and its "
 	  "bg_reserved %b names no metadata block of flex group %B",
 	  "Fix", "group %g: bg_reserved cleared (the tree is rebuilt from "
 	  "the files), descriptor checksum set", PR_PREEN_OK },
-	{ PR_0_FEATURE_CLEARED,
+	{ PR_ENT(PR_0_FEATURE_CLEARED),
 	  "the reflink feature is not set, but flex group %g still has its "
 	  "refcount metadata block %b (%e flex groups in all): a cleared "
 	  "feature bit, or an interrupted mkreflink --strip; nothing is "
 	  "written",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_0_RECOVER_SHORT,
+	{ PR_ENT(PR_0_RECOVER_SHORT),
 	  "\nTo check what is left (the blocks past the end are lost), give "
 	  "the image its size again:\n    truncate -s %B %d\n    reflinkck "
 	  "-fy %d",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_0_RECOVER_DESC,
+	{ PR_ENT(PR_0_RECOVER_DESC),
 	  "\nStock e2fsck repairs the descriptors from their backups once "
 	  "the feature is off; the sharing is kept as shared_blocks and "
 	  "counted again by --enable:\n    mkreflink --strip %d\n    "
 	  "e2fsck -fy %d\n    mkreflink --enable %d\n    reflinkck -fy %d",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_0_RECOVER_CLEARED,
+	{ PR_ENT(PR_0_RECOVER_CLEARED),
 	  "\nTo keep the sharing (counted again from the files; the old "
 	  "trees are freed as leaked, so -F, or --enable refuses the "
 	  "blocks e2fsck calls leaked):\n    mkreflink -F --enable %d\n    "
 	  "reflinkck -fy %d\nor to finish the strip (stock e2fsck frees the "
 	  "old trees):\n    e2fsck -fy %d",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_0_RECOVER_CLEARED_NOSB,
+	{ PR_ENT(PR_0_RECOVER_CLEARED_NOSB),
 	  "\nshared_blocks is not set either: before anything else, keep "
 	  "stock e2fsck from cloning the shared blocks apart:\n    debugfs "
 	  "-w -R 'feature shared_blocks' %d\nThen, to keep the sharing "
@@ -80,206 +87,206 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "finish the strip (stock e2fsck frees the old trees):\n    "
 	  "e2fsck -fy %d",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_1_BAD_META,
+	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_1_META_RANGE,
+	{ PR_ENT(PR_1_META_RANGE),
 	  "flex group %g: bg_reserved %b points %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_1_STRAY_RESERVED,
+	{ PR_ENT(PR_1_STRAY_RESERVED),
 	  "group %g: bg_reserved is %f, expected 0 (only the first group "
 	  "of a flex group points at its metadata block)",
 	  "Clear", "group %g: bg_reserved cleared", PR_PREEN_OK },
-	{ PR_1_UNLINKED,
-	  "inode %i is marked in use but has no links or is deleted (an "
-	  "interrupted create or unlink); run e2fsck after mkreflink --strip",
-	  "Fix", NULL, PR_NO_FIX },
-	{ PR_1_I_BLOCKS,
-	  "inode %i: i_blocks is %f, should be %e (fs blocks)",
-	  "Fix", "inode %i: i_blocks set to %e blocks", PR_PREEN_OK },
-	{ PR_1_UNNAMED,
-	  "inode %i is in use but no directory entry names it (an "
-	  "interrupted create or unlink); run e2fsck after mkreflink --strip",
-	  "Fix", NULL, PR_NO_FIX },
-	{ PR_1_LINKS,
-	  "inode %i: i_links_count is %f, %e directory entries name it",
-	  "Fix", "inode %i: i_links_count set to %e", PR_PREEN_OK },
-	{ PR_1_ENTRY_FREE,
-	  "a directory entry names inode %i, which is not in use; run e2fsck "
-	  "after mkreflink --strip",
-	  "Fix", NULL, PR_NO_FIX },
-	{ PR_1_BAD_DIR,
-	  "directory inode %i cannot be read (%m): link counts not checked; "
-	  "run e2fsck after mkreflink --strip",
-	  "Fix", NULL, PR_NO_FIX },
-	{ PR_1_SPLIT,
+	{ PR_ENT(PR_1_SPLIT),
 	  "inode %i: the extent at logical block %b (%l blocks) runs over "
 	  "the next one: an interrupted split",
 	  "Complete", "inode %i: the extent at logical block %b now has %e "
 	  "blocks", PR_PREEN_OK },
-	{ PR_1_SPLIT_FAILED,
+	{ PR_ENT(PR_1_SPLIT_FAILED),
 	  "inode %i: the split at logical block %b cannot be completed: %s",
 	  "Complete", NULL, PR_NO_FIX },
-	{ PR_1_SPLIT_LEFT,
+	{ PR_ENT(PR_1_UNLINKED),
+	  "inode %i is marked in use but has no links or is deleted (an "
+	  "interrupted create or unlink); run e2fsck after mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_ENT(PR_1_I_BLOCKS),
+	  "inode %i: i_blocks is %f, should be %e (fs blocks)",
+	  "Fix", "inode %i: i_blocks set to %e blocks", PR_PREEN_OK },
+	{ PR_ENT(PR_1_UNNAMED),
+	  "inode %i is in use but no directory entry names it (an "
+	  "interrupted create or unlink); run e2fsck after mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_ENT(PR_1_LINKS),
+	  "inode %i: i_links_count is %f, %e directory entries name it",
+	  "Fix", "inode %i: i_links_count set to %e", PR_PREEN_OK },
+	{ PR_ENT(PR_1_ENTRY_FREE),
+	  "a directory entry names inode %i, which is not in use; run e2fsck "
+	  "after mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_ENT(PR_1_BAD_DIR),
+	  "directory inode %i cannot be read (%m): link counts not checked; "
+	  "run e2fsck after mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_ENT(PR_1_SPLIT_LEFT),
 	  "%e interrupted splits left: no refcount is changed in this run\n",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_3_OVERFLOW,
-	  "flex group %g: blocks %b+%l are mapped %e times, more than a "
-	  "refcount holds; unshare some of their files",
-	  "Fix", NULL, PR_NO_FIX },
-	{ PR_1_NEWER,
+	{ PR_ENT(PR_1_NEWER),
 	  "flex group %g: metadata block %b was written by a newer version "
 	  "(%s): neither checked nor changed",
 	  "Fix", NULL, PR_NO_FIX },
-	{ PR_1_NEWER_NO_WRITE,
+	{ PR_ENT(PR_1_NEWER_NO_WRITE),
 	  "%e flex groups of a newer version: nothing is written to the "
 	  "image (docs/FORMAT.md 10)\n",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_2_TREE,
+	{ PR_ENT(PR_2_TREE),
 	  "flex group %g: refcount tree node %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_2_TREE_COUNTS,
+	{ PR_ENT(PR_2_BAD_RECORD),
+	  "flex group %g: refcount record %b+%l count %f: %s",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_ENT(PR_2_TREE_COUNTS),
 	  "flex group %g: refcount tree: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_2_RESV_RANGE,
+	{ PR_ENT(PR_2_RESV_RANGE),
 	  "flex group %g: refcount tree reserve %b+%l %s",
 	  "Move", "flex group %g: refcount tree reserve moved to %B+%L",
 	  PR_PREEN_OK },
-	{ PR_2_RESV_SIZE,
+	{ PR_ENT(PR_2_RESV_SIZE),
 	  "flex group %g: refcount tree reserve %b+%l has %f blocks, "
 	  "expected %e",
 	  "Move", "flex group %g: refcount tree reserve moved to %B+%L",
 	  PR_PREEN_OK },
-	{ PR_2_RESV_FILE,
+	{ PR_ENT(PR_2_RESV_FILE),
 	  "flex group %g: refcount tree reserve %b+%l holds blocks of a file",
 	  "Move", "flex group %g: refcount tree reserve moved to %B+%L",
 	  PR_PREEN_OK },
-	{ PR_2_RESV_UNMARKED,
+	{ PR_ENT(PR_2_RESV_UNMARKED),
 	  "flex group %g: refcount tree reserve blocks %b-%B are not marked "
 	  "in use",
 	  "Fix", "flex group %g: blocks %b-%B marked in use", PR_PREEN_OK },
-	{ PR_2_RESV_NO_ROOM,
+	{ PR_ENT(PR_2_RESV_NO_ROOM),
 	  "flex group %g: no free run of %e blocks to move the reserve to",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_2_BAD_RECORD,
-	  "flex group %g: refcount record %b+%l count %f: %s",
-	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_3_BAD_INODE,
+	{ PR_ENT(PR_3_BAD_INODE),
 	  "inode %i: its blocks cannot be read (%m); run e2fsck after "
 	  "mkreflink --strip",
 	  "Fix", NULL, PR_NO_FIX },
-	{ PR_3_MISSING,
+	{ PR_ENT(PR_3_MISSING),
 	  "flex group %g: missing refcount record %b+%l, expected count %e",
 	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_3_XLINK_NO_RECORD,
+	{ PR_ENT(PR_3_EXTRA),
+	  "flex group %g: extra refcount record %b+%l count %f, "
+	  "no file shares it",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_ENT(PR_3_COUNT),
+	  "flex group %g: refcount record %b+%l has count %f, expected %e",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_ENT(PR_3_LENGTH),
+	  "flex group %g: refcount record %b+%l count %f, expected "
+	  "%B+%L count %e",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_ENT(PR_3_LOST_TREE),
+	  "flex group %g: %e expected refcount records are lost with the "
+	  "metadata block",
+	  "Rebuild", NULL, PR_PREEN_OK },
+	{ PR_ENT(PR_3_NO_REPAIR),
+	  "%e inodes could not be read: no refcount is changed until e2fsck "
+	  "has repaired them\n",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_ENT(PR_3_OVERFLOW),
+	  "flex group %g: blocks %b+%l are mapped %e times, more than a "
+	  "refcount holds; unshare some of their files",
+	  "Fix", NULL, PR_NO_FIX },
+	{ PR_ENT(PR_3_XLINK_NO_RECORD),
 	  "flex group %g: blocks %b+%l are mapped %e times and no refcount "
 	  "record counts them, which no crash leaves (docs/FORMAT.md 7.5): "
 	  "cross-linked files",
 	  "Rebuild", NULL, 0 },
-	{ PR_3_META_NO_REPAIR,
+	{ PR_ENT(PR_3_META_NO_REPAIR),
 	  "file data and fs metadata (a bitmap, an inode table) claim the "
 	  "same blocks: nothing is written, bitmaps would land on a file; "
 	  "run e2fsck after mkreflink --strip\n",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_3_EXTRA,
-	  "flex group %g: extra refcount record %b+%l count %f, "
-	  "no file shares it",
-	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_3_COUNT,
-	  "flex group %g: refcount record %b+%l has count %f, expected %e",
-	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_3_LENGTH,
-	  "flex group %g: refcount record %b+%l count %f, expected "
-	  "%B+%L count %e",
-	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_3_LOST_TREE,
-	  "flex group %g: %e expected refcount records are lost with the "
-	  "metadata block",
-	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_3_NO_REPAIR,
-	  "%e inodes could not be read: no refcount is changed until e2fsck "
-	  "has repaired them\n",
-	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_4_TREE_UNMARKED,
+	{ PR_ENT(PR_4_TREE_UNMARKED),
 	  "flex group %g: refcount tree block %b is not marked in use",
 	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_4_TREE_FILE,
+	{ PR_ENT(PR_4_TREE_FILE),
 	  "flex group %g: refcount tree block %b is also file data",
 	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_4_META_UNMARKED,
+	{ PR_ENT(PR_4_META_UNMARKED),
 	  "flex group %g: metadata block is not marked in use",
 	  "Rebuild", NULL, PR_PREEN_OK },
-	{ PR_4_LEAKED,
+	{ PR_ENT(PR_4_LEAKED),
 	  "%r %v marked in use but nothing owns %t (leaked)",
 	  "Free", "%r freed", PR_PREEN_OK },
-	{ PR_4_BITMAP_CSUM,
-	  "bitmap checksums do not match the bitmaps",
-	  "Fix", "bitmaps written again with their checksums", PR_PREEN_OK },
-	{ PR_4_USED_FREE,
-	  "%r %v in use but marked free",
-	  "Fix", "%r marked in use", PR_PREEN_OK },
-	{ PR_4_GROUP_FREE,
+	{ PR_ENT(PR_4_GROUP_FREE),
 	  "group %g: free blocks count wrong (%f, counted=%e)",
 	  "Fix", "group %g: free blocks count set to %e", PR_PREEN_OK },
-	{ PR_4_SUPER_FREE,
+	{ PR_ENT(PR_4_SUPER_FREE),
 	  "free blocks count wrong (%f, counted=%e)",
 	  "Fix", "free blocks count set to %e", PR_PREEN_OK },
-	{ PR_4_GROUP_INODES,
+	{ PR_ENT(PR_4_BITMAP_CSUM),
+	  "bitmap checksums do not match the bitmaps",
+	  "Fix", "bitmaps written again with their checksums", PR_PREEN_OK },
+	{ PR_ENT(PR_4_USED_FREE),
+	  "%r %v in use but marked free",
+	  "Fix", "%r marked in use", PR_PREEN_OK },
+	{ PR_ENT(PR_4_GROUP_INODES),
 	  "group %g: free inodes count wrong (%f, counted=%e)",
 	  "Fix", "group %g: free inodes count set to %e", PR_PREEN_OK },
-	{ PR_4_SUPER_INODES,
+	{ PR_ENT(PR_4_SUPER_INODES),
 	  "free inodes count wrong (%f, counted=%e)",
 	  "Fix", "free inodes count set to %e", PR_PREEN_OK },
-	{ PR_4_ITABLE_UNUSED,
+	{ PR_ENT(PR_4_ITABLE_UNUSED),
 	  "group %g: inode %i is marked in use past the group's initialized "
 	  "inodes (an interrupted create); run e2fsck after mkreflink --strip",
 	  "Fix", NULL, PR_NO_FIX },
-	{ PR_5_CROSS_LINK,
+	{ PR_ENT(PR_5_CROSS_LINK),
 	  "inode %i shares blocks with other files but lacks "
 	  "EXT4_REFLINK_FL: cross-linked",
 	  "Clone", "inode %i: %e shared blocks copied; the file has its own "
 	  "copy now", 0 },
-	{ PR_5_META_XLINK,
+	{ PR_ENT(PR_5_NO_CLONE),
+	  "inode %i: cannot give the file its own copy: %s",
+	  "Clone", NULL, PR_NO_FIX },
+	{ PR_ENT(PR_5_META_XLINK),
 	  "inode %i maps blocks in %b+%l that fs metadata or another "
 	  "inode's extent index, xattr or block map also uses; run e2fsck "
 	  "after mkreflink --strip",
 	  "Clone", NULL, PR_NO_FIX },
-	{ PR_5_XLINK_NO_RECORD,
+	{ PR_ENT(PR_5_XLINK_NO_RECORD),
 	  "inode %i maps blocks %b+%l that another file maps, and no refcount "
 	  "record counted that share: cross-linked",
 	  "Clone", "inode %i: %e shared blocks copied; the file has its own "
 	  "copy now", 0 },
-	{ PR_5_NO_CLONE,
-	  "inode %i: cannot give the file its own copy: %s",
-	  "Clone", NULL, PR_NO_FIX },
 	/* pass 6, stock e2fsck outside the feature (pass_stock.c) */
-	{ PR_6_STOCK,
+	{ PR_ENT(PR_6_STOCK),
 	  "stock e2fsck -fn finds damage outside the feature (exit %e; run "
 	  "on a metadata snapshot, the trees shown free, the sharing as "
 	  "shared_blocks):\n%s",
 	  "Repair through the round trip",
 	  "repaired by stock e2fsck on the snapshot, the sharing counted "
 	  "again; %f blocks written to the image:\n%s", PR_PREEN_OK },
-	{ PR_6_NO_SNAPSHOT,
+	{ PR_ENT(PR_6_NO_SNAPSHOT),
 	  "e2image -r could not make a metadata snapshot (exit %e): %s; "
 	  "nothing outside the feature is checked",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_6_NO_PRESENT,
+	{ PR_ENT(PR_6_NO_PRESENT),
 	  "the metadata snapshot cannot be prepared for stock e2fsck (%m); "
 	  "nothing outside the feature is checked",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_6_STOCK_FAILED,
+	{ PR_ENT(PR_6_STOCK_FAILED),
 	  "stock e2fsck could not check the metadata snapshot (exit %e):\n%s",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_6_STOCK_LEFT,
+	{ PR_ENT(PR_6_STOCK_LEFT),
 	  "stock e2fsck left damage in the snapshot (exit %e); none of its "
 	  "repairs is written to the image:\n%s",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_6_NOT_CLEAN,
+	{ PR_ENT(PR_6_NOT_CLEAN),
 	  "after the round trip the image does not check clean "
 	  "(reflinkck -fn)",
 	  NULL, NULL, PR_MSG_ONLY },
-	{ PR_R_REBUILT, NULL, NULL,
+	{ PR_ENT(PR_R_REBUILT), NULL, NULL,
 	  "flex group %g: refcount tree rebuilt from the files: %e records "
 	  "in %f blocks, metadata block %b",
 	  0 },

@@ -36,18 +36,17 @@ enum rfl_problem {
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */
+	PR_1_SPLIT = 0x010004,		/* an interrupted extent split */
+	PR_1_SPLIT_FAILED = 0x010005,	/* ... that could not be completed */
 	PR_1_UNLINKED = 0x010006,	/* in use, no links: e2fsck's */
 	PR_1_I_BLOCKS = 0x010007,	/* i_blocks not what it maps */
 	PR_1_UNNAMED = 0x010008,	/* live inode no entry names */
 	PR_1_LINKS = 0x010009,		/* i_links_count != entries */
 	PR_1_ENTRY_FREE = 0x01000a,	/* an entry names a free inode */
 	PR_1_BAD_DIR = 0x01000b,	/* a directory cannot be read */
-	PR_1_SPLIT = 0x010004,		/* an interrupted extent split */
-	PR_1_SPLIT_FAILED = 0x010005,	/* ... that could not be completed */
 	PR_1_SPLIT_LEFT = 0x01000c,	/* splits left: no refcount repair */
 	PR_1_NEWER = 0x01000d,		/* metadata of a newer version */
 	PR_1_NEWER_NO_WRITE = 0x01000e,	/* ... so nothing is written */
-	PR_3_OVERFLOW = 0x030008,	/* more sharers than a count holds */
 	PR_2_TREE = 0x020001,		/* a node failed verification */
 	PR_2_BAD_RECORD = 0x020002,	/* a record is malformed */
 	PR_2_TREE_COUNTS = 0x020003,	/* root slot's counts or height */
@@ -63,6 +62,7 @@ enum rfl_problem {
 	PR_3_LENGTH = 0x030005,		/* wrong range */
 	PR_3_LOST_TREE = 0x030006,	/* records lost with the metadata */
 	PR_3_NO_REPAIR = 0x030007,	/* bad inodes: nothing is repaired */
+	PR_3_OVERFLOW = 0x030008,	/* more sharers than a count holds */
 	PR_3_XLINK_NO_RECORD = 0x030009, /* shared, flagged, no record */
 	PR_3_META_NO_REPAIR = 0x03000a,	/* data on fs metadata: no write */
 	PR_4_TREE_UNMARKED = 0x040001,	/* tree node free in the bitmap */

@@ -423,20 +423,20 @@ void rfl_scan_free(struct rfl_scan *scan)
 static errcode_t expect(ext2_filsys fs, struct rfl_vec *exp, blk64_t s,
 			blk64_t e, __u64 c)
 {
-	blk64_t first = fs->super->s_first_data_block;
-	blk64_t per_flex = (blk64_t)e2fs_flex_group_size(fs) *
-			   fs->super->s_blocks_per_group;
 	struct rfl_rec *last, *r;
-	blk64_t edge;
+	blk64_t edge, fg_first;
+	dgrp_t fg;
 
 	while (s < e) {
-		edge = first + ((s - first) / per_flex + 1) * per_flex;
+		fg = e2fs_flex_group_of(fs, s);
+		fg_first = e2fs_flex_group_first_block(fs, fg);
+		edge = e2fs_flex_group_first_block(fs, fg + 1);
 		if (edge > e)
 			edge = e;
 		last = exp->nr ? (struct rfl_rec *)exp->v + exp->nr - 1 :
 				 NULL;
 		if (last && last->start + last->len == s &&
-		    last->count == c && (s - first) % per_flex != 0) {
+		    last->count == c && s != fg_first) {
 			last->len += edge - s;
 		} else {
 			r = rfl_vec_push(exp);

@@ -8,23 +8,6 @@
 
 #include "dedup/refload.h"
 
-errcode_t rfl_grow(void *vp, size_t *max, size_t nr, size_t sz)
-{
-	void **v = vp;
-	size_t n;
-	void *p;
-
-	if (nr < *max)
-		return 0;
-	n = *max ? *max * 2 : 256;
-	p = realloc(*v, n * sz);
-	if (!p)
-		return EXT2_ET_NO_MEMORY;
-	*v = p;
-	*max = n;
-	return 0;
-}
-
 errcode_t rfl_bruns_add(struct rfl_bruns *r, blk64_t start, blk64_t len,
 			ext2_ino_t ino)
 {
@@ -34,15 +17,8 @@ errcode_t rfl_bruns_add(struct rfl_bruns *r, blk64_t start, blk64_t len,
 		last->len += len;
 		return 0;
 	}
-	if (r->nr == r->max) {
-		size_t n = r->max ? r->max * 2 : 256;
-		void *v = realloc(r->v, n * sizeof(*r->v));
-
-		if (!v)
-			return EXT2_ET_NO_MEMORY;
-		r->v = v;
-		r->max = n;
-	}
+	if (rfl_vec_grow((void **)&r->v, &r->max, r->nr, sizeof(*r->v)))
+		return EXT2_ET_NO_MEMORY;
 	r->v[r->nr].start = start;
 	r->v[r->nr].len = len;
 	r->v[r->nr].ino = ino;

@@ -9,6 +9,7 @@
 #define RFL_REFLOAD_H
 
 #include "reflink/rfl.h"
+#include "util/vec.h"
 
 /* A run of blocks: the first copies of one inode, or one more reference */
 struct rfl_brun {
@@ -21,17 +22,6 @@ struct rfl_bruns {
 	struct rfl_brun *v;
 	size_t nr, max;
 };
-
-/* Make room for element nr (of size sz) in the array *vp of *max */
-errcode_t rfl_grow(void *vp, size_t *max, size_t nr, size_t sz);
-
-/* Append val to the array c->arr of c->nr (room for c->max): errcode_t */
-#define RFL_PUSH(c, arr, nr, max, val) ({				\
-	errcode_t __r = rfl_grow(&(c)->arr, &(c)->max, (c)->nr,	\
-				 sizeof(*(c)->arr));			\
-	if (!__r)							\
-		(c)->arr[(c)->nr++] = (val);				\
-	__r; })
 
 /* Append a run, merged with the last one when contiguous (same ino) */
 errcode_t rfl_bruns_add(struct rfl_bruns *r, blk64_t start, blk64_t len,

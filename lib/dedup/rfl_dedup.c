@@ -554,21 +554,13 @@ static errcode_t allocate(struct dctx *c)
 /* Write                                                             */
 /* ---------------------------------------------------------------- */
 
-static int ino_cmp(const void *a, const void *b)
-{
-	ext2_ino_t x = *(const ext2_ino_t *)a, y = *(const ext2_ino_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * The files that map the blocks others are remapped onto get
  * EXT4_REFLINK_FL before anything shares them (FORMAT.md 6.3)
  */
 static errcode_t flag_owners(struct dctx *c)
 {
-	struct ext2_inode_large in;
-	ext2_ino_t *inos = NULL, last = 0;
+	ext2_ino_t *inos = NULL;
 	size_t i, n = 0, max = 0, lo, hi, mid, k;
 	errcode_t ret = 0;
 
@@ -592,27 +584,15 @@ static errcode_t flag_owners(struct dctx *c)
 			if (c->ext[k].pblk + c->ext[k].len <= s ||
 			    (n && inos[n - 1] == c->ext[k].ino))
 				continue;
-			ret = rfl_grow(&inos, &max, n, sizeof(*inos));
-			if (!ret)
+			if (rfl_vec_grow((void **)&inos, &max, n,
+					 sizeof(*inos)))
+				ret = EXT2_ET_NO_MEMORY;
+			else
 				inos[n++] = c->ext[k].ino;
 		}
 	}
-	if (!ret && n)
-		qsort(inos, n, sizeof(*inos), ino_cmp);
-	for (i = 0; !ret && i < n; i++) {
-		if (inos[i] == last)
-			continue;
-		last = inos[i];
-		ret = ext2fs_read_inode_full(c->fs, last,
-					     (struct ext2_inode *)&in,
-					     sizeof(in));
-		if (ret || (in.i_flags & EXT4_REFLINK_FL))
-			continue;
-		in.i_flags |= EXT4_REFLINK_FL;
-		ret = ext2fs_write_inode_full(c->fs, last,
-					      (struct ext2_inode *)&in,
-					      sizeof(in));
-	}
+	if (!ret)
+		ret = rfl_flag_inodes(c->fs, inos, n);
 	free(inos);
 	return ret;
 }

@@ -362,19 +362,6 @@ static errcode_t allocate(struct sctx *c)
 	return 0;
 }
 
-static errcode_t link_in(struct sctx *c, ext2_ino_t dir, const char *name,
-			 ext2_ino_t ino, int ft)
-{
-	errcode_t ret;
-
-	ret = ext2fs_link(c->fs, dir, name, ino, ft);
-	if (ret == EXT2_ET_DIR_NO_SPACE) {
-		ret = ext2fs_expand_dir(c->fs, dir);
-		ret = ret ?: ext2fs_link(c->fs, dir, name, ino, ft);
-	}
-	return ret;
-}
-
 /* The external xattr block of src, one reference more, for dst */
 static errcode_t share_xattr_block(struct sctx *c, ext2_ino_t dst,
 				   struct ext2_inode *in)
@@ -500,7 +487,7 @@ static errcode_t clone_raw(struct sctx *c, size_t i, ext2_ino_t parent,
 		ret = ret ?: ext2fs_iblk_add_blocks(c->fs, in, n->nt);
 	}
 	ret = ret ?: ext2fs_write_inode_full(c->fs, *ino, in, c->isize);
-	return ret ?: link_in(c, parent, n->name, *ino, n->ft);
+	return ret ?: rfl_link(c->fs, parent, n->name, *ino, n->ft);
 }
 
 static errcode_t add_link(struct sctx *c, size_t i, ext2_ino_t parent)
@@ -509,7 +496,7 @@ static errcode_t add_link(struct sctx *c, size_t i, ext2_ino_t parent)
 	struct ext2_inode in;
 	errcode_t ret;
 
-	ret = link_in(c, parent, c->n[i].name, ino, c->n[i].ft);
+	ret = rfl_link(c->fs, parent, c->n[i].name, ino, c->n[i].ft);
 	ret = ret ?: ext2fs_read_inode(c->fs, ino, &in);
 	if (ret)
 		return ret;
@@ -598,7 +585,7 @@ errcode_t rfl_snapshot(struct rfl_fs *rfs, ext2_ino_t src, ext2_ino_t parent,
 	ret = ret ?: build(&c, parent);
 	/* all of it on disk before a name makes it reachable */
 	ret = ret ?: ext2fs_flush(c.fs);
-	ret = ret ?: link_in(&c, parent, name, c.n[0].dst, EXT2_FT_DIR);
+	ret = ret ?: rfl_link(c.fs, parent, name, c.n[0].dst, EXT2_FT_DIR);
 out:
 	for (i = 0; i < c.nr; i++)
 		free(c.n[i].name);

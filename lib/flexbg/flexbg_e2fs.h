@@ -3,8 +3,9 @@
  * flexbg_e2fs.h - the userspace flex-group layer on libext2fs: geometry,
  * the checksum seed, bg_reserved, reading and checking a flex group's
  * metadata block, and the refcount tree reserve (FORMAT.md 4.4): its
- * size and where it can go.  The on-disk block itself is flexbg_rec.h's
- * (kernel-shareable); the fs-metadata map is e2fs_host.h's.
+ * size and where it can go, and the map of the fs metadata (superblocks,
+ * descriptors, bitmaps, inode tables).  The on-disk block itself is
+ * flexbg_rec.h's (kernel-shareable).
  */
 #ifndef FLEXBG_E2FS_H
 #define FLEXBG_E2FS_H
@@ -12,17 +13,21 @@
 #include <stdbool.h>
 #include <ext2fs/ext2fs.h>
 
-struct e2fs_meta_map;
 struct ext4_rfx_problem;
 
 /* 1 << s_log_groups_per_flex with flex_bg, else 1 */
 dgrp_t e2fs_flex_group_size(ext2_filsys fs);
 /* Number of flex groups (the last one may be short) */
 dgrp_t e2fs_flex_group_count(ext2_filsys fs);
-/* First block of flex group fg (callers check fg < count) */
+/*
+ * First block of flex group fg: arithmetic, so fg + 1 gives the edge after
+ * fg even past the end of the filesystem
+ */
 blk64_t e2fs_flex_group_first_block(ext2_filsys fs, dgrp_t fg);
 /* Blocks in flex group fg, the short last block group included */
 blk64_t e2fs_flex_group_blocks(ext2_filsys fs, dgrp_t fg);
+/* The flex group holding block blk (blocks before s_first_data_block: 0) */
+dgrp_t e2fs_flex_group_of(ext2_filsys fs, blk64_t blk);
 
 /*
  * The crc32c seed of every reflink checksum: s_checksum_seed with
@@ -46,6 +51,49 @@ void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value);
  */
 errcode_t rfl_fg_read_meta(ext2_filsys fs, __u32 seed, dgrp_t fg, void *buf,
 			   blk64_t *blkp, struct ext4_rfx_problem *p);
+
+/*
+ * The filesystem's metadata blocks (superblock and descriptor copies,
+ * reserved descriptors, bitmaps, inode tables) as sorted runs.  Building
+ * it once and passing it to e2fs_host_open2 keeps opening every flex
+ * group's host linear in the number of groups.
+ */
+struct e2fs_meta_run {
+	blk64_t start;
+	blk64_t len;
+};
+
+struct e2fs_meta_map {
+	struct e2fs_meta_run *runs;	/* sorted, merged */
+	unsigned int nr, cap;
+};
+
+errcode_t e2fs_meta_map_build(ext2_filsys fs, struct e2fs_meta_map **mapp);
+void e2fs_meta_map_free(struct e2fs_meta_map *map);
+/* Does [start, start + len) touch filesystem metadata? */
+bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
+			    blk64_t len);
+
+/* Run i (< e2fs_meta_map_nr) of the map, in block order */
+unsigned int e2fs_meta_map_nr(const struct e2fs_meta_map *map);
+void e2fs_meta_map_run(const struct e2fs_meta_map *map, unsigned int i,
+		       blk64_t *start, blk64_t *len);
+
+/*
+ * Into a zeroed, embedded map: the metadata of flex group fg inside it, or
+ * the runs of a whole-fs map src inside [first, end).  Release frees the
+ * runs of such a map.
+ */
+errcode_t e2fs_meta_map_fill_fg(ext2_filsys fs, struct e2fs_meta_map *m,
+				dgrp_t fg);
+errcode_t e2fs_meta_map_slice(struct e2fs_meta_map *m,
+			      const struct e2fs_meta_map *src, blk64_t first,
+			      blk64_t end);
+void e2fs_meta_map_release(struct e2fs_meta_map *m);
+
+/* The run holding blk, or NULL */
+const struct e2fs_meta_run *e2fs_meta_map_find(const struct e2fs_meta_map *m,
+					       blk64_t blk);
 
 /* Blocks the reserve of flex group fg must have (FORMAT.md 4.4) */
 blk64_t rfl_fg_resv_blocks(ext2_filsys fs, dgrp_t fg);

@@ -278,3 +278,16 @@ bool ext4_rfx_get_resv(const void *block, u32 *start, u32 *len)
 	*len = le32_to_cpu(b->fm_resv_len);
 	return le16_to_cpu(b->fm_version) == EXT4_RFX_VERSION;
 }
+
+static const char *const ext4_rfx_problem_table[EXT4_RFX_PROBLEM_MAX] = {
+#define EXT4_RFX_PROBLEM_WORDS(name, words) [EXT4_RFX_##name] = words,
+	EXT4_RFX_PROBLEM_LIST(EXT4_RFX_PROBLEM_WORDS)
+#undef EXT4_RFX_PROBLEM_WORDS
+};
+
+const char *ext4_rfx_problem_words(int code)
+{
+	if (code >= 0 && code < EXT4_RFX_PROBLEM_MAX)
+		return ext4_rfx_problem_table[code];
+	return "unknown problem";
+}

@@ -9,20 +9,34 @@
 
 #include "../btree/ext4_btree.h"
 
+/*
+ * The metadata block's problems and their words, once: X(name, words) for
+ * EXT4_RFX_<name>.  Userspace tools print the words (ext4_rfx_problem_words)
+ * so reflinkck and refdebug say the same.
+ */
+#define EXT4_RFX_PROBLEM_LIST(X) \
+	X(OK, "ok") \
+	X(BAD_MAGIC, "bad magic") \
+	X(BAD_CSUM, "bad checksum") \
+	X(BAD_VERSION, "unsupported version") \
+	X(BAD_NR_SLOTS, "wrong number of root slots") \
+	X(BAD_FLEX_GROUP, "names another flex group") \
+	X(BAD_BLOCKNR, "wrong own block number") \
+	X(BAD_RESERVED, "flags, a reserved field or the tail not zero") \
+	X(UNKNOWN_SLOT_TYPE, "root slot of an unknown type") \
+	X(BAD_SLOT, "bad root slot")	/* flags, height, root, counts */ \
+	X(DUP_SLOT, "two root slots of one type") \
+	X(BAD_RESV, "version 2 without a reserve")
+
 enum ext4_rfx_problem_code {
-	EXT4_RFX_OK = 0,
-	EXT4_RFX_BAD_MAGIC,
-	EXT4_RFX_BAD_CSUM,
-	EXT4_RFX_BAD_VERSION,
-	EXT4_RFX_BAD_NR_SLOTS,
-	EXT4_RFX_BAD_FLEX_GROUP,
-	EXT4_RFX_BAD_BLOCKNR,
-	EXT4_RFX_BAD_RESERVED,		/* flags, reserved fields or tail */
-	EXT4_RFX_UNKNOWN_SLOT_TYPE,	/* a newer writer's tree */
-	EXT4_RFX_BAD_SLOT,		/* flags, height, root, counts */
-	EXT4_RFX_DUP_SLOT,		/* two slots of one type */
-	EXT4_RFX_BAD_RESV,		/* version 2 without a reserve */
+#define EXT4_RFX_PROBLEM_ENUM(name, words) EXT4_RFX_##name,
+	EXT4_RFX_PROBLEM_LIST(EXT4_RFX_PROBLEM_ENUM)
+#undef EXT4_RFX_PROBLEM_ENUM
+	EXT4_RFX_PROBLEM_MAX,
 };
+
+/* The words of a problem code; "unknown problem" for any other value */
+const char *ext4_rfx_problem_words(int code);
 
 struct ext4_rfx_problem {
 	enum ext4_rfx_problem_code code;

@@ -16,8 +16,6 @@
 #include "flexbg/flexbg_rec.h"
 #include "reflink_err.h"
 
-/* Inode flag: this inode may share blocks (docs/FORMAT.md, section 6.4) */
-#define EXT4_REFLINK_FL			0x00400000
 
 /* Stock e2fsprogs' "blocks may be shared" RO_COMPAT bit */
 #ifndef EXT4_FEATURE_RO_COMPAT_SHARED_BLOCKS
@@ -96,6 +94,35 @@ struct rfl_fs {
  * fsync (unix_io_manager syncs the device on open and on every flush)
  */
 extern io_manager rfl_ro_io_manager;
+
+/*
+ * A negative errno from the shareable tree code as an errcode_t:
+ * -EFSCORRUPTED and -EFSBADCRC are RFL_ET_CORRUPT_TREE, -ENOSPC
+ * RFL_ET_NO_SPACE, -EOVERFLOW RFL_ET_COUNT_OVERFLOW, -EFBIG
+ * RFL_ET_TREE_TOO_DEEP, -EINVAL RFL_ET_BAD_ARG, any other its errno.
+ */
+errcode_t rfl_errcode(int err);
+
+/*
+ * ext2fs_link(), and when dir is full ext2fs_expand_dir() and once
+ * more: name -> ino of file type ft in dir.
+ */
+errcode_t rfl_link(ext2_filsys fs, ext2_ino_t dir, const char *name,
+		   ext2_ino_t ino, int ft);
+
+/*
+ * A new empty regular file (0644, an empty extent root) named name in
+ * dir; *inop is its inode once one is taken, even if the link fails.
+ * The caller has checked that dir has no such name.
+ */
+errcode_t rfl_create_file(ext2_filsys fs, ext2_ino_t dir, const char *name,
+			  ext2_ino_t *inop);
+
+/*
+ * EXT4_REFLINK_FL on every inode of inos[n] that lacks it, each once;
+ * inos is sorted on return.
+ */
+errcode_t rfl_flag_inodes(ext2_filsys fs, ext2_ino_t *inos, size_t n);
 
 /*
  * Open device.  Refuses (no write made) a mounted filesystem

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "reflink/rfl_share_int.h"
+#include "util/vec.h"
 
 /* Blocks copied per read/write */
 #define COPY_CHUNK	256
@@ -32,13 +33,6 @@ struct cow_list {
 	struct cow_piece *v;
 	size_t nr, max;
 };
-
-static errcode_t tree_errcode(int err)
-{
-	if (err == -EFSCORRUPTED || err == -EFSBADCRC)
-		return RFL_ET_CORRUPT_TREE;
-	return err < 0 ? (errcode_t)-err : (errcode_t)err;
-}
 
 errcode_t rfl_for_each_shared(struct rfl_fs *rfs, blk64_t start,
 			      blk64_t len, rfl_shared_fn fn, void *priv)
@@ -71,7 +65,7 @@ errcode_t rfl_for_each_shared(struct rfl_fs *rfs, blk64_t start,
 			if (err == -ENOENT || (!err && rec.start >= rel_end))
 				break;
 			if (err)
-				return tree_errcode(err);
+				return rfl_errcode(err);
 			s = rec.start > rel ? rec.start : rel;
 			e = ext4_refcount_rec_end(&rec) < rel_end ?
 			    ext4_refcount_rec_end(&rec) : rel_end;
@@ -88,15 +82,8 @@ errcode_t rfl_for_each_shared(struct rfl_fs *rfs, blk64_t start,
 static errcode_t cow_add(struct cow_list *l, blk64_t lblk, blk64_t old,
 			 blk64_t new, __u32 len, __u32 flags)
 {
-	if (l->nr == l->max) {
-		size_t n = l->max ? l->max * 2 : 16;
-		void *p = realloc(l->v, n * sizeof(*l->v));
-
-		if (!p)
-			return EXT2_ET_NO_MEMORY;
-		l->v = p;
-		l->max = n;
-	}
+	if (rfl_vec_grow((void **)&l->v, &l->max, l->nr, sizeof(*l->v)))
+		return EXT2_ET_NO_MEMORY;
 	l->v[l->nr].lblk = lblk;
 	l->v[l->nr].old = old;
 	l->v[l->nr].new = new;
@@ -538,16 +525,9 @@ static errcode_t find_sharers(struct rfl_fs *rfs, ext2_ino_t **inos,
 			break;
 		if (!shared)
 			continue;
-		if (*nr == max) {
-			size_t n = max ? max * 2 : 64;
-			void *p = realloc(*inos, n * sizeof(**inos));
-
-			if (!p) {
-				ret = EXT2_ET_NO_MEMORY;
-				break;
-			}
-			*inos = p;
-			max = n;
+		if (rfl_vec_grow((void **)inos, &max, *nr, sizeof(**inos))) {
+			ret = EXT2_ET_NO_MEMORY;
+			break;
 		}
 		(*inos)[(*nr)++] = ino;
 	}

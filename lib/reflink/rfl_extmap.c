@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "reflink/rfl_share_int.h"
+#include "util/vec.h"
 
 errcode_t rfl_maps_add(struct rfl_maps *m, blk64_t lblk, blk64_t pblk,
 		       __u32 len, __u32 flags)
@@ -18,15 +19,8 @@ errcode_t rfl_maps_add(struct rfl_maps *m, blk64_t lblk, blk64_t pblk,
 	 * No merging of contiguous entries: rfl_map_remove needs each entry
 	 * inside one leaf extent.
 	 */
-	if (m->nr == m->max) {
-		size_t n = m->max ? m->max * 2 : 16;
-		void *p = realloc(m->v, n * sizeof(*m->v));
-
-		if (!p)
-			return EXT2_ET_NO_MEMORY;
-		m->v = p;
-		m->max = n;
-	}
+	if (rfl_vec_grow((void **)&m->v, &m->max, m->nr, sizeof(*m->v)))
+		return EXT2_ET_NO_MEMORY;
 	m->v[m->nr].lblk = lblk;
 	m->v[m->nr].pblk = pblk;
 	m->v[m->nr].len = len;

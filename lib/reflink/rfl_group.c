@@ -8,6 +8,7 @@
 
 #include "flexbg/flexbg_e2fs.h"
 #include "reflink/rfl.h"
+#include "util/vec.h"
 
 dgrp_t rfl_block_flex_group(const struct rfl_fs *rfs, blk64_t blk)
 {
@@ -179,8 +180,8 @@ static errcode_t meta_create(struct rfl_fs *rfs, struct rfl_group *grp,
 
 	err = e2fs_host_ops.alloc_block(grp->host, grp->first + 1, &blk);
 	if (err)
-		return err == -ENOSPC ? (need_resv ? RFL_ET_NO_RESERVE_ROOM :
-					 RFL_ET_NO_SPACE) : (errcode_t)-err;
+		return err == -ENOSPC && need_resv ?
+		       RFL_ET_NO_RESERVE_ROOM : rfl_errcode(err);
 	grp->meta_blk = blk;
 	if (rlen)
 		run = resv_find(rfs, grp, rlen);
@@ -323,8 +324,7 @@ errcode_t rfl_group_remove(struct rfl_fs *rfs, dgrp_t fg)
 	if (grp->tree.height) {
 		err = ext4_btree_destroy(&grp->tree);
 		if (err)
-			return err == -EFSCORRUPTED || err == -EFSBADCRC ?
-			       RFL_ET_CORRUPT_TREE : (errcode_t)-err;
+			return rfl_errcode(err);
 	}
 	/* unhook first, free after: a crash leaks, never dangles */
 	blk = grp->meta_blk;
@@ -369,25 +369,6 @@ void rfl_abort(struct rfl_fs *rfs)
 	rfs->in_txn = false;
 }
 
-static errcode_t tree_error(int err)
-{
-	switch (err) {
-	case -EFSCORRUPTED:
-	case -EFSBADCRC:
-		return RFL_ET_CORRUPT_TREE;
-	case -ENOSPC:
-		return RFL_ET_NO_SPACE;
-	case -EOVERFLOW:
-		return RFL_ET_COUNT_OVERFLOW;
-	case -EFBIG:
-		return RFL_ET_TREE_TOO_DEEP;
-	case -EINVAL:
-		return RFL_ET_BAD_ARG;
-	default:
-		return err < 0 ? (errcode_t)-err : (errcode_t)err;
-	}
-}
-
 errcode_t rfl_group_bulk_load(struct rfl_group *grp, u64 nr,
 			      unsigned int fill, ext4_btree_next_fn next,
 			      void *priv)
@@ -396,13 +377,13 @@ errcode_t rfl_group_bulk_load(struct rfl_group *grp, u64 nr,
 
 	err = ext4_btree_begin(&grp->tree);
 	if (err)
-		return tree_error(err);
+		return rfl_errcode(err);
 	err = ext4_btree_bulk_load(&grp->tree, nr, fill, next, priv);
 	if (!err)
 		err = ext4_btree_commit(&grp->tree);
 	if (err && grp->tree.in_txn)
 		ext4_btree_abort(&grp->tree);
-	return err ? tree_error(err) : 0;
+	return err ? rfl_errcode(err) : 0;
 }
 
 errcode_t rfl_commit(struct rfl_fs *rfs)
@@ -427,7 +408,7 @@ errcode_t rfl_commit(struct rfl_fs *rfs)
 		}
 		err = ext4_btree_commit(&grp->tree);
 		if (err) {
-			ret = tree_error(err);
+			ret = rfl_errcode(err);
 			if (grp->tree.in_txn)
 				ext4_btree_abort(&grp->tree);
 		}
@@ -453,15 +434,9 @@ static errcode_t queue_free(struct rfl_fs *rfs, blk64_t start, blk64_t len)
 			return 0;
 		}
 	}
-	if (rfs->nr_to_free == rfs->max_to_free) {
-		size_t n = rfs->max_to_free ? rfs->max_to_free * 2 : 64;
-		void *p = realloc(rfs->to_free, n * sizeof(*rfs->to_free));
-
-		if (!p)
-			return EXT2_ET_NO_MEMORY;
-		rfs->to_free = p;
-		rfs->max_to_free = n;
-	}
+	if (rfl_vec_grow((void **)&rfs->to_free, &rfs->max_to_free,
+			 rfs->nr_to_free, sizeof(*rfs->to_free)))
+		return EXT2_ET_NO_MEMORY;
 	rfs->to_free[rfs->nr_to_free].start = start;
 	rfs->to_free[rfs->nr_to_free].len = len;
 	rfs->nr_to_free++;
@@ -506,7 +481,7 @@ static errcode_t group_join(struct rfl_fs *rfs, struct rfl_group *grp)
 		return RFL_ET_BAD_RESERVE;
 	err = ext4_btree_begin(&grp->tree);
 	if (err)
-		return tree_error(err);
+		return rfl_errcode(err);
 	grp->in_txn = true;
 	grp->txn_allocs = host_allocs(grp);
 	return 0;
@@ -530,12 +505,12 @@ static errcode_t group_step(struct rfl_group *grp,
 		if (grp->tree.in_txn)
 			ext4_btree_abort(&grp->tree);
 		grp->in_txn = false;
-		return tree_error(err);
+		return rfl_errcode(err);
 	}
 	err = ext4_btree_begin(&grp->tree);
 	if (err) {
 		grp->in_txn = false;
-		return tree_error(err);
+		return rfl_errcode(err);
 	}
 	grp->txn_allocs = host_allocs(grp);
 	return 0;
@@ -564,7 +539,7 @@ static errcode_t group_adjust(struct rfl_group *grp, blk64_t start,
 					   (u32)(start - grp->first),
 					   (u32)step, delta, freed_cb, &fc);
 		if (err)
-			return tree_error(err);
+			return rfl_errcode(err);
 		start += step;
 		len -= step;
 		if (len) {
@@ -656,7 +631,7 @@ errcode_t rfl_refcount(struct rfl_fs *rfs, blk64_t blk, __u32 *count)
 	}
 	err = ext4_refcount_get(&grp->tree, (u32)(blk - grp->first), &c);
 	if (err)
-		return tree_error(err);
+		return rfl_errcode(err);
 	*count = c;
 	return 0;
 }
@@ -691,7 +666,7 @@ errcode_t rfl_for_each_record(struct rfl_fs *rfs, rfl_record_fn fn,
 			}
 		}
 		if (err != -ENOENT)
-			return tree_error(err);
+			return rfl_errcode(err);
 	}
 	return 0;
 }

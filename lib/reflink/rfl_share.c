@@ -539,13 +539,7 @@ errcode_t rfl_clone_inode(struct rfl_fs *rfs, ext2_ino_t src_ino,
 	if (ret)
 		goto undo;
 
-	ret = ext2fs_link(fs, parent_ino, name, dst.ino, EXT2_FT_REG_FILE);
-	if (ret == EXT2_ET_DIR_NO_SPACE) {
-		ret = ext2fs_expand_dir(fs, parent_ino);
-		if (!ret)
-			ret = ext2fs_link(fs, parent_ino, name, dst.ino,
-					  EXT2_FT_REG_FILE);
-	}
+	ret = rfl_link(fs, parent_ino, name, dst.ino, EXT2_FT_REG_FILE);
 	if (ret)
 		goto undo;
 	if (new_ino)

@@ -13,6 +13,7 @@
 
 #include "reflink/rfl_share.h"
 #include "reflink/rfl_space.h"
+#include "util/vec.h"
 
 struct range {
 	blk64_t start, len;
@@ -58,15 +59,8 @@ static int shared_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 	struct rfl_space_set *s = priv;
 
 	(void)count;
-	if (s->nr == s->max) {
-		size_t n = s->max ? s->max * 2 : 64;
-		void *p = realloc(s->v, n * sizeof(*s->v));
-
-		if (!p)
-			return (int)EXT2_ET_NO_MEMORY;
-		s->v = p;
-		s->max = n;
-	}
+	if (rfl_vec_grow((void **)&s->v, &s->max, s->nr, sizeof(*s->v)))
+		return (int)EXT2_ET_NO_MEMORY;
 	s->v[s->nr].start = start;
 	s->v[s->nr].len = len;
 	s->nr++;

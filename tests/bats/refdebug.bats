@@ -344,7 +344,7 @@ blocks [0-9]+$" <<<"$output"
 height (use -c to open it anyway)" <<<"$output"
 	rd -c -R stats "$IMG"
 	[ "$status" -eq 0 ]
-	grep -q "node $ROOT (level 0): bad level, not descended" <<<"$output"
+	grep -q "node $ROOT (level 0): wrong level, not descended" <<<"$output"
 	rd -c -w -R "set_node $ROOT bn_level 0" "$IMG"
 	rdr stats
 	"$BIN/reflinkck" -fn "$IMG"
@@ -381,7 +381,7 @@ height (use -c to open it anyway)" <<<"$output"
 		<<<"$output"
 	rd -c -R "flexbg 0" "$IMG"
 	grep -q "^checksum: valid$" <<<"$output"
-	grep -q "^check: FAIL: flags, reserved field or tail not zero" \
+	grep -q "^check: FAIL: flags, a reserved field or the tail not zero" \
 		<<<"$output"
 	rd -c -w -R "set_flexbg 0 fm_reserved[1] 0" "$IMG"
 	rdw "set_flexbg 0 fm_roots[0].rr_records 1000"

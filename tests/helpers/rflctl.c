@@ -197,8 +197,6 @@ static ext2_ino_t parent_of(char *path, const char **name)
 static void cmd_touch(char *path)
 {
 	ext2_filsys fs = rfs->fs;
-	struct ext2_inode inode;
-	ext2_extent_handle_t h;
 	const char *name;
 	ext2_ino_t dir, ino;
 	errcode_t ret;
@@ -213,28 +211,7 @@ static void cmd_touch(char *path)
 		die(path, EXT2_ET_FILE_EXISTS);
 	if (ret != EXT2_ET_FILE_NOT_FOUND)
 		die(path, ret);
-	ret = ext2fs_new_inode(fs, dir, LINUX_S_IFREG | 0644, NULL, &ino);
-	if (ret)
-		die(path, ret);
-	memset(&inode, 0, sizeof(inode));
-	inode.i_mode = LINUX_S_IFREG | 0644;
-	inode.i_links_count = 1;
-	/* opening the handle writes an empty extent root into i_block */
-	ret = ext2fs_extent_open2(fs, ino, &inode, &h);
-	if (ret)
-		die(path, ret);
-	ext2fs_extent_free(h);
-	ret = ext2fs_write_new_inode(fs, ino, &inode);
-	if (!ret) {
-		ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
-		ret = ext2fs_link(fs, dir, name, ino, EXT2_FT_REG_FILE);
-		if (ret == EXT2_ET_DIR_NO_SPACE) {
-			ret = ext2fs_expand_dir(fs, dir);
-			if (!ret)
-				ret = ext2fs_link(fs, dir, name, ino,
-						  EXT2_FT_REG_FILE);
-		}
-	}
+	ret = rfl_create_file(fs, dir, name, &ino);
 	if (ret)
 		die(path, ret);
 }

@@ -422,13 +422,14 @@ static int check_run(const struct rfl_check_opts *o)
 		return RFL_EXIT_ERROR;
 	}
 	c.fs = c.rfs->fs;
+	/* bitmaps as trees of extents: memory follows the runs, not the
+	 * size of the disk (e2fsck does the same); before the floor, whose
+	 * ext2fs_check_desc makes a block bitmap too */
+	c.fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 	/* the floor first: nothing is read through what it has not judged */
 	code = rfl_ck_floor(&c);
 	if (code)
 		return floor_exit(&c, code);
-	/* bitmaps as trees of extents: memory follows the runs, not the
-	 * size of the disk (e2fsck does the same) */
-	c.fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 	ret = load_bitmaps(&c);
 	if (ret)
 		return error_exit(&c, ret, "reading the bitmaps");

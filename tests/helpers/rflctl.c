@@ -15,6 +15,12 @@
  * there; RFLCTL_CRASH_COUNT=1 prints "writes: N" on stderr at the end.
  * tests/bats/crash.bats makes every crash point of a command this way.
  *
+ * With RFLCTL_LOG=FILE every write that can reach the disk and every
+ * flush is appended to FILE, in the order libext2fs issues them (the
+ * format is in tests/helpers/rfl_log.h); tests/helpers/rfl_replay
+ * rebuilds the image after any prefix of the writes, or any subset of
+ * the writes between two flushes (tests/bats/crash_reorder.bats).
+ *
  * adjust, flags, setb, bg_free and bg_reserved damage an image on
  * purpose, for the tests of rfl_recount and reflinkck (descriptor
  * checksums are kept valid).
@@ -25,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rfl_log.h"
 #include "reflink/rfl_share.h"
 #include "dedup/rfl_dedup.h"
 #include "dedup/rfl_snapshot.h"
@@ -85,6 +92,144 @@ static io_manager crash_io_manager(void)
 	/* no write_byte: libext2fs then writes whole superblocks */
 	crash_io.write_byte = NULL;
 	return &crash_io;
+}
+
+/*
+ * The logging io manager: unix_io_manager, every write and flush also
+ * appended to the log.  A write of COUNT blocks is logged as COUNT
+ * entries of one block each, so a replay can tear it between blocks;
+ * zeroout and discard are logged as what
+ * they leave on the disk (discard of a file punches a hole: zeroes).
+ * write_byte is left out, so libext2fs writes the superblock whole
+ * rather than the bytes that changed: every entry is then a whole block
+ * or the whole superblock, and no two overlap in part.
+ * Only a flush (fsync) orders writes: unix_io's cache, set_blksize and
+ * close write without one, so the log gives them no barrier.
+ */
+static struct struct_io_manager log_io;
+static FILE *log_file;
+static const char *log_name;
+
+static void log_fail(void)
+{
+	fprintf(stderr, "%s: %s: %s\n", PROG, log_name, strerror(errno));
+	exit(EXIT_ERR);
+}
+
+static void log_entry(__u32 type, __u64 offset, __u32 len, const void *data)
+{
+	struct rfl_log_entry e = {
+		.le_type = type,
+		.le_len = len,
+		.le_offset = offset,
+	};
+
+	if (fwrite(&e, sizeof(e), 1, log_file) != 1 ||
+	    (data && len && fwrite(data, len, 1, log_file) != 1))
+		log_fail();
+}
+
+/* COUNT blocks of the channel's size at BLK, or -COUNT bytes */
+static void log_blocks(io_channel ch, unsigned long long blk, int count,
+		       const void *data, __u32 type)
+{
+	__u64 off = blk * (__u64)ch->block_size;
+	int i;
+
+	if (count < 0) {
+		log_entry(type, off, (__u32)-count, data);
+		return;
+	}
+	for (i = 0; i < count; i++)
+		log_entry(type, off + (__u64)i * ch->block_size,
+			  ch->block_size,
+			  data ? (const char *)data +
+				 (size_t)i * ch->block_size : NULL);
+}
+
+static errcode_t log_write_blk(io_channel ch, unsigned long blk, int count,
+			       const void *data)
+{
+	errcode_t ret = unix_io_manager->write_blk(ch, blk, count, data);
+
+	if (!ret)
+		log_blocks(ch, blk, count, data, RFL_LOG_WRITE);
+	return ret;
+}
+
+static errcode_t log_write_blk64(io_channel ch, unsigned long long blk,
+				 int count, const void *data)
+{
+	errcode_t ret = unix_io_manager->write_blk64(ch, blk, count, data);
+
+	if (!ret)
+		log_blocks(ch, blk, count, data, RFL_LOG_WRITE);
+	return ret;
+}
+
+static errcode_t log_zeroout(io_channel ch, unsigned long long blk,
+			     unsigned long long count)
+{
+	errcode_t ret = unix_io_manager->zeroout(ch, blk, count);
+
+	if (!ret)
+		log_blocks(ch, blk, (int)count, NULL, RFL_LOG_ZERO);
+	return ret;
+}
+
+static errcode_t log_discard(io_channel ch, unsigned long long blk,
+			     unsigned long long count)
+{
+	errcode_t ret = unix_io_manager->discard(ch, blk, count);
+
+	if (!ret)
+		log_blocks(ch, blk, (int)count, NULL, RFL_LOG_ZERO);
+	return ret;
+}
+
+static errcode_t log_flush(io_channel ch)
+{
+	errcode_t ret = unix_io_manager->flush(ch);
+
+	/* a failed fsync orders nothing */
+	if (!ret)
+		log_entry(RFL_LOG_FLUSH, 0, 0, NULL);
+	if (fflush(log_file))
+		log_fail();
+	return ret;
+}
+
+static errcode_t log_close(io_channel ch)
+{
+	errcode_t ret = unix_io_manager->close(ch);
+
+	if (fclose(log_file))
+		log_fail();
+	log_file = NULL;
+	return ret;
+}
+
+static io_manager log_io_manager(void)
+{
+	static const char magic[RFL_LOG_MAGIC_LEN] = RFL_LOG_MAGIC;
+
+	log_name = getenv("RFLCTL_LOG");
+	if (!log_name)
+		return NULL;
+	log_file = fopen(log_name, "wb");
+	if (!log_file || fwrite(magic, sizeof(magic), 1, log_file) != 1)
+		log_fail();
+	log_io = *unix_io_manager;
+	log_io.name = "logging I/O manager";
+	log_io.write_blk = log_write_blk;
+	log_io.write_blk64 = log_write_blk64;
+	/* no write_byte: libext2fs then writes the superblock whole */
+	log_io.write_byte = NULL;
+	log_io.zeroout = unix_io_manager->zeroout ? log_zeroout : NULL;
+	log_io.discard = unix_io_manager->discard ? log_discard : NULL;
+	log_io.flush = log_flush;
+	log_io.close = log_close;
+	return &log_io;
 }
 
 static void usage(void)
@@ -550,6 +695,8 @@ int main(int argc, char **argv)
 	/* unix_open sets the channel's manager: replace it afterwards */
 	if (crash_io_manager())
 		rfs->fs->io->manager = &crash_io;
+	else if (rw && log_io_manager())
+		rfs->fs->io->manager = &log_io;
 
 	if (!strcmp(c->name, "enable")) {
 		ret = rfl_enable(rfs);

@@ -1,0 +1,172 @@
+# crash_common.bash - what crash.bats and crash_reorder.bats assert about
+# every state a crash can leave (docs/FORMAT.md 7.5, 7.6):
+#  - every tree block reachable from the on-disk roots, and every block
+#    under a record, is marked in use (rfl_recount -b): a commit frees
+#    the old tree only after the switch (FORMAT.md 7.1);
+#  - reflinkck never finds a count too low (a missing record or a count
+#    under the recount): an interrupted call may leave counts too high and
+#    blocks leaked, never a block freed that a file still maps;
+#  - reflinkck -fy repairs it (exit 0 or 1), a second run is clean, the
+#    independent recount agrees;
+#  - the files the command does not touch read back unchanged, and so
+#    do the files whose bytes it does not change (SAME);
+#  - stock e2fsck -fn accepts the image after mkreflink --strip.
+# Except where reflinkck reports a state outside the feature and leaves
+# it to e2fsck (FORMAT.md 7.6: an inode half created or half freed, an
+# extent tree libext2fs left unreadable): then strip, e2fsck -fy, and
+# e2fsck -fn must be clean; the untouched files intact all the same
+# (the files of SAME may be cut by e2fsck).
+
+# BASE (the image before the command), IMG (the image checked), the
+# data file of the write tests
+crash_setup() {
+	for b in rflctl rfl_recount reflinkck mkreflink "$@"; do
+		[ -x "$BIN/$b" ] ||
+			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
+	done
+	BASE="$BATS_TEST_TMPDIR/base.img"
+	IMG="$BATS_TEST_TMPDIR/img"
+	gunzip -c "$REPO/images/reflinkck_clean_shared/image.gz" >"$BASE"
+	head -c 5000 /dev/urandom >"$BATS_TEST_TMPDIR/data"
+}
+
+# The states reflinkck leaves to e2fsck: the extent tree of the file
+# being changed cannot be read (libext2fs writes the inode twice when an
+# extent tree grows a level), or an inode half created or half freed
+# (docs/FORMAT.md 7.6)
+known_unreadable() {
+	local left
+	# every problem left unfixed is one of these two
+	left=$(grep -B2 "^Fix? no" <<<"$1" | grep -c "^inode\|^group" ||
+		true)
+	[ "$left" -gt 0 ] || return 1
+	[ "$(grep -c "its blocks cannot be read\|has no links or is deleted\|past the group's initialized inodes\|no directory entry names it" \
+		<<<"$1")" -eq "$left" ]
+}
+
+# kept_sums_of IMAGE FILE...: "FILE SUM" for each FILE in IMAGE, read
+# by one debugfs run (a missing file has the sum of nothing)
+kept_sums_of() {
+	local img=$1 f i=0 cmds=
+	local dir="$BATS_TEST_TMPDIR/kept"
+	shift
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	for f in "$@"; do
+		cmds+="dump $f $dir/$i"$'\n'
+		i=$((i + 1))
+	done
+	debugfs -f - "$img" <<<"$cmds" >/dev/null 2>&1 || true
+	i=0
+	for f in "$@"; do
+		echo "$f $(cat "$dir/$i" 2>/dev/null | sha256sum)"
+		i=$((i + 1))
+	done
+}
+
+# kept_sums KEEP: remember the contents in BASE of the files of KEEP (a
+# space-separated list: files the command does not touch) and of SAME
+# (files whose bytes it does not change; they may change where the
+# state is left to e2fsck, which repairs a file by cutting it)
+kept_sums() {
+	KEEP=$1
+	# shellcheck disable=SC2086
+	KEPT_SUMS=$(kept_sums_of "$BASE" $KEEP ${SAME:-})
+}
+
+# check_kept WHERE FILE...: the FILEs read back as they were in IMG
+check_kept() {
+	local where=$1 now want f
+	shift
+	now=$(kept_sums_of "$IMG" "$@")
+	want=$(for f in "$@"; do grep "^$f " <<<"$KEPT_SUMS"; done)
+	[ "$now" = "$want" ] && return
+	echo "$where: changed: $(diff <(echo "$want") <(echo "$now") |
+		awk '/^>/ { print $2 }' | tr '\n' ' ')"
+	return 1
+}
+
+# check_state WHERE: every assertion above on IMG, as a crash left it;
+# WHERE names the state in messages.  A state left to e2fsck is added to
+# UNREADABLE.  E2FSCK_CONNECTS set: a directory tree not linked in yet
+# is e2fsck's to connect (FORMAT.md 7.8)
+check_state() {
+	local where=$1
+	# as the crash left it: every block reachable from the on-disk
+	# roots, and every block under a record, in use
+	run "$BIN/rfl_recount" -b "$IMG"
+	[ "$status" -eq 0 ] || { echo "$where, on disk: $output"; return 1; }
+	run "$BIN/reflinkck" -fy "$IMG"
+	if known_unreadable "$output"; then
+		# left to e2fsck: the documented path, strip first
+		UNREADABLE+=" ${where##* }"
+		"$BIN/mkreflink" -q --strip "$IMG"
+		run e2fsck -fy "$IMG"
+		[ "$status" -le 1 ] ||
+			{ echo "$where, e2fsck -fy: $output"; return 1; }
+		run e2fsck -fn "$IMG"
+		[ "$status" -eq 0 ] ||
+			{ echo "$where, e2fsck -fn: $output"; return 1; }
+		# shellcheck disable=SC2086
+		check_kept "$where" $KEEP
+		return
+	fi
+	if [ "$status" -gt 1 ] ||
+	   [[ "$output" == *"missing refcount record"* ]] ||
+	   echo "$output" | awk '
+		/has count [0-9]+, expected [0-9]+/ {
+			for (i = 1; i <= NF; i++) {
+				if ($i == "count") c = $(i + 1) + 0
+				if ($i == "expected") e = $(i + 1) + 0
+			}
+			if (c < e) low = 1
+		}
+		END { exit !low }'; then
+		echo "$where: $output"
+		return 1
+	fi
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ] ||
+		{ echo "$where, second run: $output"; return 1; }
+	run "$BIN/rfl_recount" "$IMG"
+	[ "$status" -eq 0 ] || { echo "$where, recount: $output"; return 1; }
+	# shellcheck disable=SC2086
+	check_kept "$where" $KEEP ${SAME:-} || return 1
+	# clean for reflinkck: nothing left for e2fsck either
+	"$BIN/mkreflink" -q --strip "$IMG"
+	if [ -n "${E2FSCK_CONNECTS:-}" ]; then
+		run e2fsck -fy "$IMG"
+		[ "$status" -le 1 ] ||
+			{ echo "$where, e2fsck -fy: $output"; return 1; }
+	fi
+	run e2fsck -fn "$IMG"
+	[ "$status" -eq 0 ] || { echo "$where, e2fsck: $output"; return 1; }
+}
+
+# A stock image with copies to deduplicate, in BASE: "dedup" then
+# shares the copies (changes no file's bytes).  Prints the files.
+dedup_base() {
+	local d="$BATS_TEST_TMPDIR/tree"
+	mkdir -p "$d/sub"
+	python3 -c "import random,sys; r=random.Random(5); \
+sys.stdout.buffer.write(r.randbytes(4096 * 12))" >"$d/a"
+	cp "$d/a" "$d/sub/copy"
+	# a copy with its middle block changed: two runs and a split
+	cp "$d/a" "$d/onediff"
+	printf 'x' | dd of="$d/onediff" bs=4096 seek=5 conv=notrunc \
+		2>/dev/null
+	{ head -c 16384 "$d/a"; cat "$BATS_TEST_TMPDIR/data"; } >"$d/partial"
+	# every other block a copy: its new extent tree needs a leaf block
+	python3 - "$d" <<'PY'
+import random, sys
+r = random.Random(6)
+a = open(sys.argv[1] + "/a", "rb").read()
+open(sys.argv[1] + "/alt", "wb").write(b"".join(
+    a[i * 4096:(i + 1) * 4096] if i % 2 else r.randbytes(4096)
+    for i in range(12)))
+PY
+	BASE="$BATS_TEST_TMPDIR/stock.img"
+	mke2fs -q -F -t ext4 -O 64bit,extents,flex_bg -b 4096 -d "$d" \
+		"$BASE" 8M
+	"$BIN/mkreflink" -q --enable "$BASE"
+}

@@ -11,7 +11,8 @@
  * plan prints "# writes W flushes F epochs E seed S", then one STATE a
  * line:
  *  - "N": the first N writes, in order (a crash after the Nth write),
- *    for N = 0, STEP, 2 STEP, ..., W and at every flush;
+ *    for N = 0, STEP, 2 STEP, ..., W and at every flush (STEP 0: only
+ *    0, W and the flushes);
  *  - "N+i,j,k": the first N writes, which end at a flush, then the
  *    writes numbered i, j, k (0-based, counted without the flushes) of
  *    the epoch that follows: VARIANTS random subsets of each epoch of
@@ -32,9 +33,11 @@
  * that never overlap in part: the logging io manager has no write_byte,
  * so libext2fs writes whole blocks and the whole superblock.)
  * Each variant keeps each write with a probability of 1/4, 1/2 or 3/4
- * in turn; subsets that are a prefix of the epoch (states "N" already
- * cover) are drawn again.  A torn block (part of a block written) is
- * not modelled: every metadata block carries a checksum.
+ * in turn; a subset that leaves the same image as a state in order or
+ * an earlier variant (the same last bytes at every place the epoch
+ * writes) is drawn again, up to MAX_TRIES times, so an epoch with few
+ * possible states gets fewer variants.  A torn block (part of a block
+ * written) is not modelled: every metadata block carries a checksum.
  *
  * The seed is printed; -S (or SEED in the environment) replays a run.
  */
@@ -174,57 +177,135 @@ static ull number(const char *s, const char *what)
 	return v;
 }
 
-/*
- * Print up to VARIANTS random subsets, each different, of the writes
- * [start, end) applied on the first START writes
- */
-static void epoch_variants(size_t start, size_t end, unsigned int variants)
+/* Writes i and j leave the same bytes at the same place */
+static bool same_write(const struct log *l, size_t i, size_t j)
 {
-	size_t n = end - start, i, kept, lead, j, nr_seen = 0;
-	unsigned int v, tries;
-	bool *keep, **seen;
+	const struct write *a = &l->w[i], *b = &l->w[j];
 
-	keep = calloc(n, sizeof(*keep));
-	seen = calloc(variants ? variants : 1, sizeof(*seen));
-	if (!keep || !seen)
+	if (a->offset != b->offset || a->len != b->len ||
+	    !a->data != !b->data)
+		return false;
+	return !a->data || !memcmp(a->data, b->data, a->len);
+}
+
+/*
+ * What an epoch's subset leaves on the disk, as one number per place the
+ * epoch writes: the first write of the epoch with the bytes the last
+ * kept write there left, or -1 (the bytes there before the epoch, as far
+ * as the log tells)
+ */
+struct epoch {
+	const struct log *l;
+	size_t start, n;
+	size_t *place;		/* per write: index of its place */
+	long *version;		/* per write: first write with its bytes */
+	size_t nr_places;
+	long *sig;		/* signatures seen, nr_places each */
+	size_t nr_sig;
+};
+
+static void *alloc(size_t nr, size_t size)
+{
+	void *p = calloc(nr ? nr : 1, size);
+
+	if (!p)
 		fail("memory", strerror(ENOMEM));
+	return p;
+}
+
+static void epoch_init(struct epoch *ep, const struct log *l, size_t start,
+		       size_t end, size_t max_sig)
+{
+	size_t i, j;
+
+	ep->l = l;
+	ep->start = start;
+	ep->n = end - start;
+	ep->place = alloc(ep->n, sizeof(*ep->place));
+	ep->version = alloc(ep->n, sizeof(*ep->version));
+	ep->nr_places = 0;
+	for (i = 0; i < ep->n; i++) {
+		for (j = 0; j < i; j++)
+			if (l->w[start + j].offset == l->w[start + i].offset)
+				break;
+		ep->place[i] = j < i ? ep->place[j] : ep->nr_places++;
+		for (j = 0; j < i; j++)
+			if (same_write(l, start + j, start + i))
+				break;
+		ep->version[i] = (long)j;
+		/* the bytes an earlier epoch left there (a bitmap written again) */
+		for (j = start; j-- > 0;)
+			if (l->w[j].offset == l->w[start + i].offset)
+				break;
+		if (j != (size_t)-1 && same_write(l, j, start + i))
+			ep->version[i] = -1;
+	}
+	ep->sig = alloc(max_sig * ep->nr_places, sizeof(*ep->sig));
+	ep->nr_sig = 0;
+}
+
+/* Remember the state keep[] leaves; false if it was seen before */
+static bool epoch_new_state(struct epoch *ep, const bool *keep)
+{
+	long *sig = ep->sig + ep->nr_sig * ep->nr_places;
+	size_t i;
+
+	for (i = 0; i < ep->nr_places; i++)
+		sig[i] = -1;
+	for (i = 0; i < ep->n; i++)
+		if (keep[i])
+			sig[ep->place[i]] = ep->version[i];
+	for (i = 0; i < ep->nr_sig; i++)
+		if (!memcmp(ep->sig + i * ep->nr_places, sig,
+			    ep->nr_places * sizeof(*sig)))
+			return false;
+	ep->nr_sig++;
+	return true;
+}
+
+/*
+ * Print up to VARIANTS random subsets of the writes [start, end) applied
+ * on the first START writes, each leaving an image different from every
+ * other and from every state in order ("N", whether planned or not)
+ */
+static void epoch_variants(const struct log *l, size_t start, size_t end,
+			   unsigned int variants)
+{
+	struct epoch ep;
+	size_t i, kept;
+	unsigned int v, tries;
+	bool *keep;
+
+	epoch_init(&ep, l, start, end, end - start + 1 + variants);
+	keep = alloc(ep.n, sizeof(*keep));
+	/* the states in order: every prefix of the epoch */
+	for (i = 0; i <= ep.n; i++) {
+		epoch_new_state(&ep, keep);
+		if (i < ep.n)
+			keep[i] = true;
+	}
 	for (v = 0; v < variants; v++) {
 		/* keep 1/4, 1/2, 3/4 of the writes in turn */
 		unsigned int quarters = v % 3 + 1;
 
 		for (tries = 0; tries < MAX_TRIES; tries++) {
-			kept = 0;
-			for (i = 0; i < n; i++) {
+			for (i = 0; i < ep.n; i++)
 				keep[i] = rng() % 4 < quarters;
-				kept += keep[i];
-			}
-			for (lead = 0; lead < n && keep[lead]; lead++)
-				;
-			/* not empty, not a prefix of the epoch (a state "N") */
-			if (!kept || lead == kept)
-				continue;
-			for (j = 0; j < nr_seen; j++)
-				if (!memcmp(seen[j], keep, n * sizeof(*keep)))
-					break;
-			if (j == nr_seen)
+			if (epoch_new_state(&ep, keep))
 				break;
 		}
 		if (tries == MAX_TRIES)
 			continue;
-		seen[nr_seen] = malloc(n * sizeof(*keep));
-		if (!seen[nr_seen])
-			fail("memory", strerror(ENOMEM));
-		memcpy(seen[nr_seen++], keep, n * sizeof(*keep));
 		printf("%zu+", start);
-		for (i = 0, kept = 0; i < n; i++)
+		for (i = 0, kept = 0; i < ep.n; i++)
 			if (keep[i])
 				printf("%s%zu", kept++ ? "," : "", start + i);
 		putchar('\n');
 	}
-	while (nr_seen)
-		free(seen[--nr_seen]);
-	free(seen);
 	free(keep);
+	free(ep.sig);
+	free(ep.version);
+	free(ep.place);
 }
 
 static int cmd_plan(int argc, char **argv)
@@ -242,8 +323,6 @@ static int cmd_plan(int argc, char **argv)
 		switch (opt) {
 		case 's':
 			step = number(optarg, "bad step");
-			if (!step)
-				fail(optarg, "bad step");
 			break;
 		case 'n':
 			variants = (unsigned int)number(optarg,
@@ -276,7 +355,7 @@ static int cmd_plan(int argc, char **argv)
 		while (e < l.nr_flush && l.flush[e] < n)
 			e++;
 		at_flush = e < l.nr_flush && l.flush[e] == n;
-		if (n % step == 0 || n == l.nr || at_flush)
+		if ((step && n % step == 0) || !n || n == l.nr || at_flush)
 			printf("%zu\n", n);
 	}
 	/* each epoch torn: the writes before its flush may land in part */
@@ -284,7 +363,7 @@ static int cmd_plan(int argc, char **argv)
 		size_t end = e < l.nr_flush ? l.flush[e] : l.nr;
 
 		if (end - start >= 2)
-			epoch_variants(start, end, variants);
+			epoch_variants(&l, start, end, variants);
 		start = end;
 	}
 	if (fflush(stdout))

@@ -27,7 +27,7 @@ struct cow_piece {
 	int state;		/* PIECE_* below */
 };
 
-enum { PIECE_NEW, PIECE_UNMAPPED, PIECE_DONE };
+enum { PIECE_NEW, PIECE_DONE };
 
 struct cow_list {
 	struct cow_piece *v;
@@ -288,12 +288,11 @@ static errcode_t remap(ext2_extent_handle_t h, struct cow_list *l)
 		m.len = p->len;
 		m.flags = p->flags;
 		m.pblk = p->old;
-		ret = rfl_map_remove(h, &m);
-		if (ret)
-			return ret;
-		p->state = PIECE_UNMAPPED;
-		m.pblk = p->new;
-		ret = rfl_map_insert(h, &m);
+		/*
+		 * In place, not removed and inserted: a crash between the
+		 * two would leave a hole where the file had its bytes
+		 */
+		ret = rfl_map_repoint(h, &m, p->new);
 		if (ret)
 			return ret;
 		p->state = PIECE_DONE;
@@ -303,16 +302,13 @@ static errcode_t remap(ext2_extent_handle_t h, struct cow_list *l)
 
 /*
  * A remap failed part-way.  Pieces done keep their copies and drop the
- * old reference; a piece caught between is mapped back to its old blocks
- * if the tree lets us (else it becomes a hole and its old reference goes
- * too); the rest free their copies.
+ * old reference; the rest, still mapping their old blocks (a repoint
+ * that fails leaves them so), free their copies.
  */
-static void remap_failed(struct rfl_fs *rfs, ext2_extent_handle_t h,
-			 struct rfl_inode *ri, struct cow_list *l)
+static void remap_failed(struct rfl_fs *rfs, struct rfl_inode *ri,
+			 struct cow_list *l)
 {
 	ext2_filsys fs = rfs->fs;
-	struct rfl_map m;
-	bool drop;
 	size_t i;
 
 	if (rfl_begin(rfs))
@@ -320,20 +316,9 @@ static void remap_failed(struct rfl_fs *rfs, ext2_extent_handle_t h,
 	for (i = 0; i < l->nr; i++) {
 		struct cow_piece *p = &l->v[i];
 
-		drop = p->state == PIECE_DONE;
-		if (p->state == PIECE_UNMAPPED) {
-			m.lblk = p->lblk;
-			m.len = p->len;
-			m.flags = p->flags;
-			m.pblk = p->old;
-			if (rfl_map_insert(h, &m)) {
-				drop = true;
-				ext2fs_iblk_sub_blocks(fs, rfl_raw(ri), p->len);
-			}
-		}
 		if (p->state != PIECE_DONE)
 			ext2fs_block_alloc_stats_range(fs, p->new, p->len, -1);
-		if (drop && rfl_adjust(rfs, p->old, p->len, -1)) {
+		else if (rfl_adjust(rfs, p->old, p->len, -1)) {
 			rfl_abort(rfs);
 			return;
 		}
@@ -400,7 +385,7 @@ errcode_t rfl_cow_inode(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
 	if (ret || ret2) {
 		rfl_abort(rfs);
 		if (!ret2)
-			remap_failed(rfs, h, &ri, &list);
+			remap_failed(rfs, &ri, &list);
 		if (!ret)
 			ret = ret2;
 		goto out;

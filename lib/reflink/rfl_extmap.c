@@ -170,6 +170,64 @@ errcode_t rfl_map_remove(ext2_extent_handle_t h, const struct rfl_map *m)
 	return ext2fs_extent_replace(h, 0, &ex);
 }
 
+/*
+ * Split the extent h is on, ex, so that a new extent starts at lblk:
+ * insert the part from lblk on, then shorten ex.  In between both map
+ * the same blocks at the same offsets, which reflinkck completes
+ * (pass_split.c).
+ */
+static errcode_t split_at(ext2_extent_handle_t h, struct ext2fs_extent *ex,
+			  blk64_t lblk)
+{
+	struct ext2fs_extent right;
+	errcode_t ret;
+
+	right.e_lblk = lblk;
+	right.e_pblk = ex->e_pblk + (lblk - ex->e_lblk);
+	right.e_len = (__u32)(ex->e_lblk + ex->e_len - lblk);
+	right.e_flags = uninit(ex);
+	ret = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &right);
+	if (!ret)
+		ret = fix_parents(h);
+	/* the two now overlap; goto finds the left one (lower start) */
+	if (!ret)
+		ret = goto_mapped(h, ex->e_lblk, ex);
+	if (ret)
+		return ret;
+	ex->e_len = (__u32)(lblk - ex->e_lblk);
+	return ext2fs_extent_replace(h, 0, ex);
+}
+
+errcode_t rfl_map_repoint(ext2_extent_handle_t h, const struct rfl_map *m,
+			  blk64_t pblk)
+{
+	struct ext2fs_extent ex;
+	errcode_t ret;
+
+	ret = goto_mapped(h, m->lblk, &ex);
+	if (ret)
+		return ret;
+	/* the tree must still say what the caller counted on */
+	if (m->lblk + m->len > ex.e_lblk + ex.e_len ||
+	    ex.e_pblk + (m->lblk - ex.e_lblk) != m->pblk)
+		return RFL_ET_BAD_RANGE;
+	if (m->lblk + m->len < ex.e_lblk + ex.e_len) {
+		ret = split_at(h, &ex, m->lblk + m->len);
+		if (ret)
+			return ret;
+	}
+	if (ex.e_lblk < m->lblk) {
+		ret = split_at(h, &ex, m->lblk);
+		if (!ret)
+			ret = goto_mapped(h, m->lblk, &ex);
+		if (ret)
+			return ret;
+	}
+	/* now one extent maps exactly m: one node write repoints it */
+	ex.e_pblk = pblk;
+	return ext2fs_extent_replace(h, 0, &ex);
+}
+
 static bool can_merge(const struct ext2fs_extent *a, blk64_t lblk,
 		      blk64_t pblk, __u32 len, __u32 flags)
 {

@@ -48,6 +48,15 @@ errcode_t rfl_map_collect(ext2_extent_handle_t h, blk64_t start,
 /* Unmap m, which lies inside a single leaf extent (from rfl_map_collect) */
 errcode_t rfl_map_remove(ext2_extent_handle_t h, const struct rfl_map *m);
 
+/*
+ * Map m's logical blocks, which lie inside a single leaf extent, to pblk
+ * on: m is split off its extent (each split keeps every block mapped),
+ * then its extent repointed in a single node write.  A crash leaves
+ * each block mapped to m->pblk's block or to pblk's, never a hole.
+ */
+errcode_t rfl_map_repoint(ext2_extent_handle_t h, const struct rfl_map *m,
+			  blk64_t pblk);
+
 /* Map m into a hole, merging with a contiguous neighbour when it can */
 errcode_t rfl_map_insert(ext2_extent_handle_t h, const struct rfl_map *m);
 

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_rfl_extmap.c - rfl_map_repoint, the copy-on-write's in-place
+ * repoint: the piece maps its new blocks, every other block its old
+ * one, on an image made by stock mke2fs; a range the tree does not map
+ * as said is refused and changes nothing.  tests/bats/crash.bats and
+ * crash_reorder.bats check what a crash in between leaves.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "tap.h"
+#include "reflink/rfl_share_int.h"
+
+#define FILE_LEN	64
+
+static char img[256];
+
+/* A file of FILE_LEN blocks in one extent at *pblk; returns its inode */
+static ext2_ino_t make_file(ext2_filsys fs, blk64_t *pblk)
+{
+	struct ext2_inode inode = { 0 };
+	struct ext2fs_extent ex = { 0 };
+	ext2_extent_handle_t h = NULL;
+	blk64_t n = FILE_LEN;
+	ext2_ino_t ino = 0;
+	errcode_t ret;
+
+	ret = ext2fs_new_inode(fs, EXT2_ROOT_INO, LINUX_S_IFREG | 0644, NULL,
+			       &ino);
+	if (!ret)
+		ret = ext2fs_new_range(fs, EXT2_NEWRANGE_MIN_LENGTH, 0, n,
+				       NULL, pblk, &n);
+	if (ret)
+		return 0;
+	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
+	ext2fs_block_alloc_stats_range(fs, *pblk, n, +1);
+	inode.i_mode = LINUX_S_IFREG | 0644;
+	inode.i_links_count = 1;
+	inode.i_flags = EXT4_EXTENTS_FL;
+	ext2fs_inode_size_set(fs, &inode, FILE_LEN * fs->blocksize);
+	ret = ext2fs_write_new_inode(fs, ino, &inode);
+	if (!ret)
+		ret = ext2fs_extent_open2(fs, ino, &inode, &h);
+	ex.e_lblk = 0;
+	ex.e_pblk = *pblk;
+	ex.e_len = FILE_LEN;
+	if (!ret)
+		ret = ext2fs_extent_insert(h, 0, &ex);
+	if (!ret)
+		ret = ext2fs_iblk_set(fs, &inode, FILE_LEN);
+	ext2fs_extent_free(h);
+	return ret ? 0 : ino;
+}
+
+/* Every block of the file, read from the inode on disk */
+static int mapping(ext2_filsys fs, ext2_ino_t ino, blk64_t *map)
+{
+	blk64_t l;
+
+	for (l = 0; l < FILE_LEN; l++)
+		if (ext2fs_bmap2(fs, ino, NULL, NULL, 0, l, NULL, &map[l]))
+			return -1;
+	return 0;
+}
+
+struct piece {
+	const char *what;
+	blk64_t lblk, len;
+};
+
+static void test_repoint(void)
+{
+	static const struct piece pieces[] = {
+		{ "the middle", 20, 5 },
+		{ "the head", 0, 3 },
+		{ "the tail", 60, 4 },
+		{ "a whole extent", 20, 5 },
+		{ "one block", 40, 1 },
+	};
+	blk64_t old, fresh, want[FILE_LEN], got[FILE_LEN], n = FILE_LEN;
+	ext2_extent_handle_t h = NULL;
+	ext2_filsys fs = NULL;
+	struct rfl_map m;
+	char cmd[512];
+	ext2_ino_t ino;
+	errcode_t ret;
+	size_t i;
+	blk64_t l;
+
+	unlink(img);
+	snprintf(cmd, sizeof(cmd),
+		 "mke2fs -q -F -t ext4 -b 4096 %s 8M >/dev/null 2>&1", img);
+	if (system(cmd)) {
+		ok(0, "mke2fs");
+		return;
+	}
+	ret = ext2fs_open(img, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0,
+			  unix_io_manager, &fs);
+	if (!ret)
+		ret = ext2fs_read_bitmaps(fs);
+	ok(!ret, "open a stock image");
+	if (ret)
+		return;
+	ino = make_file(fs, &old);
+	ok(ino, "a file of %d blocks in one extent", FILE_LEN);
+	ret = ext2fs_new_range(fs, EXT2_NEWRANGE_MIN_LENGTH, old + FILE_LEN,
+			       n, NULL, &fresh, &n);
+	ok(ino && !ret, "room for its copies");
+	if (!ino || ret)
+		goto out;
+	ext2fs_block_alloc_stats_range(fs, fresh, FILE_LEN, +1);
+	for (l = 0; l < FILE_LEN; l++)
+		want[l] = old + l;
+
+	ret = ext2fs_extent_open(fs, ino, &h);
+	for (i = 0; !ret && i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		const struct piece *p = &pieces[i];
+		bool same = true;
+
+		m.lblk = p->lblk;
+		m.len = (__u32)p->len;
+		m.pblk = want[p->lblk];
+		m.flags = 0;
+		/* the fourth repoints what the first did: to its old blocks */
+		ret = rfl_map_repoint(h, &m, want[p->lblk] == old + p->lblk ?
+					     fresh + p->lblk : old + p->lblk);
+		ok(!ret, "repoint %s (%s)", p->what,
+		   ret ? error_message(ret) : "ok");
+		for (l = p->lblk; l < p->lblk + p->len; l++)
+			want[l] = want[l] == old + l ? fresh + l : old + l;
+		if (mapping(fs, ino, got)) {
+			ok(0, "read the mapping back");
+			break;
+		}
+		for (l = 0; l < FILE_LEN; l++)
+			same &= got[l] == want[l];
+		ok(same, "after %s every block maps where it should", p->what);
+	}
+
+	/* a range the tree does not map so: refused, nothing changed */
+	m.lblk = 10;
+	m.len = 20;
+	m.pblk = old + 10;
+	tap_is_int(rfl_map_repoint(h, &m, fresh + 10), RFL_ET_BAD_RANGE,
+		   "a range over two extents is refused");
+	m.len = 2;
+	m.pblk = old + 11;
+	tap_is_int(rfl_map_repoint(h, &m, fresh + 10), RFL_ET_BAD_RANGE,
+		   "a range whose old blocks differ is refused");
+	ok(!mapping(fs, ino, got) && !memcmp(got, want, sizeof(got)),
+	   "refusals change nothing");
+out:
+	ext2fs_extent_free(h);
+	ext2fs_close_free(&fs);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	initialize_rfl_error_table();
+	initialize_ext2_error_table();
+	snprintf(img, sizeof(img), "%s/rfl_extmap.%d.img", tmp ? tmp : "/tmp",
+		 (int)getpid());
+	test_repoint();
+	if (!getenv("KEEP"))
+		unlink(img);
+	return done_testing();
+}

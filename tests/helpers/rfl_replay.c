@@ -89,12 +89,12 @@ static void fail(const char *file, const char *msg)
 	exit(EXIT_ERR);
 }
 
+/* Room for element nr: the array doubles when nr reaches a power of 2 */
 static void *grow(void *p, size_t nr, size_t size)
 {
-	/* doubling: called when nr is 0 or a power of two */
 	if (nr && (nr & (nr - 1)))
 		return p;
-	p = realloc(p, (nr ? 2 * nr : 16) * size);
+	p = realloc(p, (nr ? 2 * nr : 1) * size);
 	if (!p)
 		fail("memory", strerror(ENOMEM));
 	return p;
@@ -152,6 +152,13 @@ static void read_log(const char *name, struct log *l)
 		}
 		l->nr++;
 	}
+}
+
+static void free_log(struct log *l)
+{
+	free(l->buf);
+	free(l->w);
+	free(l->flush);
 }
 
 static ull rng_state;
@@ -366,6 +373,7 @@ static int cmd_plan(int argc, char **argv)
 			epoch_variants(&l, start, end, variants);
 		start = end;
 	}
+	free_log(&l);
 	if (fflush(stdout))
 		fail("stdout", strerror(errno));
 	return 0;
@@ -424,6 +432,7 @@ static int cmd_apply(int argc, char **argv)
 	}
 	if (close(fd))
 		fail(image, strerror(errno));
+	free_log(&l);
 	return 0;
 }
 
@@ -444,6 +453,7 @@ static int cmd_dump(int argc, char **argv)
 			       l.w[i].data ? "write" : "zero",
 			       l.w[i].offset, l.w[i].len);
 	}
+	free_log(&l);
 	return 0;
 }
 

@@ -205,7 +205,7 @@ struct epoch {
 	const struct log *l;
 	size_t start, n;
 	size_t *place;		/* per write: index of its place */
-	long *version;		/* per write: first write with its bytes */
+	long *version;		/* per write: first write, its bytes */
 	size_t nr_places;
 	long *sig;		/* signatures seen, nr_places each */
 	size_t nr_sig;
@@ -240,7 +240,7 @@ static void epoch_init(struct epoch *ep, const struct log *l, size_t start,
 			if (same_write(l, start + j, start + i))
 				break;
 		ep->version[i] = (long)j;
-		/* the bytes an earlier epoch left there (a bitmap written again) */
+		/* the bytes an earlier epoch left (a bitmap written again) */
 		for (j = start; j-- > 0;)
 			if (l->w[j].offset == l->w[start + i].offset)
 				break;

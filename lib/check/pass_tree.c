@@ -12,7 +12,7 @@
 #include "btree/e2fs_host.h"
 #include "check/blkset.h"
 #include "check/check_int.h"
-#include "check/vec.h"
+#include "util/vec.h"
 #include "flexbg/flexbg_rec.h"
 #include "refcount/refcount_rec.h"
 

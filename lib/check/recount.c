@@ -8,7 +8,7 @@
 #include "btree/e2fs_host.h"
 #include "check/recount.h"
 #include "check/sort.h"
-#include "check/vec.h"
+#include "util/vec.h"
 
 struct scan_ctx {
 	ext2_filsys fs;

@@ -322,11 +322,11 @@ static errcode_t old_nodes(struct checker *c, struct rfl_group *grp,
 		    !e2fs_host_valid_block(grp->host, b) ||
 		    rfl_ck_file_owns(c, b))
 			continue;
-		if (io_channel_read_blk64(c->fs->io, b, 1, buf))
-			continue;
-		if (!ext4_btree_check_node(&grp->tree, buf, b, -1, &p) ||
-		    !ext4_rfx_check(buf, c->fs->blocksize, c->rfs->csum_seed,
-				    b, grp->fg, &mp))
+		/* a sound metadata block of fg; else, if read, a node? */
+		if (!rfl_fg_read_meta_at(c->fs, c->rfs->csum_seed, grp->fg, b,
+					 buf, &mp) ||
+		    (mp.code != EXT4_RFX_OK &&
+		     !ext4_btree_check_node(&grp->tree, buf, b, -1, &p)))
 			ret = rfl_ck_push_blk(l, b);
 	}
 	ext2fs_free_mem(&buf);

@@ -51,6 +51,14 @@ void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value);
  */
 errcode_t rfl_fg_read_meta(ext2_filsys fs, __u32 seed, dgrp_t fg, void *buf,
 			   blk64_t *blkp, struct ext4_rfx_problem *p);
+/*
+ * The same check of block blk, wherever it is: is it a sound metadata
+ * block of fg?  (reflinkck looks for lost ones.)  A read error leaves
+ * p->code EXT4_RFX_OK; any other error leaves the block in buf.
+ */
+errcode_t rfl_fg_read_meta_at(ext2_filsys fs, __u32 seed, dgrp_t fg,
+			      blk64_t blk, void *buf,
+			      struct ext4_rfx_problem *p);
 
 /*
  * The filesystem's metadata blocks (superblock and descriptor copies,

@@ -296,6 +296,17 @@ bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
 	return i < map->nr && map->runs[i].start < start + len;
 }
 
+bool e2fs_meta_map_data_range(ext2_filsys fs,
+			      const struct e2fs_meta_map *map, blk64_t start,
+			      blk64_t len)
+{
+	blk64_t end = start + len;
+
+	return start >= fs->super->s_first_data_block && end > start &&
+	       end <= ext2fs_blocks_count(fs->super) &&
+	       !e2fs_meta_map_overlaps(map, start, len);
+}
+
 /* Fill m (zeroed) with the runs of src inside [first, end) */
 errcode_t e2fs_meta_map_slice(struct e2fs_meta_map *m,
 			      const struct e2fs_meta_map *src, blk64_t first,

@@ -81,6 +81,13 @@ void e2fs_meta_map_free(struct e2fs_meta_map *map);
 /* Does [start, start + len) touch filesystem metadata? */
 bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
 			    blk64_t len);
+/*
+ * Is [start, start + len) file data that may be shared or remapped:
+ * inside [s_first_data_block, blocks count), clear of fs metadata?
+ */
+bool e2fs_meta_map_data_range(ext2_filsys fs,
+			      const struct e2fs_meta_map *map, blk64_t start,
+			      blk64_t len);
 
 /* Run i (< e2fs_meta_map_nr) of the map, in block order */
 unsigned int e2fs_meta_map_nr(const struct e2fs_meta_map *map);

@@ -15,51 +15,30 @@
 
 #include "refdebug.h"
 #include "rd_exts.h"
+#include "reflink/rfl_extwalk.h"
 #include "reflink/rfl_json.h"
 #include "util/vec.h"
 
-static int add_ext(struct ext_list *l, ext2_ino_t ino, ull lblk, ull pblk,
-		   ull len)
+struct gather_ctx {
+	struct ext_list *l;
+	ext2_ino_t ino;
+};
+
+static errcode_t add_ext(void *priv, blk64_t lblk, blk64_t pblk, __u32 len,
+			 __u32 flags)
 {
+	struct gather_ctx *g = priv;
+	struct ext_list *l = g->l;
+
+	(void)flags;
 	if (rfl_vec_grow((void **)&l->v, &l->max, l->nr, sizeof(*l->v)))
-		return -1;
-	l->v[l->nr].ino = ino;
+		return EXT2_ET_NO_MEMORY;
+	l->v[l->nr].ino = g->ino;
 	l->v[l->nr].lblk = lblk;
 	l->v[l->nr].pblk = pblk;
 	l->v[l->nr].len = len;
 	l->nr++;
 	return 0;
-}
-
-static errcode_t inode_extents(ext2_filsys fs, ext2_ino_t ino,
-			       struct ext2_inode *inode, struct ext_list *l)
-{
-	struct ext2fs_extent e;
-	ext2_extent_handle_t h;
-	errcode_t ret;
-	int op = EXT2_EXTENT_ROOT;
-
-	ret = ext2fs_extent_open2(fs, ino, inode, &h);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &e);
-		op = EXT2_EXTENT_NEXT;
-		if (ret == EXT2_ET_EXTENT_NO_NEXT || ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !e.e_len)
-			continue;
-		if (add_ext(l, ino, e.e_lblk, e.e_pblk, e.e_len)) {
-			ret = EXT2_ET_NO_MEMORY;
-			break;
-		}
-	}
-	ext2fs_extent_free(h);
-	return ret;
 }
 
 struct path_ctx {
@@ -119,6 +98,8 @@ void rd_free_exts(struct ext_list *l)
 
 errcode_t rd_gather_exts(struct ext_list *l)
 {
+	static const struct rfl_extwalk_ops ops = { .leaf = add_ext };
+	struct gather_ctx g = { .l = l };
 	ext2_filsys fs = rd_fs();
 	struct ext2_inode inode;
 	ext2_inode_scan scan;
@@ -143,7 +124,8 @@ errcode_t rd_gather_exts(struct ext_list *l)
 			continue;
 		if (!ext2fs_test_inode_bitmap2(fs->inode_map, ino))
 			continue;
-		ret = inode_extents(fs, ino, &inode, l);
+		g.ino = ino;
+		ret = rfl_extent_walk(fs, ino, &inode, &ops, &g);
 		if (ret)
 			break;
 	}

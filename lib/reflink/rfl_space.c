@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reflink/rfl_extwalk.h"
 #include "reflink/rfl_share.h"
 #include "reflink/rfl_space.h"
 #include "util/vec.h"
@@ -68,37 +69,23 @@ static int shared_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 	return 0;
 }
 
+static errcode_t add_extent(void *priv, blk64_t lblk, blk64_t pblk,
+			    __u32 len, __u32 flags)
+{
+	struct rfl_space_set *s = priv;
+
+	(void)lblk;
+	(void)flags;
+	s->mapped += len;
+	return rfl_for_each_shared(s->rfs, pblk, len, shared_cb, s);
+}
+
 static errcode_t add_extents(struct rfl_space_set *s, ext2_ino_t ino,
 			     struct ext2_inode *inode)
 {
-	ext2_extent_handle_t h;
-	struct ext2fs_extent e;
-	int op = EXT2_EXTENT_ROOT;
-	errcode_t ret;
+	static const struct rfl_extwalk_ops ops = { .leaf = add_extent };
 
-	ret = ext2fs_extent_open2(s->rfs->fs, ino, inode, &h);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &e);
-		op = EXT2_EXTENT_NEXT;
-		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
-		    ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !e.e_len)
-			continue;
-		s->mapped += e.e_len;
-		ret = rfl_for_each_shared(s->rfs, e.e_pblk, e.e_len, shared_cb,
-					  s);
-		if (ret)
-			break;
-	}
-	ext2fs_extent_free(h);
-	return ret;
+	return rfl_extent_walk(s->rfs->fs, ino, inode, &ops, s);
 }
 
 errcode_t rfl_space_add_inode(struct rfl_space_set *s, ext2_ino_t ino)

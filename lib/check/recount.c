@@ -536,6 +536,34 @@ errcode_t rfl_collect_records(struct rfl_fs *rfs, struct rfl_rec **recsp,
 	return 0;
 }
 
+struct rec_loader {
+	const struct rfl_rec *rec;
+	size_t i;
+	blk64_t first;			/* of the flex group */
+};
+
+static int load_next(void *priv, void *key, void *val)
+{
+	struct rec_loader *l = priv;
+	const struct rfl_rec *r = &l->rec[l->i++];
+	struct ext4_refcount_rec rec = {
+		.start = (u32)(r->start - l->first),
+		.len = (u32)r->len,
+		.count = (u32)r->count,
+	};
+
+	ext4_refcount_rec_encode(&rec, key, val);
+	return 0;
+}
+
+errcode_t rfl_load_records(struct rfl_group *grp, const struct rfl_rec *recs,
+			   size_t nr, unsigned int fill)
+{
+	struct rec_loader l = { .rec = recs, .first = grp->first };
+
+	return rfl_group_bulk_load(grp, nr, fill, load_next, &l);
+}
+
 void rfl_compare_records(const struct rfl_rec *e, size_t ne,
 			 const struct rfl_rec *a, size_t na,
 			 rfl_diff_fn fn, void *priv)

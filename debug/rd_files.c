@@ -96,15 +96,24 @@ void rd_free_exts(struct ext_list *l)
 	free(l->v);
 }
 
-errcode_t rd_gather_exts(struct ext_list *l)
+/* Every extent-mapped inode in use, directories too */
+static errcode_t gather_inode(void *priv, ext2_ino_t ino,
+			      struct ext2_inode_large *inode)
 {
 	static const struct rfl_extwalk_ops ops = { .leaf = add_ext };
+	struct gather_ctx *g = priv;
+
+	if (!(inode->i_flags & EXT4_EXTENTS_FL))
+		return 0;
+	g->ino = ino;
+	return rfl_extent_walk(rd_fs(), ino, (struct ext2_inode *)inode, &ops,
+			       g);
+}
+
+errcode_t rd_gather_exts(struct ext_list *l)
+{
 	struct gather_ctx g = { .l = l };
 	ext2_filsys fs = rd_fs();
-	struct ext2_inode inode;
-	ext2_inode_scan scan;
-	ext2_ino_t ino;
-	errcode_t ret;
 
 	memset(l, 0, sizeof(*l));
 	l->nr_inodes = fs->super->s_inodes_count;
@@ -112,25 +121,7 @@ errcode_t rd_gather_exts(struct ext_list *l)
 	if (!l->paths)
 		return EXT2_ET_NO_MEMORY;
 	walk_dir(fs, EXT2_ROOT_INO, "", l, 0);
-	ret = ext2fs_open_inode_scan(fs, 0, &scan);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_get_next_inode(scan, &ino, &inode);
-		if (ret || !ino)
-			break;
-		if (!inode.i_links_count || inode.i_dtime ||
-		    !(inode.i_flags & EXT4_EXTENTS_FL))
-			continue;
-		if (!ext2fs_test_inode_bitmap2(fs->inode_map, ino))
-			continue;
-		g.ino = ino;
-		ret = rfl_extent_walk(fs, ino, &inode, &ops, &g);
-		if (ret)
-			break;
-	}
-	ext2fs_close_inode_scan(scan);
-	return ret;
+	return rfl_for_each_inode(fs, gather_inode, &g);
 }
 
 const char *rd_name_of(const struct ext_list *l, ext2_ino_t ino)

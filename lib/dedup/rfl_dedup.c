@@ -134,40 +134,28 @@ static errcode_t scan_file(struct dctx *c, ext2_ino_t ino,
 	return 0;
 }
 
-static errcode_t scan_inodes(struct dctx *c)
+/* A file that takes part is scanned; others are skipped or ignored */
+static errcode_t scan_inode(void *priv, ext2_ino_t ino,
+			    struct ext2_inode_large *in)
 {
-	ext2_filsys fs = c->fs;
-	struct ext2_inode_large in;
-	ext2_inode_scan scan;
-	ext2_ino_t ino;
+	struct dctx *c = priv;
 	errcode_t ret;
 
-	ret = ext2fs_open_inode_scan(fs, 0, &scan);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_get_next_inode_full(scan, &ino,
-						 (struct ext2_inode *)&in,
-						 sizeof(in));
-		if (ret || !ino)
-			break;
-		if (ino < EXT2_FIRST_INODE(fs->super) || !in.i_links_count ||
-		    in.i_dtime || !LINUX_S_ISREG(in.i_mode) ||
-		    !ext2fs_test_inode_bitmap2(fs->inode_map, ino))
-			continue;
-		if ((in.i_flags & SKIP_FLAGS) ||
-		    !(in.i_flags & EXT4_EXTENTS_FL)) {
-			c->d->skipped++;
-			continue;
-		}
-		ret = scan_file(c, ino, &in);
-		if (ret) {
-			c->d->bad_ino = ino;
-			break;
-		}
+	if (ino < EXT2_FIRST_INODE(c->fs->super) || !LINUX_S_ISREG(in->i_mode))
+		return 0;
+	if ((in->i_flags & SKIP_FLAGS) || !(in->i_flags & EXT4_EXTENTS_FL)) {
+		c->d->skipped++;
+		return 0;
 	}
-	ext2fs_close_inode_scan(scan);
+	ret = scan_file(c, ino, in);
+	if (ret)
+		c->d->bad_ino = ino;
 	return ret;
+}
+
+static errcode_t scan_inodes(struct dctx *c)
+{
+	return rfl_for_each_inode(c->fs, scan_inode, c);
 }
 
 static int rec_cb(void *priv, dgrp_t fg, blk64_t start, blk64_t len,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rfl_extwalk.c - every leaf extent of a file, and optionally its extent
- * tree blocks, through one extent handle (see rfl_extwalk.h).
+ * rfl_extwalk.c - every inode in use; every leaf extent of a file, and
+ * optionally its extent tree blocks, through one extent handle (see
+ * rfl_extwalk.h).
  */
 #include "reflink/rfl_extwalk.h"
 
@@ -48,5 +49,32 @@ errcode_t rfl_extent_walk(ext2_filsys fs, ext2_ino_t ino,
 		return ret;
 	ret = rfl_extent_walk_handle(h, ops, priv);
 	ext2fs_extent_free(h);
+	return ret;
+}
+
+errcode_t rfl_for_each_inode(ext2_filsys fs, rfl_inode_fn fn, void *priv)
+{
+	struct ext2_inode_large in;
+	ext2_inode_scan scan;
+	ext2_ino_t ino;
+	errcode_t ret;
+
+	ret = ext2fs_open_inode_scan(fs, 0, &scan);
+	if (ret)
+		return ret;
+	for (;;) {
+		ret = ext2fs_get_next_inode_full(scan, &ino,
+						 (struct ext2_inode *)&in,
+						 sizeof(in));
+		if (ret || !ino)
+			break;
+		if (!in.i_links_count || in.i_dtime ||
+		    !ext2fs_test_inode_bitmap2(fs->inode_map, ino))
+			continue;
+		ret = fn(priv, ino, &in);
+		if (ret)
+			break;
+	}
+	ext2fs_close_inode_scan(scan);
 	return ret;
 }

@@ -181,12 +181,23 @@ void rfl_space_result(const struct rfl_space_set *s, struct rfl_space *out)
 	out->saved = out->total - out->exclusive - out->shared;
 }
 
+/* Every regular extent-mapped file, past the reserved inodes */
+static errcode_t fs_inode(void *priv, ext2_ino_t ino,
+			  struct ext2_inode_large *inode)
+{
+	struct rfl_space_set *s = priv;
+
+	if (ino < EXT2_FIRST_INODE(s->rfs->fs->super) ||
+	    !LINUX_S_ISREG(inode->i_mode) ||
+	    !(inode->i_flags & EXT4_EXTENTS_FL))
+		return 0;
+	ext2fs_mark_inode_bitmap2(s->seen, ino);
+	return add_extents(s, ino, (struct ext2_inode *)inode);
+}
+
 errcode_t rfl_space_fs(struct rfl_fs *rfs, struct rfl_space *out)
 {
 	struct rfl_space_set *s;
-	struct ext2_inode inode;
-	ext2_inode_scan scan;
-	ext2_ino_t ino;
 	errcode_t ret;
 
 	memset(out, 0, sizeof(*out));
@@ -198,27 +209,9 @@ errcode_t rfl_space_fs(struct rfl_fs *rfs, struct rfl_space *out)
 	ret = rfl_space_set_new(rfs, &s);
 	if (ret)
 		return ret;
-	ret = ext2fs_open_inode_scan(rfs->fs, 0, &scan);
-	if (ret)
-		goto out;
-	for (;;) {
-		ret = ext2fs_get_next_inode(scan, &ino, &inode);
-		if (ret || !ino)
-			break;
-		if (ino < EXT2_FIRST_INODE(rfs->fs->super) ||
-		    !LINUX_S_ISREG(inode.i_mode) || !inode.i_links_count ||
-		    inode.i_dtime || !(inode.i_flags & EXT4_EXTENTS_FL) ||
-		    !ext2fs_test_inode_bitmap2(rfs->fs->inode_map, ino))
-			continue;
-		ext2fs_mark_inode_bitmap2(s->seen, ino);
-		ret = add_extents(s, ino, &inode);
-		if (ret)
-			break;
-	}
-	ext2fs_close_inode_scan(scan);
+	ret = rfl_for_each_inode(rfs->fs, fs_inode, s);
 	if (!ret)
 		rfl_space_result(s, out);
-out:
 	rfl_space_set_free(s);
 	return ret;
 }

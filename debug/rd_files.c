@@ -268,29 +268,6 @@ out:
 	rd_free_exts(&l);
 }
 
-/* Split path into the inode of its directory and its last component */
-static ext2_ino_t parent_of(const char *cmd, char *path, const char **name)
-{
-	char *slash = strrchr(path, '/');
-	ext2_ino_t dir;
-
-	if (!slash) {
-		*name = path;
-		return EXT2_ROOT_INO;
-	}
-	*name = slash + 1;
-	if (!**name) {
-		rd_err(cmd, "%s: no file name", path);
-		return 0;
-	}
-	if (slash == path)
-		return EXT2_ROOT_INO;
-	*slash = '\0';
-	dir = rd_lookup(cmd, path);
-	*slash = '/';
-	return dir;
-}
-
 static void report(const char *cmd, const char *what, errcode_t ret)
 {
 	if (ret)
@@ -313,7 +290,7 @@ void do_reflink(RD_ARGS)
 	dst = strdup(argv[2]);
 	if (!src || !dst)
 		goto out;
-	dir = parent_of(argv[0], dst, &name);
+	dir = rd_parent_of(argv[0], argv[2], dst, "file", &name);
 	if (dir)
 		report(argv[0], argv[2],
 		       rfl_clone_inode(rd.rfs, src, dir, name, NULL));
@@ -503,7 +480,7 @@ void do_rm(RD_ARGS)
 	path = strdup(argv[1]);
 	if (!path)
 		return;
-	dir = parent_of(argv[0], path, &name);
+	dir = rd_parent_of(argv[0], argv[1], path, "file", &name);
 	if (dir)
 		report(argv[0], argv[1], rfl_unlink(rd.rfs, dir, name));
 	free(path);
@@ -545,7 +522,7 @@ void do_cp(RD_ARGS)
 	path = strdup(argv[2]);
 	if (!path)
 		goto out;
-	dir = parent_of(argv[0], path, &name);
+	dir = rd_parent_of(argv[0], argv[2], path, "file", &name);
 	if (!dir)
 		goto out;
 	ret = create_file(dir, name, &ino);

@@ -70,9 +70,7 @@ static int path_entry(struct ext2_dir_entry *d, int offset, int blocksize,
 	(void)offset;
 	(void)blocksize;
 	(void)buf;
-	if (!d->inode || d->inode > pc->l->nr_inodes ||
-	    (len == 1 && d->name[0] == '.') ||
-	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+	if (rfl_dirent_skip(d) || d->inode > pc->l->nr_inodes)
 		return 0;
 	if (pc->l->paths[d->inode - 1])
 		return 0;

@@ -118,13 +118,11 @@ static int tree_entry(struct ext2_dir_entry *d, int offset, int blocksize,
 		      char *buf, void *priv)
 {
 	struct tree_ctx *tc = priv;
-	int len = ext2fs_dirent_name_len(d);
 
 	(void)offset;
 	(void)blocksize;
 	(void)buf;
-	if (!d->inode || (len == 1 && d->name[0] == '.') ||
-	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+	if (rfl_dirent_skip(d))
 		return 0;
 	tc->err = rfl_space_add_tree(tc->s, d->inode);
 	return tc->err ? DIRENT_ABORT : 0;

@@ -152,7 +152,7 @@ S390X_CC ?= s390x-linux-gnu-gcc
 S390X_LIB_SRCS := $(SHARED_SRCS) lib/btree/mem_host.c \
 		  lib/kcompat/crc32c.c tests/s390x/ref_crc32c.c
 S390X_HDRS := $(SHARED_HDRS) lib/btree/mem_host.h lib/kcompat/crc32c.h \
-	      tests/unit/tap.h $(wildcard tests/kernel/*.[ch])
+	      $(wildcard tests/unit/*.h tests/kernel/*.[ch])
 S390X_TEST_NAMES := test_btree_cow test_btree_faults test_btree_model \
 		    test_btree_verify test_refcount_model test_flexbg_rec \
 		    test_crc32c test_ktest test_refcount_resv

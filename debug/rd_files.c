@@ -15,51 +15,30 @@
 
 #include "refdebug.h"
 #include "rd_exts.h"
+#include "reflink/rfl_extwalk.h"
 #include "reflink/rfl_json.h"
 #include "util/vec.h"
 
-static int add_ext(struct ext_list *l, ext2_ino_t ino, ull lblk, ull pblk,
-		   ull len)
+struct gather_ctx {
+	struct ext_list *l;
+	ext2_ino_t ino;
+};
+
+static errcode_t add_ext(void *priv, blk64_t lblk, blk64_t pblk, __u32 len,
+			 __u32 flags)
 {
+	struct gather_ctx *g = priv;
+	struct ext_list *l = g->l;
+
+	(void)flags;
 	if (rfl_vec_grow((void **)&l->v, &l->max, l->nr, sizeof(*l->v)))
-		return -1;
-	l->v[l->nr].ino = ino;
+		return EXT2_ET_NO_MEMORY;
+	l->v[l->nr].ino = g->ino;
 	l->v[l->nr].lblk = lblk;
 	l->v[l->nr].pblk = pblk;
 	l->v[l->nr].len = len;
 	l->nr++;
 	return 0;
-}
-
-static errcode_t inode_extents(ext2_filsys fs, ext2_ino_t ino,
-			       struct ext2_inode *inode, struct ext_list *l)
-{
-	struct ext2fs_extent e;
-	ext2_extent_handle_t h;
-	errcode_t ret;
-	int op = EXT2_EXTENT_ROOT;
-
-	ret = ext2fs_extent_open2(fs, ino, inode, &h);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &e);
-		op = EXT2_EXTENT_NEXT;
-		if (ret == EXT2_ET_EXTENT_NO_NEXT || ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !e.e_len)
-			continue;
-		if (add_ext(l, ino, e.e_lblk, e.e_pblk, e.e_len)) {
-			ret = EXT2_ET_NO_MEMORY;
-			break;
-		}
-	}
-	ext2fs_extent_free(h);
-	return ret;
 }
 
 struct path_ctx {
@@ -91,9 +70,7 @@ static int path_entry(struct ext2_dir_entry *d, int offset, int blocksize,
 	(void)offset;
 	(void)blocksize;
 	(void)buf;
-	if (!d->inode || d->inode > pc->l->nr_inodes ||
-	    (len == 1 && d->name[0] == '.') ||
-	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+	if (rfl_dirent_skip(d) || d->inode > pc->l->nr_inodes)
 		return 0;
 	if (pc->l->paths[d->inode - 1])
 		return 0;
@@ -117,13 +94,24 @@ void rd_free_exts(struct ext_list *l)
 	free(l->v);
 }
 
+/* Every extent-mapped inode in use, directories too */
+static errcode_t gather_inode(void *priv, ext2_ino_t ino,
+			      struct ext2_inode_large *inode)
+{
+	static const struct rfl_extwalk_ops ops = { .leaf = add_ext };
+	struct gather_ctx *g = priv;
+
+	if (!(inode->i_flags & EXT4_EXTENTS_FL))
+		return 0;
+	g->ino = ino;
+	return rfl_extent_walk(rd_fs(), ino, (struct ext2_inode *)inode, &ops,
+			       g);
+}
+
 errcode_t rd_gather_exts(struct ext_list *l)
 {
+	struct gather_ctx g = { .l = l };
 	ext2_filsys fs = rd_fs();
-	struct ext2_inode inode;
-	ext2_inode_scan scan;
-	ext2_ino_t ino;
-	errcode_t ret;
 
 	memset(l, 0, sizeof(*l));
 	l->nr_inodes = fs->super->s_inodes_count;
@@ -131,24 +119,7 @@ errcode_t rd_gather_exts(struct ext_list *l)
 	if (!l->paths)
 		return EXT2_ET_NO_MEMORY;
 	walk_dir(fs, EXT2_ROOT_INO, "", l, 0);
-	ret = ext2fs_open_inode_scan(fs, 0, &scan);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_get_next_inode(scan, &ino, &inode);
-		if (ret || !ino)
-			break;
-		if (!inode.i_links_count || inode.i_dtime ||
-		    !(inode.i_flags & EXT4_EXTENTS_FL))
-			continue;
-		if (!ext2fs_test_inode_bitmap2(fs->inode_map, ino))
-			continue;
-		ret = inode_extents(fs, ino, &inode, l);
-		if (ret)
-			break;
-	}
-	ext2fs_close_inode_scan(scan);
-	return ret;
+	return rfl_for_each_inode(fs, gather_inode, &g);
 }
 
 const char *rd_name_of(const struct ext_list *l, ext2_ino_t ino)
@@ -295,29 +266,6 @@ out:
 	rd_free_exts(&l);
 }
 
-/* Split path into the inode of its directory and its last component */
-static ext2_ino_t parent_of(const char *cmd, char *path, const char **name)
-{
-	char *slash = strrchr(path, '/');
-	ext2_ino_t dir;
-
-	if (!slash) {
-		*name = path;
-		return EXT2_ROOT_INO;
-	}
-	*name = slash + 1;
-	if (!**name) {
-		rd_err(cmd, "%s: no file name", path);
-		return 0;
-	}
-	if (slash == path)
-		return EXT2_ROOT_INO;
-	*slash = '\0';
-	dir = rd_lookup(cmd, path);
-	*slash = '/';
-	return dir;
-}
-
 static void report(const char *cmd, const char *what, errcode_t ret)
 {
 	if (ret)
@@ -340,7 +288,7 @@ void do_reflink(RD_ARGS)
 	dst = strdup(argv[2]);
 	if (!src || !dst)
 		goto out;
-	dir = parent_of(argv[0], dst, &name);
+	dir = rd_parent_of(argv[0], argv[2], dst, "file", &name);
 	if (dir)
 		report(argv[0], argv[2],
 		       rfl_clone_inode(rd.rfs, src, dir, name, NULL));
@@ -530,7 +478,7 @@ void do_rm(RD_ARGS)
 	path = strdup(argv[1]);
 	if (!path)
 		return;
-	dir = parent_of(argv[0], path, &name);
+	dir = rd_parent_of(argv[0], argv[1], path, "file", &name);
 	if (dir)
 		report(argv[0], argv[1], rfl_unlink(rd.rfs, dir, name));
 	free(path);
@@ -572,7 +520,7 @@ void do_cp(RD_ARGS)
 	path = strdup(argv[2]);
 	if (!path)
 		goto out;
-	dir = parent_of(argv[0], path, &name);
+	dir = rd_parent_of(argv[0], argv[2], path, "file", &name);
 	if (!dir)
 		goto out;
 	ret = create_file(dir, name, &ino);

@@ -11,6 +11,7 @@
 
 #include "refdebug.h"
 #include "rd_exts.h"
+#include "reflink/rfl_extwalk.h"
 
 static const char *type_name(__u16 mode)
 {
@@ -42,56 +43,20 @@ static bool read_inode(const char *cmd, const char *path, ext2_ino_t *ino,
 	return true;
 }
 
-/* Every leaf extent of an inode, in logical order, to fn */
-typedef bool (*extent_fn)(void *priv, const struct ext2fs_extent *e);
-
-static errcode_t for_each_extent(ext2_ino_t ino, struct ext2_inode *inode,
-				 extent_fn fn, void *priv)
-{
-	ext2_extent_handle_t h;
-	struct ext2fs_extent e;
-	int op = EXT2_EXTENT_ROOT;
-	errcode_t ret;
-
-	if (!(inode->i_flags & EXT4_EXTENTS_FL))
-		return 0;
-	ret = ext2fs_extent_open2(rd_fs(), ino, inode, &h);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &e);
-		op = EXT2_EXTENT_NEXT;
-		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
-		    ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !e.e_len)
-			continue;
-		if (!fn(priv, &e))
-			break;
-	}
-	ext2fs_extent_free(h);
-	return ret;
-}
-
 /* stat: one line per run of equal count within an extent */
 struct stat_ctx {
-	const struct ext2fs_extent *e;
+	ull lblk, pblk;		/* the extent */
+	bool uninit;
 	ull next;		/* first block of the extent not printed */
-	errcode_t err;
 };
 
-static void stat_run(const struct ext2fs_extent *e, ull start, ull len,
+static void stat_run(const struct stat_ctx *sc, ull start, ull len,
 		     unsigned int count)
 {
-	ull l = e->e_lblk + (start - e->e_pblk);
+	ull l = sc->lblk + (start - sc->pblk);
 
 	printf("(%llu-%llu):%llu-%llu count %u%s\n", l, l + len - 1, start,
-	       start + len - 1, count,
-	       e->e_flags & EXT2_EXTENT_FLAGS_UNINIT ? " [uninit]" : "");
+	       start + len - 1, count, sc->uninit ? " [uninit]" : "");
 }
 
 static int stat_shared(void *priv, blk64_t start, blk64_t len, __u32 count)
@@ -99,32 +64,36 @@ static int stat_shared(void *priv, blk64_t start, blk64_t len, __u32 count)
 	struct stat_ctx *sc = priv;
 
 	if (start > sc->next)
-		stat_run(sc->e, sc->next, start - sc->next, 1);
-	stat_run(sc->e, start, len, count);
+		stat_run(sc, sc->next, start - sc->next, 1);
+	stat_run(sc, start, len, count);
 	sc->next = start + len;
 	return 0;
 }
 
-static bool stat_extent(void *priv, const struct ext2fs_extent *e)
+static errcode_t stat_extent(void *priv, blk64_t lblk, blk64_t pblk,
+			     __u32 len, __u32 flags)
 {
 	struct stat_ctx *sc = priv;
-	ull end = e->e_pblk + e->e_len;
+	ull end = pblk + len;
+	errcode_t ret;
 
-	sc->e = e;
-	sc->next = e->e_pblk;
-	sc->err = rfl_for_each_shared(rd.rfs, e->e_pblk, e->e_len,
-				      stat_shared, sc);
-	if (sc->err)
-		return false;
+	sc->lblk = lblk;
+	sc->pblk = pblk;
+	sc->uninit = flags & EXT2_EXTENT_FLAGS_UNINIT;
+	sc->next = pblk;
+	ret = rfl_for_each_shared(rd.rfs, pblk, len, stat_shared, sc);
+	if (ret)
+		return ret;
 	if (sc->next < end)
-		stat_run(e, sc->next, end - sc->next, 1);
-	return true;
+		stat_run(sc, sc->next, end - sc->next, 1);
+	return 0;
 }
 
 /* stat FILE: the inode, then its extents with their share counts */
 void do_stat(RD_ARGS)
 {
-	struct stat_ctx sc = { .err = 0 };
+	static const struct rfl_extwalk_ops ops = { .leaf = stat_extent };
+	struct stat_ctx sc;
 	struct ext2_inode inode;
 	ext2_ino_t ino;
 	errcode_t ret;
@@ -145,27 +114,31 @@ void do_stat(RD_ARGS)
 	if (!(inode.i_flags & EXT4_EXTENTS_FL))
 		return;
 	printf("EXTENTS: (logical):physical count N, N the blocks' sharers\n");
-	ret = for_each_extent(ino, &inode, stat_extent, &sc);
-	if (ret || sc.err)
-		rd_com_err(argv[0], ret ? ret : sc.err, "%s", argv[1]);
+	ret = rfl_extent_walk(rd_fs(), ino, &inode, &ops, &sc);
+	if (ret)
+		rd_com_err(argv[0], ret, "%s", argv[1]);
 }
 
-static bool blocks_extent(void *priv, const struct ext2fs_extent *e)
+static errcode_t blocks_extent(void *priv, blk64_t lblk, blk64_t pblk,
+			       __u32 len, __u32 flags)
 {
-	ull i;
+	__u32 i;
 
 	(void)priv;
-	for (i = 0; i < e->e_len; i++)
-		printf("%llu ", (ull)e->e_pblk + i);
-	return true;
+	(void)lblk;
+	(void)flags;
+	for (i = 0; i < len; i++)
+		printf("%llu ", (ull)pblk + i);
+	return 0;
 }
 
 /* blocks FILE: the file's physical blocks in logical order, one line */
 void do_blocks(RD_ARGS)
 {
+	static const struct rfl_extwalk_ops ops = { .leaf = blocks_extent };
 	struct ext2_inode inode;
 	ext2_ino_t ino;
-	errcode_t ret;
+	errcode_t ret = 0;
 
 	(void)sci_idx;
 	(void)infop;
@@ -173,7 +146,8 @@ void do_blocks(RD_ARGS)
 	    !rd_need_open(argv[0]) ||
 	    !read_inode(argv[0], argv[1], &ino, &inode))
 		return;
-	ret = for_each_extent(ino, &inode, blocks_extent, NULL);
+	if (inode.i_flags & EXT4_EXTENTS_FL)
+		ret = rfl_extent_walk(rd_fs(), ino, &inode, &ops, NULL);
 	printf("\n");
 	if (ret)
 		rd_com_err(argv[0], ret, "%s", argv[1]);

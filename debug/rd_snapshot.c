@@ -16,7 +16,7 @@ void do_snapshot(RD_ARGS)
 	struct rfl_snapshot s;
 	ext2_ino_t src, dir;
 	const char *name;
-	char *dst, *slash;
+	char *dst;
 	errcode_t ret;
 
 	(void)sci_idx;
@@ -31,21 +31,9 @@ void do_snapshot(RD_ARGS)
 	/* DST: a new name in a directory that exists */
 	while (strlen(dst) > 1 && dst[strlen(dst) - 1] == '/')
 		dst[strlen(dst) - 1] = '\0';
-	slash = strrchr(dst, '/');
-	name = slash ? slash + 1 : dst;
-	if (!*name) {
-		rd_err(argv[0], "%s: no directory name", argv[2]);
+	dir = rd_parent_of(argv[0], argv[2], dst, "directory", &name);
+	if (!dir)
 		goto out;
-	}
-	if (!slash || slash == dst) {
-		dir = EXT2_ROOT_INO;
-	} else {
-		*slash = '\0';
-		dir = rd_lookup(argv[0], dst);
-		*slash = '/';
-		if (!dir)
-			goto out;
-	}
 	ret = rfl_snapshot(rd.rfs, src, dir, name, &s);
 	if (ret) {
 		if (s.bad_ino)

@@ -89,8 +89,7 @@ static int du_entry(struct ext2_dir_entry *d, int offset, int blocksize,
 	(void)offset;
 	(void)blocksize;
 	(void)buf;
-	if (!d->inode || (len == 1 && d->name[0] == '.') ||
-	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+	if (rfl_dirent_skip(d))
 		return 0;
 	if (asprintf(&p, "%s/%.*s", strcmp(saved, "/") ? saved : "", len,
 		     d->name) < 0) {

@@ -229,6 +229,29 @@ ext2_ino_t rd_lookup(const char *cmd, const char *path)
 	return ino;
 }
 
+ext2_ino_t rd_parent_of(const char *cmd, const char *arg, char *path,
+			const char *noun, const char **name)
+{
+	char *slash = strrchr(path, '/');
+	ext2_ino_t dir;
+
+	if (!slash) {
+		*name = path;
+		return EXT2_ROOT_INO;
+	}
+	*name = slash + 1;
+	if (!**name) {
+		rd_err(cmd, "%s: no %s name", arg, noun);
+		return 0;
+	}
+	if (slash == path)
+		return EXT2_ROOT_INO;
+	*slash = '\0';
+	dir = rd_lookup(cmd, path);
+	*slash = '/';
+	return dir;
+}
+
 struct open_problem {
 	long nr;
 	struct ext4_btree_problem first;

@@ -83,5 +83,12 @@ unsigned int rd_val_off(unsigned int i);
 
 /* Look up a path inside the image; 0 on failure (message printed) */
 ext2_ino_t rd_lookup(const char *cmd, const char *path);
+/*
+ * The directory of a new name path (its inode) and the name in it
+ * (*name, inside path); 0 on failure, a message printed about arg (the
+ * argument as typed) that calls the name a noun ("file", "directory").
+ */
+ext2_ino_t rd_parent_of(const char *cmd, const char *arg, char *path,
+			const char *noun, const char **name);
 
 #endif /* REFDEBUG_H */

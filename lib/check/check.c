@@ -12,7 +12,7 @@
 
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
-#include "check/vec.h"
+#include "util/vec.h"
 
 errcode_t rfl_ck_fail(struct checker *c, errcode_t ret, const char *what)
 {

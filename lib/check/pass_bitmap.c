@@ -19,7 +19,7 @@
 
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
-#include "check/vec.h"
+#include "util/vec.h"
 
 struct claims {
 	struct rfl_range *v;

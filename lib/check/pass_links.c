@@ -8,7 +8,7 @@
  */
 #include "check/check_int.h"
 #include "check/sort.h"
-#include "check/vec.h"
+#include "util/vec.h"
 
 struct dir_ctx {
 	struct rfl_vec refs;		/* ext2_ino_t of every entry */

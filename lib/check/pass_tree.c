@@ -12,7 +12,7 @@
 #include "btree/e2fs_host.h"
 #include "check/blkset.h"
 #include "check/check_int.h"
-#include "check/vec.h"
+#include "util/vec.h"
 #include "flexbg/flexbg_rec.h"
 #include "refcount/refcount_rec.h"
 
@@ -278,26 +278,6 @@ static void group_expected(const struct checker *c, blk64_t start,
 	*nr = i - lo;
 }
 
-struct loader {
-	const struct rfl_rec *rec;
-	size_t i, nr;
-	blk64_t first;
-};
-
-static int load_next(void *priv, void *key, void *val)
-{
-	struct loader *l = priv;
-	const struct rfl_rec *r = &l->rec[l->i++];
-	struct ext4_refcount_rec rec = {
-		.start = (u32)(r->start - l->first),
-		.len = (u32)r->len,
-		.count = (u32)r->count,
-	};
-
-	ext4_refcount_rec_encode(&rec, key, val);
-	return 0;
-}
-
 /*
  * Old tree nodes of the flex group: blocks in use, not fs metadata, no
  * file's data, that pass the node check with this group as owner.  They
@@ -322,11 +302,11 @@ static errcode_t old_nodes(struct checker *c, struct rfl_group *grp,
 		    !e2fs_host_valid_block(grp->host, b) ||
 		    rfl_ck_file_owns(c, b))
 			continue;
-		if (io_channel_read_blk64(c->fs->io, b, 1, buf))
-			continue;
-		if (!ext4_btree_check_node(&grp->tree, buf, b, -1, &p) ||
-		    !ext4_rfx_check(buf, c->fs->blocksize, c->rfs->csum_seed,
-				    b, grp->fg, &mp))
+		/* a sound metadata block of fg; else, if read, a node? */
+		if (!rfl_fg_read_meta_at(c->fs, c->rfs->csum_seed, grp->fg, b,
+					 buf, &mp) ||
+		    (mp.code != EXT4_RFX_OK &&
+		     !ext4_btree_check_node(&grp->tree, buf, b, -1, &p)))
 			ret = rfl_ck_push_blk(l, b);
 	}
 	ext2fs_free_mem(&buf);
@@ -374,7 +354,6 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	struct blk_list *nodes = &c->damaged;
 	blk64_t old_meta = 0, b;
 	size_t i, n, e0, ne;
-	struct loader l;
 	errcode_t ret;
 	__u32 rel;
 
@@ -434,9 +413,8 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	grp->tree.height = 0;
 	grp->tree.nr_records = 0;
 	grp->tree.nr_nodes = 0;
-	l = (struct loader){ .rec = ne ? c->exp + e0 : NULL, .nr = ne,
-			     .first = grp->first };
-	ret = rfl_group_bulk_load(grp, ne, REBUILD_FILL, load_next, &l);
+	ret = rfl_load_records(grp, ne ? c->exp + e0 : NULL, ne,
+			       REBUILD_FILL);
 	if (ret) {
 		rfl_ck_fail(c, ret, "rebuilding a refcount tree");
 		return;

@@ -10,7 +10,7 @@
 
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
-#include "check/vec.h"
+#include "util/vec.h"
 #include "reflink/rfl_share.h"
 
 struct count_ctx {

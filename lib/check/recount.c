@@ -8,7 +8,8 @@
 #include "btree/e2fs_host.h"
 #include "check/recount.h"
 #include "check/sort.h"
-#include "check/vec.h"
+#include "reflink/rfl_extwalk.h"
+#include "util/vec.h"
 
 struct scan_ctx {
 	ext2_filsys fs;
@@ -119,7 +120,9 @@ static errcode_t add_leaf(struct scan_ctx *s, struct leaf_walk *w,
  * Most files fit their extents in the inode (depth 0): read them there,
  * as ext2fs_extent_get would, without opening an extent handle (two
  * allocations and a copy of the inode each).  The header is verified by
- * libext2fs's own rule first; anything else takes the handle.
+ * libext2fs's own rule first; anything else takes the handle, through
+ * rfl_extent_walk.  This fast path is the one extent walk left outside
+ * it: pass 1 reads every file's tree.
  */
 static bool walk_inline_extents(struct scan_ctx *s, struct ext2_inode *inode,
 				errcode_t *retp)
@@ -152,49 +155,52 @@ static bool walk_inline_extents(struct scan_ctx *s, struct ext2_inode *inode,
 	return true;
 }
 
+/* walk_extents' walk of a deeper tree */
+struct tree_walk {
+	struct scan_ctx *s;
+	struct leaf_walk w;
+	errcode_t stop;			/* a callback's, not the tree's */
+};
+
+static errcode_t tree_leaf(void *priv, blk64_t lblk, blk64_t pblk,
+			   __u32 len, __u32 flags)
+{
+	struct tree_walk *t = priv;
+	struct ext2fs_extent ex = {
+		.e_pblk = pblk, .e_lblk = lblk, .e_len = len,
+		.e_flags = flags,
+	};
+
+	t->stop = add_leaf(t->s, &t->w, &ex);
+	return t->stop;
+}
+
+/* an index entry's child: a block the inode holds */
+static errcode_t tree_node(void *priv, blk64_t pblk)
+{
+	struct tree_walk *t = priv;
+
+	t->stop = add_owned(t->s, pblk, 1);
+	return t->stop;
+}
+
 static errcode_t walk_extents(struct scan_ctx *s, struct ext2_inode *inode)
 {
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ex;
-	struct leaf_walk w = { .have_prev = false };
+	static const struct rfl_extwalk_ops ops = {
+		.leaf = tree_leaf,
+		.node = tree_node,
+	};
+	struct tree_walk t = { .s = s, .w = { .have_prev = false } };
 	errcode_t ret;
-	int op = EXT2_EXTENT_ROOT;
 
 	if (walk_inline_extents(s, inode, &ret))
 		return ret;
-	ret = ext2fs_extent_open2(s->fs, s->ino, inode, &h);
-	if (ret) {
+	ret = rfl_extent_walk(s->fs, s->ino, inode, &ops, &t);
+	if (t.stop)
+		return t.stop == LEAF_STOP ? 0 : t.stop;
+	if (ret)
 		bad_inode(s, ret);
-		return 0;
-	}
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &ex);
-		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
-		    ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret) {
-			bad_inode(s, ret);
-			ret = 0;
-			break;
-		}
-		op = EXT2_EXTENT_NEXT;
-		if (ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT)
-			continue;
-		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF)) {
-			/* an index entry: e_pblk is the child node */
-			ret = add_owned(s, ex.e_pblk, 1);
-			if (ret)
-				break;
-			continue;
-		}
-		ret = add_leaf(s, &w, &ex);
-		if (ret)
-			break;
-	}
-	ext2fs_extent_free(h);
-	return ret == LEAF_STOP ? 0 : ret;
+	return 0;
 }
 
 static int map_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
@@ -528,6 +534,34 @@ errcode_t rfl_collect_records(struct rfl_fs *rfs, struct rfl_rec **recsp,
 	*recsp = found.v;
 	*nrecp = found.nr;
 	return 0;
+}
+
+struct rec_loader {
+	const struct rfl_rec *rec;
+	size_t i;
+	blk64_t first;			/* of the flex group */
+};
+
+static int load_next(void *priv, void *key, void *val)
+{
+	struct rec_loader *l = priv;
+	const struct rfl_rec *r = &l->rec[l->i++];
+	struct ext4_refcount_rec rec = {
+		.start = (u32)(r->start - l->first),
+		.len = (u32)r->len,
+		.count = (u32)r->count,
+	};
+
+	ext4_refcount_rec_encode(&rec, key, val);
+	return 0;
+}
+
+errcode_t rfl_load_records(struct rfl_group *grp, const struct rfl_rec *recs,
+			   size_t nr, unsigned int fill)
+{
+	struct rec_loader l = { .rec = recs, .first = grp->first };
+
+	return rfl_group_bulk_load(grp, nr, fill, load_next, &l);
 }
 
 void rfl_compare_records(const struct rfl_rec *e, size_t ne,

@@ -106,6 +106,14 @@ errcode_t rfl_expected_records(ext2_filsys fs, const struct rfl_run *runs,
 errcode_t rfl_collect_records(struct rfl_fs *rfs, struct rfl_rec **recsp,
 			      size_t *nrecp);
 
+/*
+ * Fill grp's empty tree with recs[0..nr), the records of its flex group
+ * in block order, fill percent full (rfl_group_bulk_load): reflinkck's
+ * rebuild and the enabling of a shared_blocks image.
+ */
+errcode_t rfl_load_records(struct rfl_group *grp, const struct rfl_rec *recs,
+			   size_t nr, unsigned int fill);
+
 enum rfl_diff {
 	RFL_DIFF_MISSING,		/* expected, not in the tree */
 	RFL_DIFF_EXTRA,			/* in the tree, not expected */

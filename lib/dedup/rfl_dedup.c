@@ -14,6 +14,7 @@
 #include "dedup/blkhash.h"
 #include "dedup/refload.h"
 #include "dedup/xtree.h"
+#include "reflink/rfl_extwalk.h"
 
 #include <ext2fs/ext3_extents.h>
 
@@ -86,108 +87,75 @@ struct dctx {
 /* Scan                                                              */
 /* ---------------------------------------------------------------- */
 
-/* May ex be remapped?  It must lie inside the data area */
-static bool sane_extent(struct dctx *c, const struct ext2fs_extent *ex)
-{
-	blk64_t end = ex->e_pblk + ex->e_len;
+/* scan_file's walk of one file */
+struct scan_walk {
+	struct dctx *c;
+	ext2_ino_t ino;
+	errcode_t err;			/* out of memory: the scan fails */
+};
 
-	return ex->e_pblk >= c->fs->super->s_first_data_block &&
-	       end > ex->e_pblk &&
-	       end <= ext2fs_blocks_count(c->fs->super) &&
-	       !e2fs_meta_map_overlaps(c->rfs->meta_map, ex->e_pblk,
-				       ex->e_len);
+static errcode_t scan_extent(void *priv, blk64_t lblk, blk64_t pblk,
+			     __u32 len, __u32 flags)
+{
+	struct scan_walk *w = priv;
+	struct dctx *c = w->c;
+
+	/* remapped extents must lie inside the data area */
+	if (!e2fs_meta_map_data_range(c->fs, c->rfs->meta_map, pblk, len))
+		return RFL_ET_BAD_RANGE;
+	if (flags & EXT2_EXTENT_FLAGS_UNINIT)
+		return 0;
+	w->err = RFL_PUSH(c, ext, nr_ext, max_ext, ((struct dext){
+		.pblk = pblk, .lblk = lblk, .ino = w->ino, .len = len }));
+	if (!w->err)
+		c->total += len;
+	return w->err;
 }
 
 /* The initialized leaf extents of one file, or none if it is skipped */
 static errcode_t scan_file(struct dctx *c, ext2_ino_t ino,
 			   struct ext2_inode_large *in)
 {
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ex;
+	static const struct rfl_extwalk_ops ops = { .leaf = scan_extent };
+	struct scan_walk w = { .c = c, .ino = ino };
 	size_t mark = c->nr_ext;
-	int op = EXT2_EXTENT_ROOT;
-	bool bad = false;
 	errcode_t ret;
 
-	ret = ext2fs_extent_open2(c->fs, ino, (struct ext2_inode *)in, &h);
+	ret = rfl_extent_walk(c->fs, ino, (struct ext2_inode *)in, &ops, &w);
+	if (w.err)
+		return w.err;
 	if (ret) {
-		c->d->skipped++;
-		return 0;
-	}
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &ex);
-		op = EXT2_EXTENT_NEXT;
-		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
-		    ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret) {
-			/* unreadable: reflinkck's to judge, not ours */
-			bad = true;
-			ret = 0;
-			break;
-		}
-		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !ex.e_len)
-			continue;
-		if (!sane_extent(c, &ex)) {
-			bad = true;
-			break;
-		}
-		if (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT)
-			continue;
-		ret = RFL_PUSH(c, ext, nr_ext, max_ext, ((struct dext){
-			.pblk = ex.e_pblk, .lblk = ex.e_lblk, .ino = ino,
-			.len = ex.e_len }));
-		if (ret)
-			break;
-		c->total += ex.e_len;
-	}
-	ext2fs_extent_free(h);
-	if (bad) {
+		/* unreadable or off the data area: reflinkck's to judge */
 		c->nr_ext = mark;
 		c->d->skipped++;
 		return 0;
 	}
-	if (!ret)
-		c->d->files++;
+	c->d->files++;
+	return 0;
+}
+
+/* A file that takes part is scanned; others are skipped or ignored */
+static errcode_t scan_inode(void *priv, ext2_ino_t ino,
+			    struct ext2_inode_large *in)
+{
+	struct dctx *c = priv;
+	errcode_t ret;
+
+	if (ino < EXT2_FIRST_INODE(c->fs->super) || !LINUX_S_ISREG(in->i_mode))
+		return 0;
+	if ((in->i_flags & SKIP_FLAGS) || !(in->i_flags & EXT4_EXTENTS_FL)) {
+		c->d->skipped++;
+		return 0;
+	}
+	ret = scan_file(c, ino, in);
+	if (ret)
+		c->d->bad_ino = ino;
 	return ret;
 }
 
 static errcode_t scan_inodes(struct dctx *c)
 {
-	ext2_filsys fs = c->fs;
-	struct ext2_inode_large in;
-	ext2_inode_scan scan;
-	ext2_ino_t ino;
-	errcode_t ret;
-
-	ret = ext2fs_open_inode_scan(fs, 0, &scan);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_get_next_inode_full(scan, &ino,
-						 (struct ext2_inode *)&in,
-						 sizeof(in));
-		if (ret || !ino)
-			break;
-		if (ino < EXT2_FIRST_INODE(fs->super) || !in.i_links_count ||
-		    in.i_dtime || !LINUX_S_ISREG(in.i_mode) ||
-		    !ext2fs_test_inode_bitmap2(fs->inode_map, ino))
-			continue;
-		if ((in.i_flags & SKIP_FLAGS) ||
-		    !(in.i_flags & EXT4_EXTENTS_FL)) {
-			c->d->skipped++;
-			continue;
-		}
-		ret = scan_file(c, ino, &in);
-		if (ret) {
-			c->d->bad_ino = ino;
-			break;
-		}
-	}
-	ext2fs_close_inode_scan(scan);
-	return ret;
+	return rfl_for_each_inode(c->fs, scan_inode, c);
 }
 
 static int rec_cb(void *priv, dgrp_t fg, blk64_t start, blk64_t len,
@@ -387,6 +355,56 @@ static errcode_t emit(struct dctx *c, size_t x0, blk64_t lblk,
 		.lblk = lblk, .pblk = pblk, .len = len, .uninit = uninit }));
 }
 
+/* plan_file's walk of one file */
+struct plan_walk {
+	struct dctx *c;
+	const struct drun *r;		/* its runs, in logical order */
+	size_t nr, ri;
+	size_t x0;			/* its first leaf in c->newx */
+	blk64_t remapped;
+};
+
+static errcode_t plan_node(void *priv, blk64_t pblk)
+{
+	struct plan_walk *w = priv;
+
+	return RFL_PUSH(w->c, oldt, nr_oldt, max_oldt, pblk);
+}
+
+/* A leaf extent of the file, cut where runs start and end */
+static errcode_t plan_extent(void *priv, blk64_t lblk, blk64_t pblk,
+			     __u32 len, __u32 flags)
+{
+	struct plan_walk *w = priv;
+	bool uninit = flags & EXT2_EXTENT_FLAGS_UNINIT;
+	blk64_t pos, end = lblk + len;
+	errcode_t ret = 0;
+
+	for (pos = lblk; !ret && pos < end;) {
+		blk64_t stop = end, p = pblk + (pos - lblk);
+
+		while (w->ri < w->nr &&
+		       w->r[w->ri].lblk + w->r[w->ri].len <= pos)
+			w->ri++;
+		if (w->ri < w->nr && w->r[w->ri].lblk <= pos) {
+			const struct drun *q = &w->r[w->ri];
+
+			if (q->lblk + q->len < stop)
+				stop = q->lblk + q->len;
+			/* the file changed under us: refuse */
+			if (uninit || p != q->d + (pos - q->lblk))
+				return RFL_ET_EXTENT_OVERLAP;
+			p = q->c + (pos - q->lblk);
+			w->remapped += stop - pos;
+		} else if (w->ri < w->nr && w->r[w->ri].lblk < stop) {
+			stop = w->r[w->ri].lblk;
+		}
+		ret = emit(w->c, w->x0, pos, p, (__u32)(stop - pos), uninit);
+		pos = stop;
+	}
+	return ret;
+}
+
 /*
  * The leaf extents of ino with runs r[0..nr) remapped (each run must
  * lie in initialized extents that still map its copies), and the blocks
@@ -395,13 +413,15 @@ static errcode_t emit(struct dctx *c, size_t x0, blk64_t lblk,
 static errcode_t plan_file(struct dctx *c, ext2_ino_t ino,
 			   const struct drun *r, size_t nr, struct fplan *fp)
 {
+	static const struct rfl_extwalk_ops ops = {
+		.leaf = plan_extent,
+		.node = plan_node,
+	};
+	struct plan_walk w = { .c = c, .r = r, .nr = nr, .x0 = c->nr_newx };
 	struct ext2_inode_large in;
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ex;
-	int op = EXT2_EXTENT_ROOT;
-	blk64_t remapped = 0, want = 0;
-	size_t ri = 0, i;
+	blk64_t want = 0;
 	errcode_t ret;
+	size_t i;
 
 	*fp = (struct fplan){ .ino = ino, .x0 = c->nr_newx,
 			      .o0 = c->nr_oldt };
@@ -409,62 +429,9 @@ static errcode_t plan_file(struct dctx *c, ext2_ino_t ino,
 		want += r[i].len;
 	ret = ext2fs_read_inode_full(c->fs, ino, (struct ext2_inode *)&in,
 				     sizeof(in));
-	ret = ret ?: ext2fs_extent_open2(c->fs, ino, (struct ext2_inode *)&in,
-					 &h);
-	if (ret)
-		return ret;
-	for (;;) {
-		blk64_t pos, end;
-		bool uninit;
-
-		ret = ext2fs_extent_get(h, op, &ex);
-		op = EXT2_EXTENT_NEXT;
-		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
-		    ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF)) {
-			if (!(ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT))
-				ret = RFL_PUSH(c, oldt, nr_oldt, max_oldt,
-					   ex.e_pblk);
-			if (ret)
-				break;
-			continue;
-		}
-		uninit = ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT;
-		end = ex.e_lblk + ex.e_len;
-		for (pos = ex.e_lblk; !ret && pos < end;) {
-			blk64_t stop = end, p = ex.e_pblk + (pos - ex.e_lblk);
-
-			while (ri < nr && r[ri].lblk + r[ri].len <= pos)
-				ri++;
-			if (ri < nr && r[ri].lblk <= pos) {
-				const struct drun *q = &r[ri];
-
-				if (q->lblk + q->len < stop)
-					stop = q->lblk + q->len;
-				/* the file changed under us: refuse */
-				if (uninit || p != q->d + (pos - q->lblk)) {
-					ret = RFL_ET_EXTENT_OVERLAP;
-					break;
-				}
-				p = q->c + (pos - q->lblk);
-				remapped += stop - pos;
-			} else if (ri < nr && r[ri].lblk < stop) {
-				stop = r[ri].lblk;
-			}
-			ret = emit(c, fp->x0, pos, p, (__u32)(stop - pos),
-				   uninit);
-			pos = stop;
-		}
-		if (ret)
-			break;
-	}
-	ext2fs_extent_free(h);
-	if (!ret && remapped != want)
+	ret = ret ?: rfl_extent_walk(c->fs, ino, (struct ext2_inode *)&in,
+				     &ops, &w);
+	if (!ret && w.remapped != want)
 		ret = RFL_ET_EXTENT_OVERLAP;
 	if (ret)
 		return ret;

@@ -13,6 +13,7 @@
 #include "dedup/rfl_snapshot.h"
 #include "dedup/refload.h"
 #include "dedup/xtree.h"
+#include "reflink/rfl_extwalk.h"
 
 #include <ext2fs/ext3_extents.h>
 
@@ -150,71 +151,67 @@ static int list_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *de,
 	return 0;
 }
 
-/* May ex be shared?  Inside the data area, off fs metadata */
-static bool sane_extent(struct sctx *c, const struct ext2fs_extent *ex)
-{
-	blk64_t end = ex->e_pblk + ex->e_len;
+/* plan_file's walk of one file */
+struct plan_walk {
+	struct sctx *c;
+	size_t i;			/* its node */
+	bool deep;			/* its tree is not in its inode */
+	size_t nold;			/* its tree blocks */
+};
 
-	return ex->e_pblk >= c->fs->super->s_first_data_block &&
-	       end > ex->e_pblk &&
-	       end <= ext2fs_blocks_count(c->fs->super) &&
-	       !e2fs_meta_map_overlaps(c->rfs->meta_map, ex->e_pblk,
-				       ex->e_len);
+static errcode_t count_tree_block(void *priv, blk64_t pblk)
+{
+	struct plan_walk *w = priv;
+
+	(void)pblk;
+	w->nold++;
+	return 0;
+}
+
+/* One reference on each block; the leaves themselves if deep */
+static errcode_t plan_extent(void *priv, blk64_t lblk, blk64_t pblk,
+			     __u32 len, __u32 flags)
+{
+	struct plan_walk *w = priv;
+	struct sctx *c = w->c;
+	errcode_t ret;
+
+	/* shared extents must lie inside the data area */
+	if (!e2fs_meta_map_data_range(c->fs, c->rfs->meta_map, pblk, len))
+		return RFL_ET_BAD_RANGE;
+	ret = rfl_bruns_add(&c->refs, pblk, len, 0);
+	if (!ret && w->deep)
+		ret = RFL_PUSH(c, x, nr_x, max_x, ((struct rfl_xleaf){
+			.lblk = lblk, .pblk = pblk, .len = len,
+			.uninit = flags & EXT2_EXTENT_FLAGS_UNINIT }));
+	if (ret)
+		return ret;
+	c->s->shared += len;
+	c->n[w->i].blocks = true;
+	return 0;
 }
 
 /* A regular file's extents: one reference each, leaves if deep */
 static errcode_t plan_file(struct sctx *c, size_t i)
 {
+	static const struct rfl_extwalk_ops ops = {
+		.leaf = plan_extent,
+		.node = count_tree_block,
+	};
 	struct ext3_extent_header *eh = (void *)raw(c->ibuf)->i_block;
-	bool deep = ext2fs_le16_to_cpu(eh->eh_depth) > 0;
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ex;
-	int op = EXT2_EXTENT_ROOT;
-	size_t x0 = c->nr_x, nold = 0;
+	struct plan_walk w = {
+		.c = c, .i = i,
+		.deep = ext2fs_le16_to_cpu(eh->eh_depth) > 0,
+	};
+	size_t x0 = c->nr_x;
 	errcode_t ret;
 
-	ret = ext2fs_extent_open2(c->fs, c->n[i].src, raw(c->ibuf), &h);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &ex);
-		op = EXT2_EXTENT_NEXT;
-		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
-		    ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF)) {
-			if (!(ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT))
-				nold++;
-			continue;
-		}
-		if (!ex.e_len)
-			continue;
-		if (!sane_extent(c, &ex)) {
-			ret = RFL_ET_BAD_RANGE;
-			break;
-		}
-		ret = rfl_bruns_add(&c->refs, ex.e_pblk, ex.e_len, 0);
-		if (!ret && deep)
-			ret = RFL_PUSH(c, x, nr_x, max_x, ((struct rfl_xleaf){
-				.lblk = ex.e_lblk, .pblk = ex.e_pblk,
-				.len = ex.e_len,
-				.uninit = ex.e_flags &
-					  EXT2_EXTENT_FLAGS_UNINIT }));
-		if (ret)
-			break;
-		c->s->shared += ex.e_len;
-		c->n[i].blocks = true;
-	}
-	ext2fs_extent_free(h);
-	if (ret || !deep)
+	ret = rfl_extent_walk(c->fs, c->n[i].src, raw(c->ibuf), &ops, &w);
+	if (ret || !w.deep)
 		return ret;
 	c->n[i].x0 = x0;
 	c->n[i].nx = c->nr_x - x0;
-	c->n[i].nold = nold;
+	c->n[i].nold = w.nold;
 	c->n[i].depth = rfl_xtree_shape(c->fs, c->n[i].nx, &c->n[i].nt);
 	/* an empty tree with index levels: the inode's root will do */
 	if (!c->n[i].nx)

@@ -296,6 +296,17 @@ bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
 	return i < map->nr && map->runs[i].start < start + len;
 }
 
+bool e2fs_meta_map_data_range(ext2_filsys fs,
+			      const struct e2fs_meta_map *map, blk64_t start,
+			      blk64_t len)
+{
+	blk64_t end = start + len;
+
+	return start >= fs->super->s_first_data_block && end > start &&
+	       end <= ext2fs_blocks_count(fs->super) &&
+	       !e2fs_meta_map_overlaps(map, start, len);
+}
+
 /* Fill m (zeroed) with the runs of src inside [first, end) */
 errcode_t e2fs_meta_map_slice(struct e2fs_meta_map *m,
 			      const struct e2fs_meta_map *src, blk64_t first,
@@ -349,22 +360,32 @@ errcode_t rfl_fg_read_meta(ext2_filsys fs, __u32 seed, dgrp_t fg, void *buf,
 			   blk64_t *blkp, struct ext4_rfx_problem *p)
 {
 	__u32 rel = rfl_bg_reserved(fs, fg * e2fs_flex_group_size(fs));
-	struct ext4_rfx_problem local;
-	errcode_t ret;
 
 	*blkp = 0;
-	if (!p)
-		p = &local;
-	p->code = EXT4_RFX_OK;
+	if (p)
+		p->code = EXT4_RFX_OK;
 	if (!rel)
 		return 0;
 	if (rel >= e2fs_flex_group_blocks(fs, fg))
 		return RFL_ET_CORRUPT_META;
 	*blkp = e2fs_flex_group_first_block(fs, fg) + rel;
-	ret = io_channel_read_blk64(fs->io, *blkp, 1, buf);
+	return rfl_fg_read_meta_at(fs, seed, fg, *blkp, buf, p);
+}
+
+errcode_t rfl_fg_read_meta_at(ext2_filsys fs, __u32 seed, dgrp_t fg,
+			      blk64_t blk, void *buf,
+			      struct ext4_rfx_problem *p)
+{
+	struct ext4_rfx_problem local;
+	errcode_t ret;
+
+	if (!p)
+		p = &local;
+	p->code = EXT4_RFX_OK;
+	ret = io_channel_read_blk64(fs->io, blk, 1, buf);
 	if (ret)
 		return ret;
-	if (!ext4_rfx_check(buf, fs->blocksize, seed, *blkp, fg, p))
+	if (!ext4_rfx_check(buf, fs->blocksize, seed, blk, fg, p))
 		return 0;
 	switch (p->code) {
 	case EXT4_RFX_BAD_MAGIC:

@@ -51,6 +51,14 @@ void rfl_set_bg_reserved(ext2_filsys fs, dgrp_t g, __u32 value);
  */
 errcode_t rfl_fg_read_meta(ext2_filsys fs, __u32 seed, dgrp_t fg, void *buf,
 			   blk64_t *blkp, struct ext4_rfx_problem *p);
+/*
+ * The same check of block blk, wherever it is: is it a sound metadata
+ * block of fg?  (reflinkck looks for lost ones.)  A read error leaves
+ * p->code EXT4_RFX_OK; any other error leaves the block in buf.
+ */
+errcode_t rfl_fg_read_meta_at(ext2_filsys fs, __u32 seed, dgrp_t fg,
+			      blk64_t blk, void *buf,
+			      struct ext4_rfx_problem *p);
 
 /*
  * The filesystem's metadata blocks (superblock and descriptor copies,
@@ -73,6 +81,13 @@ void e2fs_meta_map_free(struct e2fs_meta_map *map);
 /* Does [start, start + len) touch filesystem metadata? */
 bool e2fs_meta_map_overlaps(const struct e2fs_meta_map *map, blk64_t start,
 			    blk64_t len);
+/*
+ * Is [start, start + len) file data that may be shared or remapped:
+ * inside [s_first_data_block, blocks count), clear of fs metadata?
+ */
+bool e2fs_meta_map_data_range(ext2_filsys fs,
+			      const struct e2fs_meta_map *map, blk64_t start,
+			      blk64_t len);
 
 /* Run i (< e2fs_meta_map_nr) of the map, in block order */
 unsigned int e2fs_meta_map_nr(const struct e2fs_meta_map *map);

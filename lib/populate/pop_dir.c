@@ -26,8 +26,7 @@ static int old_collect(struct ext2_dir_entry *de, int offset, int blocksize,
 	(void)offset;
 	(void)blocksize;
 	(void)buf;
-	if (!de->inode || (len == 1 && de->name[0] == '.') ||
-	    (len == 2 && de->name[0] == '.' && de->name[1] == '.'))
+	if (rfl_dirent_skip(de))
 		return 0;
 	if (rfl_vec_grow((void **)&w->old, &w->max_old, w->nr_old,
 			 sizeof(*w->old)))

@@ -110,6 +110,15 @@ errcode_t rfl_errcode(int err);
 errcode_t rfl_link(ext2_filsys fs, ext2_ino_t dir, const char *name,
 		   ext2_ino_t ino, int ft);
 
+/* A directory entry that names no other inode: unused, "." or ".." */
+static inline bool rfl_dirent_skip(const struct ext2_dir_entry *d)
+{
+	int len = ext2fs_dirent_name_len(d);
+
+	return !d->inode || (len == 1 && d->name[0] == '.') ||
+	       (len == 2 && d->name[0] == '.' && d->name[1] == '.');
+}
+
 /*
  * A new empty regular file (0644, an empty extent root) named name in
  * dir; *inop is its inode once one is taken, even if the link fails.

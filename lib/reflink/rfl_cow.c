@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reflink/rfl_extwalk.h"
 #include "reflink/rfl_share_int.h"
 #include "util/vec.h"
 
@@ -449,74 +450,65 @@ static int any_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 	return 1;
 }
 
-/* Does the extent-mapped inode map any shared block? */
-static errcode_t maps_shared(struct rfl_fs *rfs, ext2_ino_t ino,
-			     struct ext2_inode *inode, bool *shared)
-{
-	struct rfl_maps maps = { 0 };
-	ext2_extent_handle_t h;
-	errcode_t ret;
-	size_t i;
+struct sharer_scan {
+	struct rfl_fs *rfs;
+	bool shared;			/* the file being walked */
+	ext2_ino_t *inos;
+	size_t nr, max;
+};
 
-	*shared = false;
-	ret = ext2fs_extent_open2(rfs->fs, ino, inode, &h);
-	if (ret)
-		return ret;
-	ret = rfl_map_collect(h, 0, RFL_LBLK_END, &maps);
-	ext2fs_extent_free(h);
-	for (i = 0; !ret && i < maps.nr && !*shared; i++) {
-		ret = rfl_for_each_shared(rfs, maps.v[i].pblk, maps.v[i].len,
-					  any_cb, NULL);
-		if (ret == 1) {
-			*shared = true;
-			ret = 0;
-		}
+/* Each leaf, until one holds a shared block: the whole tree is read */
+static errcode_t shared_leaf(void *priv, blk64_t lblk, blk64_t pblk,
+			     __u32 len, __u32 flags)
+{
+	struct sharer_scan *ss = priv;
+	errcode_t ret;
+
+	(void)lblk;
+	(void)flags;
+	if (ss->shared)
+		return 0;
+	ret = rfl_for_each_shared(ss->rfs, pblk, len, any_cb, NULL);
+	if (ret == 1) {
+		ss->shared = true;
+		ret = 0;
 	}
-	rfl_maps_free(&maps);
 	return ret;
+}
+
+/* A regular extent-mapped file that maps a shared block is listed */
+static errcode_t sharer_inode(void *priv, ext2_ino_t ino,
+			      struct ext2_inode_large *inode)
+{
+	static const struct rfl_extwalk_ops ops = { .leaf = shared_leaf };
+	struct sharer_scan *ss = priv;
+	errcode_t ret;
+
+	if (!LINUX_S_ISREG(inode->i_mode) ||
+	    !(inode->i_flags & EXT4_EXTENTS_FL))
+		return 0;
+	ss->shared = false;
+	ret = rfl_extent_walk(ss->rfs->fs, ino, (struct ext2_inode *)inode,
+			      &ops, ss);
+	if (ret || !ss->shared)
+		return ret;
+	if (rfl_vec_grow((void **)&ss->inos, &ss->max, ss->nr,
+			 sizeof(*ss->inos)))
+		return EXT2_ET_NO_MEMORY;
+	ss->inos[ss->nr++] = ino;
+	return 0;
 }
 
 /* Regular files that map a shared block, in inode order */
 static errcode_t find_sharers(struct rfl_fs *rfs, ext2_ino_t **inos,
 			      size_t *nr)
 {
-	ext2_filsys fs = rfs->fs;
-	ext2_inode_scan scan = NULL;
-	struct ext2_inode_large inode;
-	size_t max = 0;
-	ext2_ino_t ino;
-	bool shared;
+	struct sharer_scan ss = { .rfs = rfs };
 	errcode_t ret;
 
-	*inos = NULL;
-	*nr = 0;
-	ret = ext2fs_open_inode_scan(fs, 0, &scan);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_get_next_inode_full(scan, &ino,
-						 (struct ext2_inode *)&inode,
-						 sizeof(inode));
-		if (ret || !ino)
-			break;
-		if (!inode.i_links_count || inode.i_dtime ||
-		    !LINUX_S_ISREG(inode.i_mode) ||
-		    !(inode.i_flags & EXT4_EXTENTS_FL) ||
-		    !ext2fs_test_inode_bitmap2(fs->inode_map, ino))
-			continue;
-		ret = maps_shared(rfs, ino, (struct ext2_inode *)&inode,
-				  &shared);
-		if (ret)
-			break;
-		if (!shared)
-			continue;
-		if (rfl_vec_grow((void **)inos, &max, *nr, sizeof(**inos))) {
-			ret = EXT2_ET_NO_MEMORY;
-			break;
-		}
-		(*inos)[(*nr)++] = ino;
-	}
-	ext2fs_close_inode_scan(scan);
+	ret = rfl_for_each_inode(rfs->fs, sharer_inode, &ss);
+	*inos = ss.inos;
+	*nr = ss.nr;
 	return ret;
 }
 

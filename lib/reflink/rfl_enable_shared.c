@@ -22,26 +22,6 @@
 /* repair's fill: room for later inserts without splitting at once */
 #define ENABLE_FILL	75
 
-struct loader {
-	const struct rfl_rec *rec;
-	size_t i;
-	blk64_t first;
-};
-
-static int load_next(void *priv, void *key, void *val)
-{
-	struct loader *l = priv;
-	const struct rfl_rec *r = &l->rec[l->i++];
-	struct ext4_refcount_rec rec = {
-		.start = (u32)(r->start - l->first),
-		.len = (u32)r->len,
-		.count = (u32)r->count,
-	};
-
-	ext4_refcount_rec_encode(&rec, key, val);
-	return 0;
-}
-
 static void no_bad_inode(void *priv, ext2_ino_t ino, errcode_t err)
 {
 	(void)priv; (void)ino; (void)err;
@@ -78,7 +58,6 @@ static errcode_t load_group(struct rfl_fs *rfs, dgrp_t fg,
 			    const struct rfl_rec *e, size_t ne)
 {
 	struct rfl_group *grp;
-	struct loader l;
 	errcode_t ret;
 
 	ret = rfl_group_create(rfs, fg);
@@ -90,8 +69,7 @@ static errcode_t load_group(struct rfl_fs *rfs, dgrp_t fg,
 	ret = rfl_group_load(rfs, fg, &grp);
 	if (ret || !ne)
 		return ret;
-	l = (struct loader){ .rec = e, .first = grp->first };
-	ret = rfl_group_bulk_load(grp, ne, ENABLE_FILL, load_next, &l);
+	ret = rfl_load_records(grp, e, ne, ENABLE_FILL);
 	if (ret)
 		return ret;
 	return rfl_group_release(rfs, fg);

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 
+#include "reflink/rfl_extwalk.h"
 #include "reflink/rfl_share_int.h"
 #include "util/vec.h"
 
@@ -301,23 +302,15 @@ errcode_t rfl_map_insert(ext2_extent_handle_t h, const struct rfl_map *m)
 	return 0;
 }
 
+static errcode_t free_node(void *priv, blk64_t pblk)
+{
+	ext2fs_block_alloc_stats2(priv, pblk, -1);
+	return 0;
+}
+
 errcode_t rfl_map_free_nodes(ext2_filsys fs, ext2_extent_handle_t h)
 {
-	struct ext2fs_extent ex;
-	errcode_t ret;
-	int op = EXT2_EXTENT_ROOT;
+	static const struct rfl_extwalk_ops ops = { .node = free_node };
 
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &ex);
-		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
-		    ret == EXT2_ET_NO_CURRENT_NODE)
-			return 0;
-		if (ret)
-			return ret;
-		op = EXT2_EXTENT_NEXT;
-		/* an index entry, first visit: its child is a tree block */
-		if (!(ex.e_flags & (EXT2_EXTENT_FLAGS_LEAF |
-				    EXT2_EXTENT_FLAGS_SECOND_VISIT)))
-			ext2fs_block_alloc_stats2(fs, ex.e_pblk, -1);
-	}
+	return rfl_extent_walk_handle(h, &ops, fs);
 }

@@ -560,15 +560,12 @@ errcode_t rfl_adjust(struct rfl_fs *rfs, blk64_t start, blk64_t len,
 
 	if (!rfs->in_txn)
 		return RFL_ET_BAD_ARG;
-	if (!len || start < fs->super->s_first_data_block || end < start ||
-	    end > ext2fs_blocks_count(fs->super))
-		return RFL_ET_BAD_RANGE;
 	if (!rfs->meta_map) {
 		ret = e2fs_meta_map_build(fs, &rfs->meta_map);
 		if (ret)
 			return ret;
 	}
-	if (e2fs_meta_map_overlaps(rfs->meta_map, start, len))
+	if (!e2fs_meta_map_data_range(fs, rfs->meta_map, start, len))
 		return RFL_ET_BAD_RANGE;
 
 	while (start < end) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reflink/rfl_extwalk.h"
 #include "reflink/rfl_share.h"
 #include "reflink/rfl_space.h"
 #include "util/vec.h"
@@ -68,37 +69,23 @@ static int shared_cb(void *priv, blk64_t start, blk64_t len, __u32 count)
 	return 0;
 }
 
+static errcode_t add_extent(void *priv, blk64_t lblk, blk64_t pblk,
+			    __u32 len, __u32 flags)
+{
+	struct rfl_space_set *s = priv;
+
+	(void)lblk;
+	(void)flags;
+	s->mapped += len;
+	return rfl_for_each_shared(s->rfs, pblk, len, shared_cb, s);
+}
+
 static errcode_t add_extents(struct rfl_space_set *s, ext2_ino_t ino,
 			     struct ext2_inode *inode)
 {
-	ext2_extent_handle_t h;
-	struct ext2fs_extent e;
-	int op = EXT2_EXTENT_ROOT;
-	errcode_t ret;
+	static const struct rfl_extwalk_ops ops = { .leaf = add_extent };
 
-	ret = ext2fs_extent_open2(s->rfs->fs, ino, inode, &h);
-	if (ret)
-		return ret;
-	for (;;) {
-		ret = ext2fs_extent_get(h, op, &e);
-		op = EXT2_EXTENT_NEXT;
-		if (ret == EXT2_ET_EXTENT_NO_NEXT ||
-		    ret == EXT2_ET_NO_CURRENT_NODE) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !e.e_len)
-			continue;
-		s->mapped += e.e_len;
-		ret = rfl_for_each_shared(s->rfs, e.e_pblk, e.e_len, shared_cb,
-					  s);
-		if (ret)
-			break;
-	}
-	ext2fs_extent_free(h);
-	return ret;
+	return rfl_extent_walk(s->rfs->fs, ino, inode, &ops, s);
 }
 
 errcode_t rfl_space_add_inode(struct rfl_space_set *s, ext2_ino_t ino)
@@ -131,13 +118,11 @@ static int tree_entry(struct ext2_dir_entry *d, int offset, int blocksize,
 		      char *buf, void *priv)
 {
 	struct tree_ctx *tc = priv;
-	int len = ext2fs_dirent_name_len(d);
 
 	(void)offset;
 	(void)blocksize;
 	(void)buf;
-	if (!d->inode || (len == 1 && d->name[0] == '.') ||
-	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+	if (rfl_dirent_skip(d))
 		return 0;
 	tc->err = rfl_space_add_tree(tc->s, d->inode);
 	return tc->err ? DIRENT_ABORT : 0;
@@ -194,12 +179,23 @@ void rfl_space_result(const struct rfl_space_set *s, struct rfl_space *out)
 	out->saved = out->total - out->exclusive - out->shared;
 }
 
+/* Every regular extent-mapped file, past the reserved inodes */
+static errcode_t fs_inode(void *priv, ext2_ino_t ino,
+			  struct ext2_inode_large *inode)
+{
+	struct rfl_space_set *s = priv;
+
+	if (ino < EXT2_FIRST_INODE(s->rfs->fs->super) ||
+	    !LINUX_S_ISREG(inode->i_mode) ||
+	    !(inode->i_flags & EXT4_EXTENTS_FL))
+		return 0;
+	ext2fs_mark_inode_bitmap2(s->seen, ino);
+	return add_extents(s, ino, (struct ext2_inode *)inode);
+}
+
 errcode_t rfl_space_fs(struct rfl_fs *rfs, struct rfl_space *out)
 {
 	struct rfl_space_set *s;
-	struct ext2_inode inode;
-	ext2_inode_scan scan;
-	ext2_ino_t ino;
 	errcode_t ret;
 
 	memset(out, 0, sizeof(*out));
@@ -211,27 +207,9 @@ errcode_t rfl_space_fs(struct rfl_fs *rfs, struct rfl_space *out)
 	ret = rfl_space_set_new(rfs, &s);
 	if (ret)
 		return ret;
-	ret = ext2fs_open_inode_scan(rfs->fs, 0, &scan);
-	if (ret)
-		goto out;
-	for (;;) {
-		ret = ext2fs_get_next_inode(scan, &ino, &inode);
-		if (ret || !ino)
-			break;
-		if (ino < EXT2_FIRST_INODE(rfs->fs->super) ||
-		    !LINUX_S_ISREG(inode.i_mode) || !inode.i_links_count ||
-		    inode.i_dtime || !(inode.i_flags & EXT4_EXTENTS_FL) ||
-		    !ext2fs_test_inode_bitmap2(rfs->fs->inode_map, ino))
-			continue;
-		ext2fs_mark_inode_bitmap2(s->seen, ino);
-		ret = add_extents(s, ino, &inode);
-		if (ret)
-			break;
-	}
-	ext2fs_close_inode_scan(scan);
+	ret = rfl_for_each_inode(rfs->fs, fs_inode, s);
 	if (!ret)
 		rfl_space_result(s, out);
-out:
 	rfl_space_set_free(s);
 	return ret;
 }

@@ -93,4 +93,15 @@ void kt_verify_codes(void);
 void kt_refcount_model(void);
 void kt_flexbg(void);
 
+/* The refcount model test on one geometry (ktest_refcount.c) */
+struct kt_rc_case {
+	const char *name;		/* of its TAP lines */
+	u32 group;			/* blocks in the flex group */
+	u32 max_len;			/* longest adjusted range */
+	enum ext4_btree_mode mode;
+	u32 host_blocks;		/* room for the tree */
+};
+void kt_refcount_run(const struct kt_rc_case *c, u32 nr_ops, u64 rng);
+void kt_refcount_overflow(void);
+
 #endif /* KTEST_H */

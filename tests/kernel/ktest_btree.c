@@ -13,86 +13,22 @@
  * the committed root.
  */
 #include "ktest.h"
-
-static uint ops = KT_OPS;
-module_param(ops, uint, 0444);
-MODULE_PARM_DESC(ops, "random operations per geometry (half per mode)");
-
-/* n scaled as ops is to its default: a short run is short everywhere */
-u32 kt_scale(u32 n)
-{
-	u64 v = (u64)n * ops / KT_OPS;
-
-	return v ? v : 1;
-}
-
-enum kt_kind { K32, K64, K128 };
+#include "ktest_keys.h"
 
 struct kt_gcase {
 	const char *name;
 	const struct ext4_btree_geo *geo;
 	u32 block_size;
 	u32 nr_slots;
-	enum kt_kind kind;
-};
-
-static u64 get_be64(const u8 *p)
-{
-	u64 v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_be64(u8 *p, u64 v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (u8)v;
-}
-
-/* Two big-endian u64 compared numerically, not with memcmp */
-static int cmp_key128(const void *a, const void *b)
-{
-	u64 ah = get_be64(a), bh = get_be64(b), al, bl;
-
-	if (ah != bh)
-		return ah < bh ? -1 : 1;
-	al = get_be64((const u8 *)a + 8);
-	bl = get_be64((const u8 *)b + 8);
-	if (al != bl)
-		return al < bl ? -1 : 1;
-	return 0;
-}
-
-static const struct ext4_btree_geo geo_le64 = {
-	.name = "ktest-le64", .tree_type = EXT4_TREE_TEST_BASE,
-	.key_size = 8, .val_size = 8, .key_kind = EXT4_BTREE_KEY_LE64,
-};
-static const struct ext4_btree_geo geo_max5 = {
-	.name = "ktest-max5", .tree_type = EXT4_TREE_TEST_BASE + 1,
-	.key_size = 8, .val_size = 8, .max_entries = 5,
-	.key_kind = EXT4_BTREE_KEY_LE64,
-};
-static const struct ext4_btree_geo geo_1k = {
-	.name = "ktest-1k", .tree_type = EXT4_TREE_TEST_BASE + 2,
-	.key_size = 8, .val_size = 8, .key_kind = EXT4_BTREE_KEY_LE64,
-};
-static const struct ext4_btree_geo geo_custom128 = {
-	.name = "ktest-custom128", .tree_type = EXT4_TREE_TEST_BASE + 3,
-	.key_size = 16, .val_size = 20, .key_kind = EXT4_BTREE_KEY_CUSTOM,
-	.cmp_key = cmp_key128,
+	enum kt_key_kind kind;
 };
 
 static const struct kt_gcase cases[] = {
-	{ "le64", &geo_le64, 4096, 1 << 14, K64 },
+	{ "le64", &kt_geo_le64, 4096, 1 << 14, K64 },
 	{ "refcount", &ext4_refcount_geo, 4096, 1 << 14, K32 },
-	{ "max5", &geo_max5, 4096, 1 << 12, K64 },
-	{ "1k", &geo_1k, 1024, 1 << 14, K64 },
-	{ "custom128", &geo_custom128, 4096, 1 << 14, K128 },
+	{ "max5", &kt_geo_max5, 4096, 1 << 12, K64 },
+	{ "1k", &kt_geo_1k, 1024, 1 << 14, K64 },
+	{ "custom128", &kt_geo_custom128, 4096, 1 << 14, K128 },
 };
 
 #define KT_NR_BLOCKS	(1u << 16)
@@ -131,44 +67,23 @@ static __printf(2, 3) void fail(struct kt_run *r, const char *fmt, ...)
 	va_end(args);
 }
 
-static u64 mix64(u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
 /* Key of slot s; above: a key between slot s and slot s + 1 */
 static void encode_key(const struct kt_run *r, u32 s, bool above, u8 *key)
 {
 	u64 hi = (u64)s * r->span + r->koff;
 
-	switch (r->g->kind) {
-	case K32: {
-		__le32 k = cpu_to_le32((u32)hi + above);
-
-		memcpy(key, &k, 4);
-		break;
-	}
-	case K64: {
-		__le64 k = cpu_to_le64(hi + above);
-
-		memcpy(key, &k, 8);
-		break;
-	}
-	case K128:
-		/* low word in [1, 2^63): room on both sides */
-		put_be64(key, hi);
-		put_be64(key + 8, ((mix64(s) | 1) & ~(1ULL << 63)) + above);
-		break;
-	}
+	/* K128: low word in [1, 2^63), room on both sides */
+	if (r->g->kind == K128)
+		kt_encode_key(K128, hi,
+			      ((kt_mix64(s) | 1) & ~(1ULL << 63)) + above,
+			      key);
+	else
+		kt_encode_key(r->g->kind, hi + above, 0, key);
 }
 
 static void encode_val(const struct kt_run *r, u32 s, u32 ver, u8 *val)
 {
-	u64 v = mix64((u64)s << 32 | ver);
+	u64 v = kt_mix64((u64)s << 32 | ver);
 	unsigned int i;
 
 	for (i = 0; i < r->g->geo->val_size; i++)
@@ -612,8 +527,8 @@ void kt_btree_model(void)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		run_mode(&cases[i], EXT4_BTREE_COW, kt_seed(100 + i),
-			 ops / 2 + 1);
+			 kt_scale(KT_OPS) / 2 + 1);
 		run_mode(&cases[i], EXT4_BTREE_INPLACE, kt_seed(200 + i),
-			 ops / 2 + 1);
+			 kt_scale(KT_OPS) / 2 + 1);
 	}
 }

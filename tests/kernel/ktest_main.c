@@ -16,6 +16,10 @@ static ulong seed = 1;
 module_param(seed, ulong, 0444);
 MODULE_PARM_DESC(seed, "seed of every randomized test (printed in TAP)");
 
+static uint ops = KT_OPS;
+module_param(ops, uint, 0444);
+MODULE_PARM_DESC(ops, "random operations per geometry (half per mode)");
+
 static unsigned int nr_tests;
 
 bool kt_ok(bool cond, const char *fmt, ...)
@@ -50,6 +54,14 @@ u64 kt_seed(unsigned int salt)
 	u64 s = (u64)seed * 0x9e3779b97f4a7c15ULL + salt;
 
 	return s ? s : 1;
+}
+
+/* n scaled as ops is to its default: a short run is short everywhere */
+u32 kt_scale(u32 n)
+{
+	u64 v = (u64)n * ops / KT_OPS;
+
+	return v ? v : 1;
 }
 
 static int __init reflink_ktest_init(void)

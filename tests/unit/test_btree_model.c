@@ -20,20 +20,20 @@
 
 #include "btree/ext4_btree.h"
 #include "btree/mem_host.h"
+#include "refcount/refcount_rec.h"
 #include "tap.h"
+#include "../kernel/ktest_keys.h"
 
 #define OPS_PER_GEO	1000000
 #define MAX_COMMIT_OPS	2000
 #define NR_CHECKPOINTS	40
 
-enum key_kind { K32, K64, K128 };
-
 struct gcase {
 	const char *name;
-	struct ext4_btree_geo geo;
+	const struct ext4_btree_geo *geo;	/* ktest_keys.h's, refcount */
 	u32 block_size;
 	unsigned int slot_bits;		/* 2^slot_bits model slots */
-	enum key_kind kind;
+	enum kt_key_kind kind;
 	double max_density;		/* peak share of slots in use */
 	u64 nr_blocks;
 };
@@ -41,48 +41,6 @@ struct gcase {
 /* ---------------------------------------------------------------- */
 /* Keys and values                                                   */
 /* ---------------------------------------------------------------- */
-
-static u64 mix64(u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	return x ^ (x >> 33);
-}
-
-static u64 get_be64(const u8 *p)
-{
-	u64 v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_be64(u8 *p, u64 v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (u8)v;
-}
-
-/* Two big-endian u64, compared numerically (not with memcmp) */
-static int cmp_key128(const void *a, const void *b)
-{
-	u64 ah = get_be64(a), bh = get_be64(b);
-	u64 al, bl;
-
-	if (ah != bh)
-		return ah < bh ? -1 : 1;
-	al = get_be64((const u8 *)a + 8);
-	bl = get_be64((const u8 *)b + 8);
-	if (al != bl)
-		return al < bl ? -1 : 1;
-	return 0;
-}
 
 struct run {
 	const struct gcase *g;
@@ -100,56 +58,23 @@ static u64 slot_hi(const struct run *r, u32 s)
 /* K128 low word: in [1, 2^63) so there is room on both sides */
 static u64 slot_lo(const struct run *r, u32 s)
 {
-	return (mix64(s ^ r->lo_salt) | 1) & ~(1ull << 63);
+	return (kt_mix64(s ^ r->lo_salt) | 1) & ~(1ull << 63);
 }
 
 static void encode_key(const struct run *r, u32 s, u8 *key)
 {
-	switch (r->g->kind) {
-	case K32: {
-		__le32 k = cpu_to_le32((u32)slot_hi(r, s));
-
-		memcpy(key, &k, 4);
-		break;
-	}
-	case K64: {
-		__le64 k = cpu_to_le64(slot_hi(r, s));
-
-		memcpy(key, &k, 8);
-		break;
-	}
-	case K128:
-		put_be64(key, slot_hi(r, s));
-		put_be64(key + 8, slot_lo(r, s));
-		break;
-	}
+	kt_encode_key(r->g->kind, slot_hi(r, s),
+		      r->g->kind == K128 ? slot_lo(r, s) : 0, key);
 }
 
 static void encode_raw(const struct run *r, u64 hi, u64 lo, u8 *key)
 {
-	switch (r->g->kind) {
-	case K32: {
-		__le32 k = cpu_to_le32((u32)hi);
-
-		memcpy(key, &k, 4);
-		break;
-	}
-	case K64: {
-		__le64 k = cpu_to_le64(hi);
-
-		memcpy(key, &k, 8);
-		break;
-	}
-	case K128:
-		put_be64(key, hi);
-		put_be64(key + 8, lo);
-		break;
-	}
+	kt_encode_key(r->g->kind, hi, lo, key);
 }
 
 static void encode_val(const struct run *r, u64 v, u8 *val)
 {
-	unsigned int i, n = r->g->geo.val_size;
+	unsigned int i, n = r->g->geo->val_size;
 	__le64 lv = cpu_to_le64(v);
 
 	memcpy(val, &lv, n < 8 ? n : 8);
@@ -524,11 +449,11 @@ static int check_entry(struct ctx *c, const char *what, s64 want,
 	u8 k[EXT4_BTREE_MAX_KEY], v[EXT4_BTREE_MAX_VAL];
 
 	encode_key(&c->r, (u32)want, k);
-	CHECK(c, !memcmp(k, key, c->r.g->geo.key_size),
+	CHECK(c, !memcmp(k, key, c->r.g->geo->key_size),
 	      "%s: wrong key, expected slot %lld", what, (long long)want);
 	if (val) {
 		encode_val(&c->r, c->m.val[want], v);
-		CHECK(c, !memcmp(v, val, c->r.g->geo.val_size),
+		CHECK(c, !memcmp(v, val, c->r.g->geo->val_size),
 		      "%s: wrong value for slot %lld", what, (long long)want);
 	}
 	return 0;
@@ -838,7 +763,7 @@ static int v_record(void *priv, const void *key, const void *val,
 {
 	struct vctx *v = priv;
 	struct ctx *c = v->c;
-	size_t ks = c->r.g->geo.key_size, vs = c->r.g->geo.val_size;
+	size_t ks = c->r.g->geo->key_size, vs = c->r.g->geo->val_size;
 
 	v->records++;
 	if (c->failed)
@@ -919,7 +844,7 @@ static int op_reopen(struct ctx *c)
 	note(c, OP_REOPEN, 0, 0, ret);
 	CHECK(c, ret == 0, "drop_cache returned %d", ret);
 	mem_host_get_root(c->h, &hr);
-	ret = ext4_btree_init(&c->tree, &c->r.g->geo, &mem_host_ops, c->h,
+	ret = ext4_btree_init(&c->tree, c->r.g->geo, &mem_host_ops, c->h,
 			      c->r.g->block_size, c->csum_seed, c->owner,
 			      c->mode);
 	CHECK(c, ret == 0, "init returned %d", ret);
@@ -1073,7 +998,7 @@ static void run_case(const struct gcase *g, unsigned int idx,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c->r.g = g;
 	c->r.nr_slots = 1u << g->slot_bits;
-	c->rng = seed ^ mix64((u64)idx << 8 | mode);
+	c->rng = seed ^ kt_mix64((u64)idx << 8 | mode);
 	c->mode = mode;
 	c->csum_seed = (u32)tap_rand(&c->rng);
 	c->owner = (u32)tap_rand(&c->rng);
@@ -1094,7 +1019,7 @@ static void run_case(const struct gcase *g, unsigned int idx,
 	c->seen = calloc((g->nr_blocks + 7) / 8, 1);
 	if (!c->h || !c->seen || model_init(&c->m, c->r.nr_slots))
 		tap_bail_out("out of memory");
-	ret = ext4_btree_init(&c->tree, &g->geo, &mem_host_ops, c->h,
+	ret = ext4_btree_init(&c->tree, g->geo, &mem_host_ops, c->h,
 			      g->block_size, c->csum_seed, c->owner, mode);
 	if (!ok(ret == 0, "%s/%s: init", g->name, mname))
 		goto out;
@@ -1137,47 +1062,27 @@ out:
 
 static const struct gcase cases[] = {
 	{
-		.name = "le64",
-		.geo = { .name = "test-le64", .tree_type = EXT4_TREE_TEST_BASE,
-			 .key_size = 8, .val_size = 8,
-			 .key_kind = EXT4_BTREE_KEY_LE64 },
+		.name = "le64", .geo = &kt_geo_le64,
 		.block_size = 4096, .slot_bits = 17, .kind = K64,
 		.max_density = 0.6, .nr_blocks = 1 << 18,
 	},
 	{
-		.name = "refcount",
-		.geo = { .name = "refcount", .tree_type = EXT4_TREE_REFCOUNT,
-			 .key_size = sizeof(struct ext4_refcount_key),
-			 .val_size = sizeof(struct ext4_refcount_val),
-			 .key_kind = EXT4_BTREE_KEY_LE32 },
+		.name = "refcount", .geo = &ext4_refcount_geo,
 		.block_size = 4096, .slot_bits = 17, .kind = K32,
 		.max_density = 0.6, .nr_blocks = 1 << 18,
 	},
 	{
-		.name = "max5",
-		.geo = { .name = "test-max5",
-			 .tree_type = EXT4_TREE_TEST_BASE + 1,
-			 .key_size = 8, .val_size = 8, .max_entries = 5,
-			 .key_kind = EXT4_BTREE_KEY_LE64 },
+		.name = "max5", .geo = &kt_geo_max5,
 		.block_size = 4096, .slot_bits = 15, .kind = K64,
 		.max_density = 0.5, .nr_blocks = 1 << 18,
 	},
 	{
-		.name = "1k",
-		.geo = { .name = "test-1k",
-			 .tree_type = EXT4_TREE_TEST_BASE + 2,
-			 .key_size = 8, .val_size = 8,
-			 .key_kind = EXT4_BTREE_KEY_LE64 },
+		.name = "1k", .geo = &kt_geo_1k,
 		.block_size = 1024, .slot_bits = 17, .kind = K64,
 		.max_density = 0.6, .nr_blocks = 1 << 18,
 	},
 	{
-		.name = "custom128",
-		.geo = { .name = "test-custom128",
-			 .tree_type = EXT4_TREE_TEST_BASE + 3,
-			 .key_size = 16, .val_size = 20,
-			 .key_kind = EXT4_BTREE_KEY_CUSTOM,
-			 .cmp_key = cmp_key128 },
+		.name = "custom128", .geo = &kt_geo_custom128,
 		.block_size = 4096, .slot_bits = 17, .kind = K128,
 		.max_density = 0.6, .nr_blocks = 1 << 18,
 	},

@@ -36,6 +36,7 @@ struct checker {
 	bool changed;			/* something was written */
 	bool stock_written;		/* the round trip wrote the image:
 					 * the in-memory fs is stale */
+	struct rfl_stock *stock;	/* pass 6 under way (pass_stock.c) */
 
 	/* the first operational error, and what we were doing */
 	errcode_t err;
@@ -128,6 +129,15 @@ int rfl_ck_floor(struct checker *c);
  * -y/-p its repair through the round trip, written under the undo file
  */
 void rfl_ck_stock(struct checker *c);
+/* -fn, after the scan: pass 6 begun, to run beside the other passes */
+void rfl_ck_stock_start(struct checker *c);
+/*
+ * -n: the metadata snapshot stock e2fsck reads, made into fd from the
+ * scan (stock_snap.c); an error where it cannot be (e2image then)
+ */
+errcode_t rfl_ck_stock_snapshot(struct checker *c, int fd);
+/* Pass 6's children stopped and its files removed (after any pass) */
+void rfl_ck_stock_free(struct checker *c);
 
 /* Link counts against directory entries (pass_links.c) */
 void rfl_ck_links(struct checker *c);

@@ -22,7 +22,7 @@ struct scan_ctx {
 	bool counted;			/* a live inode: E(b) counts it */
 	bool flagged;
 	errcode_t err;			/* out of memory in a callback */
-	unsigned long long bad_inodes;
+	unsigned long long bad_inodes, stray;
 };
 
 static void bad_inode(struct scan_ctx *s, errcode_t err)
@@ -335,12 +335,17 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			/* its block pointers cannot be trusted */
 			if (ext2fs_test_inode_bitmap2(fs->inode_map, s.ino))
 				bad_inode(&s, ret);
+			else if (inode.i_links_count)
+				s.stray++;
 			continue;
 		}
 		if (ret || !s.ino)
 			break;
-		if (!ext2fs_test_inode_bitmap2(fs->inode_map, s.ino))
+		if (!ext2fs_test_inode_bitmap2(fs->inode_map, s.ino)) {
+			if (inode.i_links_count)
+				s.stray++;
 			continue;
+		}
 		/*
 		 * An orphan waiting to be freed is not a sharer (8.9), but
 		 * its blocks are not free either until it is processed.
@@ -360,6 +365,7 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			lv->ino = s.ino;
 			lv->links = inode.i_links_count;
 			lv->dir = LINUX_S_ISDIR(inode.i_mode);
+			lv->reg = LINUX_S_ISREG(inode.i_mode);
 		}
 		/* reserved inodes have no links by design */
 		if (!s.counted && s.ino >= EXT2_FIRST_INODE(fs->super)) {
@@ -397,6 +403,7 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 	out->owned = s.owned.v;
 	out->nr_owned = s.owned.nr;
 	out->bad_inodes = s.bad_inodes;
+	out->stray = s.stray;
 	out->live = s.live.v;
 	out->nr_live = s.live.nr;
 	out->iblocks = s.iblocks.v;

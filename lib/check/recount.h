@@ -46,6 +46,8 @@ struct rfl_live {
 	ext2_ino_t ino;
 	__u16 links;
 	bool dir;
+	bool reg;			/* a regular file: its data is never
+					 * metadata to stock e2fsck */
 };
 
 /* i_blocks (in fs blocks) that does not match what the inode maps */
@@ -67,6 +69,11 @@ struct rfl_scan {
 	struct rfl_range *owned;
 	size_t nr_owned;
 	unsigned long long bad_inodes;	/* inodes whose blocks are unknown */
+	/*
+	 * inodes with links that the inode bitmap says are free: not
+	 * walked here, but stock e2fsck reads their blocks
+	 */
+	unsigned long long stray;
 	/* in the inode bitmap, but no links or deleted: e2fsck's to judge */
 	ext2_ino_t *unlinked;
 	size_t nr_unlinked;

@@ -427,6 +427,8 @@ static errcode_t run_passes(struct checker *c)
 		if (ret)
 			return rfl_ck_fail(c, ret, "mapping the fs metadata");
 	}
+	/* -fn: stock e2fsck's snapshot begun, beside the scan */
+	rfl_ck_stock_begin(c);
 
 	/* The files first: every pass asks who owns a block */
 	c->unsure = calloc(c->rfs->nr_flex, 1);

@@ -47,6 +47,7 @@ struct rfl_stock {
 	int img_fd, out_fd;		/* in memory (memfd), or -1 */
 	pid_t pid;			/* e2image, started early */
 	pid_t fsck;			/* e2fsck -fn, started early */
+	struct rfl_snap *snap;		/* the checker's own, under way */
 };
 
 /*
@@ -563,6 +564,8 @@ void rfl_ck_stock_free(struct checker *c)
 		kill(st->fsck, SIGKILL);
 		reap(st->fsck);
 	}
+	/* its thread writes to the snapshot */
+	rfl_ck_snap_free(st->snap);
 	if (st->img_fd >= 0)
 		close(st->img_fd);
 	if (st->out_fd >= 0)
@@ -610,16 +613,12 @@ static errcode_t present_snapshot(struct checker *c, struct rfl_stock *st)
 }
 
 /*
- * -fn, once the files are scanned: the checker makes the snapshot
- * (stock_snap.c) and stock e2fsck judges it while the other passes
- * run; pass 6 collects its verdict.  Where the checker cannot make it,
- * e2image starts instead.  Anything that fails here is done again, and
- * reported, by pass 6 itself.
+ * -fn, before the scan: the snapshot in memory, its fs metadata (most of
+ * it) copied by a thread while the checker scans the files
  */
-void rfl_ck_stock_start(struct checker *c)
+void rfl_ck_stock_begin(struct checker *c)
 {
 	struct rfl_stock *st;
-	char *e2fsck[] = { "e2fsck", "-fn", NULL, NULL };
 
 	if (!c->o->whole || c->o->mode != RFL_NO || c->stock)
 		return;
@@ -631,13 +630,35 @@ void rfl_ck_stock_start(struct checker *c)
 		rfl_ck_stock_free(c);
 		return;
 	}
-	if (!rfl_ck_stock_snapshot(c, st->img_fd) &&
+	/* where it cannot: e2image, after the scan */
+	rfl_ck_snap_begin(c, st->img_fd, &st->snap);
+}
+
+/*
+ * -fn, once the files are scanned: the checker finishes the snapshot
+ * (stock_snap.c) and stock e2fsck judges it while the other passes
+ * run; pass 6 collects its verdict.  Where the checker cannot make it,
+ * e2image starts instead.  Anything that fails here is done again, and
+ * reported, by pass 6 itself.
+ */
+void rfl_ck_stock_start(struct checker *c)
+{
+	struct rfl_stock *st = c->stock;
+	char *e2fsck[] = { "e2fsck", "-fn", NULL, NULL };
+
+	if (!st || st->pid > 0 || st->fsck > 0)
+		return;
+	if (st->snap && !rfl_ck_snap_finish(c, st->snap) &&
 	    !present_snapshot(c, st)) {
+		rfl_ck_snap_free(st->snap);
+		st->snap = NULL;
 		e2fsck[2] = st->s.img;
 		st->fsck = spawn(e2fsck, st->s.out);
 		if (st->fsck > 0)
 			return;
 	}
+	rfl_ck_snap_free(st->snap);
+	st->snap = NULL;
 	st->pid = spawn(e2image_argv(c, st->s.img), st->s.out);
 	if (st->pid < 0)
 		rfl_ck_stock_free(c);
@@ -791,7 +812,11 @@ void rfl_ck_stock(struct checker *c)
 	int code;
 
 	c->ctx.mode = mode;
-	if (!st) {
+	if (st) {
+		/* (never begun after the scan) */
+		rfl_ck_snap_free(st->snap);
+		st->snap = NULL;
+	} else {
 		st = c->stock = stock_new();
 		if (!st) {
 			rfl_ck_fail(c, EXT2_ET_NO_MEMORY,

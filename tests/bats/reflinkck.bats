@@ -727,7 +727,7 @@ PY
 
 # What pass 6 quotes of stock e2fsck in $output, without blank lines
 pass6_lines() {
-	sed -n '/stock e2fsck -fn finds damage/,/Repair through the round trip/p' \
+	sed -n '/stock e2fsck -fn finds/,/Repair through the round trip/p' \
 		<<<"$output" | sed '1d;$d' | grep -v '^$'
 }
 
@@ -735,8 +735,9 @@ pass6_lines() {
 stock_lines() {
 	cp "$IMG" "$BATS_TEST_TMPDIR/stripped"
 	"$BIN/mkreflink" -q --strip "$BATS_TEST_TMPDIR/stripped"
-	e2fsck -fn "$BATS_TEST_TMPDIR/stripped" 2>&1 | grep -v \
-		-e '^e2fsck ' -e '^Pass ' -e '\*\*\*\*\*' -e ' files (' -e '^$' |
+	e2fsck -fn "$BATS_TEST_TMPDIR/stripped" 2>&1 |
+		grep -v -e '^e2fsck ' -e '^Pass ' -e '\*\*\*\*\*' \
+			-e ' files (' -e '^$' |
 		sed "s|$BATS_TEST_TMPDIR/stripped|$IMG|g"
 }
 

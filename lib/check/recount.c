@@ -21,6 +21,7 @@ struct scan_ctx {
 	ext2_ino_t ino;
 	bool counted;			/* a live inode: E(b) counts it */
 	bool flagged;
+	bool fsck_reads;		/* stock e2fsck reads its data */
 	errcode_t err;			/* out of memory in a callback */
 	unsigned long long bad_inodes, stray;
 };
@@ -112,6 +113,7 @@ static errcode_t add_leaf(struct scan_ctx *s, struct leaf_walk *w,
 	r->len = ex->e_len;
 	r->ino = s->ino;
 	r->flagged = s->flagged;
+	r->fsck_reads = s->fsck_reads;
 	return 0;
 }
 
@@ -365,7 +367,6 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			lv->ino = s.ino;
 			lv->links = inode.i_links_count;
 			lv->dir = LINUX_S_ISDIR(inode.i_mode);
-			lv->reg = LINUX_S_ISREG(inode.i_mode);
 		}
 		/* reserved inodes have no links by design */
 		if (!s.counted && s.ino >= EXT2_FIRST_INODE(fs->super)) {
@@ -377,6 +378,9 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			*u = s.ino;
 		}
 		s.flagged = inode.i_flags & EXT4_REFLINK_FL;
+		/* directories, symlinks, the journal, quota, xattr values */
+		s.fsck_reads = !LINUX_S_ISREG(inode.i_mode) ||
+			       !named_inode(fs, s.ino, raw);
 		ret = walk_inode(&s, raw);
 		if (ret)
 			break;

@@ -16,6 +16,8 @@ struct rfl_run {
 	blk64_t len;
 	ext2_ino_t ino;
 	bool flagged;			/* the inode has EXT4_REFLINK_FL */
+	bool fsck_reads;		/* stock e2fsck reads it: not a named
+					 * regular file's data (pass 6) */
 };
 
 struct rfl_rec {
@@ -46,8 +48,6 @@ struct rfl_live {
 	ext2_ino_t ino;
 	__u16 links;
 	bool dir;
-	bool reg;			/* a regular file: its data is never
-					 * metadata to stock e2fsck */
 };
 
 /* i_blocks (in fs blocks) that does not match what the inode maps */

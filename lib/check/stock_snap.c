@@ -114,40 +114,6 @@ static errcode_t copy_range(struct copier *k, blk64_t start, blk64_t len)
 	return ret;
 }
 
-/*
- * Is ino a named regular file (its data never read by e2fsck -fn)?
- * Searched from *hint (the last answer) outwards: runs in block order
- * mostly follow inode order
- */
-static bool plain_file(const struct rfl_scan *s, ext2_ino_t ino,
-		       size_t *hint)
-{
-	size_t lo = 0, hi = s->nr_live, mid, i = *hint, step;
-
-	/* [lo, hi) holds the first live[] not below ino */
-	if (i < s->nr_live && s->live[i].ino < ino) {
-		for (lo = i + 1, step = 1; lo < hi; step *= 2) {
-			mid = lo + step < hi ? lo + step : hi;
-			if (s->live[mid - 1].ino >= ino) {
-				hi = mid;
-				break;
-			}
-			lo = mid;
-		}
-	} else if (i < s->nr_live) {
-		hi = i + 1;
-	}
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (s->live[mid].ino < ino)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*hint = lo;
-	return lo < s->nr_live && s->live[lo].ino == ino && s->live[lo].reg;
-}
-
 /* The journal's superblock; a journal with anything to recover or a
  * superblock that is not one: e2image's whole copy instead */
 static errcode_t copy_journal(ext2_filsys fs, struct copier *k)
@@ -271,8 +237,8 @@ static errcode_t copy_rest(struct checker *c, struct copier *k)
 {
 	const struct rfl_scan *s = &c->scan;
 	ext2_ino_t journal = c->fs->super->s_journal_inum;
-	size_t j, hint = 0;
 	errcode_t ret = 0;
+	size_t j;
 
 	for (j = 0; !ret && j < s->nr_owned; j++) {
 		if (backup_gdt(c->fs, s->owned[j].start, s->owned[j].len))
@@ -284,8 +250,8 @@ static errcode_t copy_rest(struct checker *c, struct copier *k)
 	for (j = 0; !ret && j < s->nr_runs; j++) {
 		const struct rfl_run *r = &s->runs[j];
 
-		if ((journal && r->ino == journal) ||
-		    plain_file(s, r->ino, &hint))
+		/* of the journal, only its superblock (below) */
+		if (!r->fsck_reads || (journal && r->ino == journal))
 			continue;
 		ret = copy_range(k, r->start, r->len);
 	}

@@ -232,6 +232,9 @@ struct owners {
 	const struct e2fs_meta_map *map;
 	const struct rfl_range *resv;
 	size_t nr_resv;
+	/* the image's block bitmap as the checker loaded it (-n, before
+	 * any pass): the snapshot's, without reading it again */
+	ext2fs_block_bitmap bits;
 };
 
 /*
@@ -355,7 +358,10 @@ static errcode_t present(const char *img, io_channel io,
 	if (ret)
 		return ret;
 	fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
-	ret = ext2fs_read_bitmaps(fs);
+	if (w->bits)
+		ret = ext2fs_copy_bitmap(w->bits, &fs->block_map);
+	else
+		ret = ext2fs_read_bitmaps(fs);
 	if (ret == EXT2_ET_BLOCK_BITMAP_CSUM_INVALID ||
 	    ret == EXT2_ET_INODE_BITMAP_CSUM_INVALID) {
 		fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
@@ -363,6 +369,9 @@ static errcode_t present(const char *img, io_channel io,
 	}
 	if (!ret)
 		ret = free_unowned(fs, io, w);
+	/* (ext2fs_close writes only bitmaps ext2fs_read_bitmaps read) */
+	if (!ret && w->bits)
+		ret = ext2fs_write_block_bitmap(fs);
 	if (ret) {
 		fs->flags &= ~EXT2_FLAG_DIRTY;
 		ext2fs_free(fs);
@@ -593,8 +602,10 @@ static char **e2image_argv(struct checker *c, const char *dst)
 }
 
 /* The snapshot as the round trip shows it; with -n, the checker's
- * own scan says which blocks files hold */
-static errcode_t present_snapshot(struct checker *c, struct rfl_stock *st)
+ * own scan says which blocks files hold (and, early: before any pass,
+ * its bitmap is the snapshot's) */
+static errcode_t present_snapshot(struct checker *c, struct rfl_stock *st,
+				  bool early)
 {
 	struct owners w = { 0 };
 	struct rfl_range *resv = NULL;
@@ -603,6 +614,8 @@ static errcode_t present_snapshot(struct checker *c, struct rfl_stock *st)
 	if (c->o->mode == RFL_NO) {
 		w.scan = &c->scan;
 		w.map = c->rfs->meta_map;
+		if (early)
+			w.bits = c->fs->block_map;
 	}
 	ret = reserves(c, &resv, &w.nr_resv);
 	w.resv = resv;
@@ -649,7 +662,7 @@ void rfl_ck_stock_start(struct checker *c)
 	if (!st || st->pid > 0 || st->fsck > 0)
 		return;
 	if (st->snap && !rfl_ck_snap_finish(c, st->snap) &&
-	    !present_snapshot(c, st)) {
+	    !present_snapshot(c, st, true)) {
 		rfl_ck_snap_free(st->snap);
 		st->snap = NULL;
 		e2fsck[2] = st->s.img;
@@ -703,7 +716,7 @@ static int make_snapshot(struct checker *c, struct rfl_stock *st,
 		c->ctx.left++;
 		return -1;
 	}
-	ret = present_snapshot(c, st);
+	ret = present_snapshot(c, st, false);
 	if (ret) {
 		pctx.err = ret;
 		rfl_fix_problem(&c->ctx, PR_6_NO_PRESENT, &pctx);

@@ -305,6 +305,7 @@ static void summary(struct checker *c)
 
 static void free_checker(struct checker *c)
 {
+	rfl_ck_stock_free(c);
 	rfl_scan_free(&c->scan);
 	free(c->max_end);
 	free(c->owned_max_end);
@@ -392,6 +393,121 @@ int rfl_check_run(const struct rfl_check_opts *o)
 	return code;
 }
 
+/*
+ * A descriptor pointing a bitmap at a file's block: writing the bitmaps
+ * would overwrite the file (found by tests/fuzz/fuzz_image).  Nothing
+ * is written, not even the bitmap checksums agreed to above; pass 5
+ * names the files.
+ */
+static void read_only_if_overlap(struct checker *c)
+{
+	struct rfl_pctx pctx = { 0 };
+
+	if (c->ctx.mode == RFL_NO || !rfl_ck_meta_overlap(c))
+		return;
+	rfl_fix_problem(&c->ctx, PR_3_META_NO_REPAIR, &pctx);
+	c->ctx.mode = RFL_NO;
+	c->meta_overlap = true;
+	c->changed = false;
+	c->ctx.fixed = 0;
+	c->fs->flags &= ~(EXT2_FLAG_BB_DIRTY | EXT2_FLAG_IB_DIRTY |
+			  EXT2_FLAG_DIRTY);
+}
+
+/* Every pass after the floor, in order */
+static errcode_t run_passes(struct checker *c)
+{
+	errcode_t ret;
+
+	ret = load_bitmaps(c);
+	if (ret)
+		return rfl_ck_fail(c, ret, "reading the bitmaps");
+	if (!c->rfs->meta_map) {
+		ret = e2fs_meta_map_build(c->fs, &c->rfs->meta_map);
+		if (ret)
+			return rfl_ck_fail(c, ret, "mapping the fs metadata");
+	}
+	/* -fn: stock e2fsck's snapshot begun, beside the scan */
+	rfl_ck_stock_begin(c);
+
+	/* The files first: every pass asks who owns a block */
+	c->unsure = calloc(c->rfs->nr_flex, 1);
+	if (!c->unsure)
+		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "checking the trees");
+	rfl_ck_newer(c);
+	if (!rfl_ck_stop(c) && !scan_files(c) && !rfl_ck_stop(c)) {
+		if (c->scan.bad_inodes && c->ctx.mode != RFL_NO) {
+			/* counts from part of the files would be too low */
+			struct rfl_pctx pctx = {
+				.expected = c->scan.bad_inodes,
+			};
+
+			rfl_fix_problem(&c->ctx, PR_3_NO_REPAIR, &pctx);
+			c->ctx.mode = RFL_NO;
+		}
+		read_only_if_overlap(c);
+		/* -fn: stock e2fsck's verdict comes meanwhile */
+		rfl_ck_stock_start(c);
+		report_unlinked(c);
+		rfl_ck_links(c);
+		rfl_ck_used_blocks(c);
+		rfl_ck_splits(c);
+		rfl_ck_iblocks(c);
+		check_groups(c);
+	}
+	if (!rfl_ck_stop(c))
+		rfl_ck_bitmaps(c);
+	if (!rfl_ck_stop(c))
+		rfl_ck_cross_links(c);
+	if (!rfl_ck_stop(c) && c->o->whole)
+		rfl_ck_stock(c);
+	return c->err;
+}
+
+/* The summary, the image closed (written if changed): the exit code */
+static int finish(struct checker *c)
+{
+	const struct rfl_check_opts *o = c->o;
+	errcode_t ret;
+
+	if (c->ctx.bar_shown)
+		fputs("\r\033[K", o->out);
+	/* e2fsck says so after a cancel too: what was fixed stays fixed */
+	if (c->ctx.cancelled && (c->changed || c->ctx.fixed))
+		fprintf(o->out, "\n%s: ***** FILE SYSTEM WAS MODIFIED *****\n",
+			o->device);
+	/* like e2fsck's preenhalt: the run stops at the message */
+	if (!c->ctx.halted)
+		summary(c);
+
+	if (c->stock_written) {
+		/* written through the channel; the fs in memory is stale */
+		rfl_abandon(c->rfs);
+	} else if (c->changed) {
+		ret = rfl_close(c->rfs);
+		if (ret) {
+			c->rfs = NULL;
+			return error_exit(c, ret, "closing");
+		}
+	} else {
+		rfl_abandon(c->rfs);
+	}
+	free_checker(c);
+	if (c->recheck_failed)
+		return RFL_EXIT_ERROR;
+	if (o->summary) {
+		o->summary->fixed = c->ctx.fixed;
+		o->summary->left = c->ctx.left;
+	}
+	if (c->ctx.cancelled)
+		return RFL_EXIT_CANCEL |
+		       (c->ctx.left ? RFL_EXIT_UNCORRECTED : 0) |
+		       (c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : 0);
+	if (c->ctx.left || c->ctx.halted)
+		return RFL_EXIT_UNCORRECTED;
+	return c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK;
+}
+
 static int check_run(const struct rfl_check_opts *o)
 {
 	struct checker c = {
@@ -430,99 +546,8 @@ static int check_run(const struct rfl_check_opts *o)
 	code = rfl_ck_floor(&c);
 	if (code)
 		return floor_exit(&c, code);
-	ret = load_bitmaps(&c);
-	if (ret)
-		return error_exit(&c, ret, "reading the bitmaps");
-	if (!c.rfs->meta_map) {
-		ret = e2fs_meta_map_build(c.fs, &c.rfs->meta_map);
-		if (ret)
-			return error_exit(&c, ret, "mapping the fs metadata");
-	}
-
-	/* The files first: every pass asks who owns a block */
-	c.unsure = calloc(c.rfs->nr_flex, 1);
-	if (!c.unsure)
-		return error_exit(&c, EXT2_ET_NO_MEMORY, "checking the trees");
-	rfl_ck_newer(&c);
-	if (!rfl_ck_stop(&c) && !scan_files(&c) && !rfl_ck_stop(&c)) {
-		if (c.scan.bad_inodes && c.ctx.mode != RFL_NO) {
-			/* counts from part of the files would be too low */
-			struct rfl_pctx pctx = {
-				.expected = c.scan.bad_inodes,
-			};
-
-			rfl_fix_problem(&c.ctx, PR_3_NO_REPAIR, &pctx);
-			c.ctx.mode = RFL_NO;
-		}
-		/*
-		 * A descriptor pointing a bitmap at a file's block: writing the
-		 * bitmaps would overwrite the file (found by tests/fuzz/
-		 * fuzz_image).  Nothing is written, not even the bitmap
-		 * checksums agreed to above; pass 5 names the files.
-		 */
-		if (c.ctx.mode != RFL_NO && rfl_ck_meta_overlap(&c)) {
-			struct rfl_pctx pctx = { 0 };
-
-			rfl_fix_problem(&c.ctx, PR_3_META_NO_REPAIR, &pctx);
-			c.ctx.mode = RFL_NO;
-			c.meta_overlap = true;
-			c.changed = false;
-			c.ctx.fixed = 0;
-			c.fs->flags &= ~(EXT2_FLAG_BB_DIRTY | EXT2_FLAG_IB_DIRTY |
-					 EXT2_FLAG_DIRTY);
-		}
-		report_unlinked(&c);
-		rfl_ck_links(&c);
-		rfl_ck_used_blocks(&c);
-		rfl_ck_splits(&c);
-		rfl_ck_iblocks(&c);
-		check_groups(&c);
-	}
-	if (!rfl_ck_stop(&c))
-		rfl_ck_bitmaps(&c);
-	if (!rfl_ck_stop(&c))
-		rfl_ck_cross_links(&c);
-	if (!rfl_ck_stop(&c) && o->whole)
-		rfl_ck_stock(&c);
-	if (c.err)
+	if (run_passes(&c))
 		return error_exit(&c, c.err, c.err_what ? c.err_what :
 				  "checking");
-	if (c.ctx.bar_shown)
-		fputs("\r\033[K", o->out);
-	/* e2fsck says so after a cancel too: what was fixed stays fixed */
-	if (c.ctx.cancelled && (c.changed || c.ctx.fixed))
-		fprintf(o->out, "\n%s: ***** FILE SYSTEM WAS MODIFIED *****\n",
-			o->device);
-	/* like e2fsck's preenhalt: the run stops at the message */
-	if (!c.ctx.halted)
-		summary(&c);
-
-	if (c.stock_written) {
-		/* written through the channel; the fs in memory is stale */
-		rfl_abandon(c.rfs);
-	} else if (c.changed) {
-		ret = rfl_close(c.rfs);
-		if (ret) {
-			c.rfs = NULL;
-			return error_exit(&c, ret, "closing");
-		}
-	} else {
-		rfl_abandon(c.rfs);
-	}
-	free_checker(&c);
-	if (c.recheck_failed)
-		return RFL_EXIT_ERROR;
-	if (o->summary) {
-		o->summary->fixed = c.ctx.fixed;
-		o->summary->left = c.ctx.left;
-	}
-	if (c.ctx.cancelled)
-		return RFL_EXIT_CANCEL |
-		       (c.ctx.left ? RFL_EXIT_UNCORRECTED : 0) |
-		       (c.ctx.fixed ? RFL_EXIT_NONDESTRUCT : 0);
-	if (c.ctx.left || c.ctx.halted)
-		code = RFL_EXIT_UNCORRECTED;
-	else
-		code = c.ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK;
-	return code;
+	return finish(&c);
 }

@@ -36,6 +36,7 @@ struct checker {
 	bool changed;			/* something was written */
 	bool stock_written;		/* the round trip wrote the image:
 					 * the in-memory fs is stale */
+	struct rfl_stock *stock;	/* pass 6 under way (pass_stock.c) */
 
 	/* the first operational error, and what we were doing */
 	errcode_t err;
@@ -128,6 +129,24 @@ int rfl_ck_floor(struct checker *c);
  * -y/-p its repair through the round trip, written under the undo file
  */
 void rfl_ck_stock(struct checker *c);
+/*
+ * -fn: pass 6 begun before the scan (the snapshot's fs metadata copied
+ * beside it), and after it (the snapshot finished, stock e2fsck started
+ * to run beside the other passes)
+ */
+void rfl_ck_stock_begin(struct checker *c);
+void rfl_ck_stock_start(struct checker *c);
+/*
+ * -n: the metadata snapshot stock e2fsck reads, made into fd by the
+ * checker (stock_snap.c): begun before the scan, finished after it
+ * (an error where it cannot be: e2image then); freed after either
+ */
+struct rfl_snap;
+errcode_t rfl_ck_snap_begin(struct checker *c, int fd, struct rfl_snap **mp);
+errcode_t rfl_ck_snap_finish(struct checker *c, struct rfl_snap *m);
+void rfl_ck_snap_free(struct rfl_snap *m);
+/* Pass 6's children stopped and its files removed (after any pass) */
+void rfl_ck_stock_free(struct checker *c);
 
 /* Link counts against directory entries (pass_links.c) */
 void rfl_ck_links(struct checker *c);

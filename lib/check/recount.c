@@ -22,8 +22,9 @@ struct scan_ctx {
 	ext2_ino_t ino;
 	bool counted;			/* a live inode: E(b) counts it */
 	bool flagged;
+	bool fsck_reads;		/* stock e2fsck reads its data */
 	errcode_t err;			/* out of memory in a callback */
-	unsigned long long bad_inodes;
+	unsigned long long bad_inodes, stray;
 };
 
 static void bad_inode(struct scan_ctx *s, errcode_t err)
@@ -113,6 +114,7 @@ static errcode_t add_leaf(struct scan_ctx *s, struct leaf_walk *w,
 	r->len = ex->e_len;
 	r->ino = s->ino;
 	r->flagged = s->flagged;
+	r->fsck_reads = s->fsck_reads;
 	return 0;
 }
 
@@ -341,12 +343,17 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			/* its block pointers cannot be trusted */
 			if (ext2fs_test_inode_bitmap2(fs->inode_map, s.ino))
 				bad_inode(&s, ret);
+			else if (inode.i_links_count)
+				s.stray++;
 			continue;
 		}
 		if (ret || !s.ino)
 			break;
-		if (!ext2fs_test_inode_bitmap2(fs->inode_map, s.ino))
+		if (!ext2fs_test_inode_bitmap2(fs->inode_map, s.ino)) {
+			if (inode.i_links_count)
+				s.stray++;
 			continue;
+		}
 		/*
 		 * An orphan waiting to be freed is not a sharer (8.9), but
 		 * its blocks are not free either until it is processed.
@@ -377,6 +384,9 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			*u = s.ino;
 		}
 		s.flagged = inode.i_flags & EXT4_REFLINK_FL;
+		/* directories, symlinks, the journal, quota, xattr values */
+		s.fsck_reads = !LINUX_S_ISREG(inode.i_mode) ||
+			       !named_inode(fs, s.ino, raw);
 		ret = walk_inode(&s, raw);
 		if (ret)
 			break;
@@ -403,6 +413,7 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 	out->owned = s.owned.v;
 	out->nr_owned = s.owned.nr;
 	out->bad_inodes = s.bad_inodes;
+	out->stray = s.stray;
 	out->live = s.live.v;
 	out->nr_live = s.live.nr;
 	out->iblocks = s.iblocks.v;

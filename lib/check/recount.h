@@ -16,6 +16,8 @@ struct rfl_run {
 	blk64_t len;
 	ext2_ino_t ino;
 	bool flagged;			/* the inode has EXT4_REFLINK_FL */
+	bool fsck_reads;		/* stock e2fsck reads it: not a named
+					 * regular file's data (pass 6) */
 };
 
 struct rfl_rec {
@@ -67,6 +69,11 @@ struct rfl_scan {
 	struct rfl_range *owned;
 	size_t nr_owned;
 	unsigned long long bad_inodes;	/* inodes whose blocks are unknown */
+	/*
+	 * inodes with links that the inode bitmap says are free: not
+	 * walked here, but stock e2fsck reads their blocks
+	 */
+	unsigned long long stray;
 	/* in the inode bitmap, but no links or deleted: e2fsck's to judge */
 	ext2_ino_t *unlinked;
 	size_t nr_unlinked;

@@ -694,3 +694,105 @@ PY
 	[[ "$output" == *"inode 12 maps blocks"* ]]
 	[ "$(sum "$IMG")" = "$before" ]
 }
+
+# An image with every kind of block stock e2fsck reads besides the
+# tables: directories (one indexed), a slow symlink, an xattr block, a
+# file whose extents need an index block; /a cloned.  A damage command
+# (run on the image before the feature, debugfs -w needs that) may be
+# given.
+stock_reads_image() {
+	local src="$BATS_TEST_TMPDIR/reads" i
+	mkdir -p "$src/big"
+	for i in $(seq 400); do : >"$src/big/entry-with-a-long-name-$i"; done
+	for i in $(seq 20); do mkdir "$src/d$i"; done
+	ln -s "$(printf 'target/%.0s' $(seq 20))" "$src/slowlink"
+	head -c 100K /dev/urandom >"$src/a"
+	: >"$src/xattr"
+	python3 - "$src" <<'PY' || skip "the source filesystem has no xattrs"
+import os, sys
+d = sys.argv[1]
+os.setxattr(d + "/xattr", "user.big", b"v" * 600)
+# one block of data in every other block: 200 extents, an index block
+with open(d + "/holes", "wb") as f:
+    for i in range(200):
+        f.seek(i * 2 * 1024)
+        f.write(os.urandom(1024))
+PY
+	mke2fs -q -F -t ext4 -O 64bit -b 1024 -I 256 -d "$src" "$IMG" 32M \
+		>/dev/null
+	[ $# -eq 0 ] || "$@"
+	"$BIN/rflctl" -w "$IMG" enable
+	"$BIN/rflctl" -w "$IMG" clone /a /b
+}
+
+# What pass 6 quotes of stock e2fsck in $output, without blank lines
+pass6_lines() {
+	sed -n '/stock e2fsck -fn finds/,/Repair through the round trip/p' \
+		<<<"$output" | sed '1d;$d' | grep -v '^$'
+}
+
+# The problem lines of e2fsck -fn on a stripped copy of IMG
+stock_lines() {
+	cp "$IMG" "$BATS_TEST_TMPDIR/stripped"
+	"$BIN/mkreflink" -q --strip "$BATS_TEST_TMPDIR/stripped"
+	e2fsck -fn "$BATS_TEST_TMPDIR/stripped" 2>&1 |
+		grep -v -e '^e2fsck ' -e '^Pass ' -e '\*\*\*\*\*' \
+			-e ' files (' -e '^$' |
+		sed "s|$BATS_TEST_TMPDIR/stripped|$IMG|g"
+}
+
+@test "-fn: the snapshot holds every block stock e2fsck reads (pass 6 clean)" {
+	stock_reads_image
+	run debugfs -R "stat /holes" "$IMG"
+	[[ "$output" == *"(ETB0)"* ]]
+	run debugfs -R "stat /xattr" "$IMG"
+	[[ "$output" != *"File ACL: 0"* ]]
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"stock e2fsck"* ]]
+	[[ "${lines[-1]}" == *", 100 shared blocks, 1 records, "* ]]
+}
+
+@test "-fn: damage in an xattr block, a symlink and a directory: stock e2fsck's own words" {
+	local blk before
+	stock_reads_image
+	blk=$(debugfs -R "stat /xattr" "$IMG" 2>/dev/null |
+		sed -n 's/.*File ACL: \([0-9]*\).*/\1/p')
+	printf 'XXXX' | dd of="$IMG" bs=1 seek=$((blk * 1024)) conv=notrunc \
+		2>/dev/null
+	blk=$(debugfs -R "blocks /slowlink" "$IMG" 2>/dev/null |
+		awk '{ print $1 }')
+	printf '\0' | dd of="$IMG" bs=1 seek=$((blk * 1024 + 5)) \
+		conv=notrunc 2>/dev/null
+	blk=$(debugfs -R "blocks /d7" "$IMG" 2>/dev/null | awk '{ print $1 }')
+	printf '\377\377' | dd of="$IMG" bs=1 seek=$((blk * 1024 + 4)) \
+		conv=notrunc 2>/dev/null
+	before=$(sum "$IMG")
+	stock_lines >"$BATS_TEST_TMPDIR/want"
+	cat "$BATS_TEST_TMPDIR/want"
+	grep -q "extended attribute" "$BATS_TEST_TMPDIR/want"
+	grep -q "ymlink" "$BATS_TEST_TMPDIR/want"
+	grep -q "irectory" "$BATS_TEST_TMPDIR/want"
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"stock e2fsck -fn finds damage outside the feature"* ]]
+	# what e2fsck says of the stripped copy, word for word
+	pass6_lines | diff -u "$BATS_TEST_TMPDIR/want" -
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
+@test "-fn: an inode with links the bitmap calls free: e2image's snapshot, the same verdict" {
+	local before
+	stock_reads_image debugfs -w -R "freei /d3" "$IMG"
+	before=$(sum "$IMG")
+	stock_lines >"$BATS_TEST_TMPDIR/want"
+	cat "$BATS_TEST_TMPDIR/want"
+	grep -q "'d3'" "$BATS_TEST_TMPDIR/want"
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	pass6_lines | diff -u "$BATS_TEST_TMPDIR/want" -
+	[ "$(sum "$IMG")" = "$before" ]
+}

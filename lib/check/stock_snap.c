@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "check/check_int.h"
-#include "check/vec.h"
+#include "util/vec.h"
 
 /* blocks per copy: reads in big runs, a small buffer */
 #define SNAP_CHUNK	64

@@ -346,46 +346,32 @@ static bool read_profile(struct opts *o)
 	return apply_features(o, features);
 }
 
-int do_format(struct opts *o)
+/*
+ * The size and contents of an existing device or file (m->dev_size,
+ * m->sector_size), refusing what mke2fs refuses; *exists says whether
+ * there is one.
+ */
+static int probe_device(struct opts *o, bool *exists)
 {
 	struct rfl_mkfs *m = &o->m;
-	unsigned long long dev_bytes = 0, unit, blocks;
+	unsigned long long dev_bytes = 0;
 	blk64_t count = 0;
-	ext2_filsys fs = NULL;
 	struct stat st;
-	bool exists, is_dev = false;
+	bool is_dev = false;
 	errcode_t ret;
-	int sect = 0, fd;
+	int sect = 0;
 
-	free(o->dev);
-	o->dev = strdup(o->device);
-	m->device = o->dev;
-	if (o->size_arg) {
-		/* in blocks of -b, else of 1 KiB, as mke2fs (libe2p) */
-		unit = m->block_size ? m->block_size : 1024;
-		blocks = parse_num_blocks2(o->size_arg,
-					   int_log2(unit) - EXT2_MIN_BLOCK_LOG_SIZE);
-		if (*o->size_arg == '-' || !blocks || blocks > ~0ULL / unit) {
-			fail("invalid blocks '%s' on device '%s'",
-			     o->size_arg, o->dev);
-			return EXIT_FAIL;
-		}
-		m->size = blocks * unit;
-	}
-	if (!check_mount(o->dev))
-		return EXIT_FAIL;
-
-	exists = !stat(o->dev, &st);
-	if (!exists && errno != ENOENT) {
+	*exists = !stat(o->dev, &st);
+	if (!*exists && errno != ENOENT) {
 		com_err(prog, errno, "while trying to open %s", o->dev);
 		return EXIT_FAIL;
 	}
-	if (!exists && !m->size) {
+	if (!*exists && !m->size) {
 		fail("The file %s does not exist and no size was specified.",
 		     o->dev);
 		return EXIT_FAIL;
 	}
-	if (exists) {
+	if (*exists) {
 		is_dev = S_ISBLK(st.st_mode);
 		ret = ext2fs_get_device_size2(o->dev, 1024, &count);
 		if (ret && ret != EXT2_ET_UNIMPLEMENTED) {
@@ -411,6 +397,64 @@ int do_format(struct opts *o)
 			return EXIT_FAIL;
 	}
 	m->dev_size = dev_bytes;
+	return EXIT_OK;
+}
+
+/* A regular file for an image that does not exist yet */
+static int create_file(struct opts *o)
+{
+	int fd;
+
+	fd = open(o->dev, O_CREAT | O_WRONLY, 0666);
+	if (fd < 0) {
+		com_err(prog, errno, "while creating %s", o->dev);
+		return EXIT_FAIL;
+	}
+	/*
+	 * At its size at once: the undo io manager reads what each
+	 * write replaces, and a short read of an empty file failed
+	 * the format with -z
+	 */
+	if (o->size_arg && ftruncate(fd, (off_t)o->m.size)) {
+		com_err(prog, errno, "while creating %s", o->dev);
+		close(fd);
+		unlink(o->dev);
+		return EXIT_FAIL;
+	}
+	close(fd);
+	o->created = true;
+	say(o, "Creating regular file %s\n", o->dev);
+	return EXIT_OK;
+}
+
+int do_format(struct opts *o)
+{
+	struct rfl_mkfs *m = &o->m;
+	unsigned long long unit, blocks;
+	ext2_filsys fs = NULL;
+	bool exists;
+	errcode_t ret;
+
+	free(o->dev);
+	o->dev = strdup(o->device);
+	m->device = o->dev;
+	if (o->size_arg) {
+		/* in blocks of -b, else of 1 KiB, as mke2fs (libe2p) */
+		unit = m->block_size ? m->block_size : 1024;
+		blocks = parse_num_blocks2(o->size_arg,
+					   int_log2(unit) - EXT2_MIN_BLOCK_LOG_SIZE);
+		if (*o->size_arg == '-' || !blocks || blocks > ~0ULL / unit) {
+			fail("invalid blocks '%s' on device '%s'",
+			     o->size_arg, o->dev);
+			return EXIT_FAIL;
+		}
+		m->size = blocks * unit;
+	}
+	if (!check_mount(o->dev))
+		return EXIT_FAIL;
+
+	if (probe_device(o, &exists))
+		return EXIT_FAIL;
 
 	if (!read_profile(o))
 		return EXIT_FAIL;
@@ -435,27 +479,8 @@ int do_format(struct opts *o)
 		uuid_generate(m->hash_seed);
 
 	m->dry_run = o->dry_run;
-	if (!exists && !o->dry_run) {
-		fd = open(o->dev, O_CREAT | O_WRONLY, 0666);
-		if (fd < 0) {
-			com_err(prog, errno, "while creating %s", o->dev);
-			return EXIT_FAIL;
-		}
-		/*
-		 * At its size at once: the undo io manager reads what each
-		 * write replaces, and a short read of an empty file failed
-		 * the format with -z
-		 */
-		if (o->size_arg && ftruncate(fd, (off_t)m->size)) {
-			com_err(prog, errno, "while creating %s", o->dev);
-			close(fd);
-			unlink(o->dev);
-			return EXIT_FAIL;
-		}
-		close(fd);
-		o->created = true;
-		say(o, "Creating regular file %s\n", o->dev);
-	}
+	if (!exists && !o->dry_run && create_file(o))
+		return EXIT_FAIL;
 	if (!o->dry_run) {
 		m->undo_file = o->undo_file;
 		if (!prepare_undo(o))

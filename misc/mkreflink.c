@@ -213,6 +213,32 @@ int open_rw(const struct opts *o, const char *doing,
 	return EXIT_OK;
 }
 
+/* Write out and close rfs, or say why not */
+int close_rw(const struct opts *o, struct rfl_fs *rfs)
+{
+	errcode_t ret = rfl_close(rfs);
+
+	if (ret) {
+		com_err(prog, ret, "while writing out and closing %s", o->dev);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * A step on rfs failed with ret: end the line its "...: " began, drop
+ * rfs unwritten and say "while <doing> <device>"
+ */
+int step_failed(const struct opts *o, struct rfl_fs *rfs, errcode_t ret,
+		const char *doing)
+{
+	if (!o->quiet)
+		putchar('\n');
+	rfl_abandon(rfs);
+	com_err(prog, ret, "while %s %s", doing, o->dev);
+	return EXIT_FAIL;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .m.reserved_pct = -1, .m.lazy_itable_init = -1,

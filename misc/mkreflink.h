@@ -64,6 +64,9 @@ char *probe_contents(const char *dev, char **type);
 bool prepare_undo(const struct opts *o);
 int refuse_open(const struct opts *o, errcode_t ret, const char *doing);
 int open_rw(const struct opts *o, const char *doing, struct rfl_fs **rfsp);
+int close_rw(const struct opts *o, struct rfl_fs *rfs);
+int step_failed(const struct opts *o, struct rfl_fs *rfs, errcode_t ret,
+		const char *doing);
 
 /* mkreflink_args.c */
 void parse_args(int argc, char **argv, struct opts *o);
@@ -73,6 +76,7 @@ bool apply_features(struct opts *o, __u32 features[3]);
 /* mkreflink_format.c */
 int do_format(struct opts *o);
 void show_progress(struct rfl_populate *p, __u64 done, __u64 total);
+bool want_meter(const struct opts *o);
 ext2_ino_t find_target(const struct opts *o, ext2_filsys fs);
 int populate_close(struct opts *o, struct rfl_fs *rfs);
 

@@ -189,6 +189,14 @@ void show_progress(struct rfl_populate *p, __u64 done, __u64 total)
 	}
 }
 
+/* A meter: on -C's fd, or (-C 0, or a terminal) on stdout unless -q */
+bool want_meter(const struct opts *o)
+{
+	return o->progress_fd > 0 ||
+	       (o->progress_fd < 0 && !o->quiet && isatty(1)) ||
+	       (o->progress_fd == 0 && !o->quiet);
+}
+
 /* The inode of -E root=, a directory that must exist; 0 and a message if not */
 ext2_ino_t find_target(const struct opts *o, ext2_filsys fs)
 {
@@ -225,9 +233,7 @@ int populate_close(struct opts *o, struct rfl_fs *rfs)
 	errcode_t ret, space_ret = 1;
 	struct rfl_space space;
 
-	if (o->progress_fd > 0 || (o->progress_fd < 0 && !o->quiet &&
-				   isatty(1)) ||
-	    (o->progress_fd == 0 && !o->quiet)) {
+	if (want_meter(o)) {
 		p.progress = show_progress;
 		p.progress_priv = &meter;
 	}
@@ -269,11 +275,8 @@ int populate_close(struct opts *o, struct rfl_fs *rfs)
 	/* the space words of refdebug du and stats (rfl_space.h) */
 	if (!o->quiet)
 		space_ret = rfl_space_fs(rfs, &space);
-	ret = rfl_close(rfs);
-	if (ret) {
-		com_err(prog, ret, "while writing out and closing %s", o->dev);
+	if (close_rw(o, rfs))
 		return EXIT_FAIL;
-	}
 	/* the meter's last line ends where "done" starts */
 	if (p.progress && meter.fd <= 0)
 		fputs("      \b\b\b\b\b\b", stdout);

@@ -290,10 +290,7 @@ void undo_enable(struct opts *o)
 			o->dev);
 		goto out;
 	}
-	ret = rfl_close(rfs);
-	if (ret)
-		com_err(prog, ret, "while writing out and closing %s", o->dev);
-	else
+	if (!close_rw(o, rfs))
 		fail("%s was left as it was (reflink removed again)", o->dev);
 out:
 	o->mode = MODE_ENABLE;
@@ -326,9 +323,7 @@ static int dedup_close(struct opts *o, struct rfl_fs *rfs)
 				  rfs->fs->blocksize };
 	errcode_t ret;
 
-	if (!o->dry_run && (o->progress_fd > 0 ||
-			    (o->progress_fd < 0 && !o->quiet && isatty(1)) ||
-			    (o->progress_fd == 0 && !o->quiet))) {
+	if (!o->dry_run && want_meter(o)) {
 		d.progress = dedup_progress;
 		d.progress_priv = &dm;
 	}
@@ -353,11 +348,10 @@ static int dedup_close(struct opts *o, struct rfl_fs *rfs)
 			undo_enable(o);
 		return EXIT_FAIL;
 	}
-	ret = o->dry_run ? (rfl_abandon(rfs), 0) : rfl_close(rfs);
-	if (ret) {
-		com_err(prog, ret, "while writing out and closing %s", o->dev);
+	if (o->dry_run)
+		rfl_abandon(rfs);
+	else if (close_rw(o, rfs))
 		return EXIT_FAIL;
-	}
 	if (d.progress && dm.m.fd <= 0)
 		fputs("      \b\b\b\b\b\b", stdout);
 	if (o->dry_run)
@@ -457,13 +451,8 @@ int do_enable(struct opts *o)
 	say(o, "Writing reflink metadata: ");
 	fflush(stdout);
 	ret = enable(o, rfs);
-	if (ret) {
-		if (!o->quiet)
-			putchar('\n');
-		rfl_abandon(rfs);
-		com_err(prog, ret, "while %s %s", doing, o->dev);
-		return EXIT_FAIL;
-	}
+	if (ret)
+		return step_failed(o, rfs, ret, doing);
 	nr_meta = count_meta(rfs);
 	if (o->dedup) {
 		say(o, "done\n");
@@ -478,11 +467,8 @@ int do_enable(struct opts *o)
 		    "metadata block\n", o->dev, nr_meta, nr_flex);
 		return EXIT_OK;
 	}
-	ret = rfl_close(rfs);
-	if (ret) {
-		com_err(prog, ret, "while writing out and closing %s", o->dev);
+	if (close_rw(o, rfs))
 		return EXIT_FAIL;
-	}
 	say(o, "done\n");
 	say(o, "%s: reflink enabled; %u of %u flex groups have a metadata "
 	    "block\n", o->dev, nr_meta, nr_flex);
@@ -511,31 +497,18 @@ int do_strip(struct opts *o)
 		say(o, "Unsharing files: ");
 		fflush(stdout);
 		ret = rfl_unshare_all(rfs);
-		if (ret) {
-			if (!o->quiet)
-				putchar('\n');
-			rfl_abandon(rfs);
-			com_err(prog, ret, "while unsharing the files of %s",
-				o->dev);
-			return EXIT_FAIL;
-		}
+		if (ret)
+			return step_failed(o, rfs, ret,
+					   "unsharing the files of");
 		say(o, "done\n");
 	}
 	say(o, "Removing reflink metadata: ");
 	fflush(stdout);
 	ret = rfl_disable(rfs, &shared);
-	if (ret) {
-		if (!o->quiet)
-			putchar('\n');
-		rfl_abandon(rfs);
-		com_err(prog, ret, "while %s %s", doing, o->dev);
+	if (ret)
+		return step_failed(o, rfs, ret, doing);
+	if (close_rw(o, rfs))
 		return EXIT_FAIL;
-	}
-	ret = rfl_close(rfs);
-	if (ret) {
-		com_err(prog, ret, "while writing out and closing %s", o->dev);
-		return EXIT_FAIL;
-	}
 	say(o, "done\n");
 	if (shared)
 		say(o, "%s: files still share blocks, so shared_blocks is set:"

@@ -30,6 +30,7 @@
 #   lib/**/*.c            -> build/libreflink.a
 #   tests/unit/test_*.c   -> build/tests/test_*  and  build/asan/tests/test_*
 #   misc/*.c tests/helpers/*.c -> build/bin/<name>
+#                         (misc/<name>_*.c: parts of misc/<name>.c)
 #   debug/*.c + debug/refdebug_cmds.ct (mk_cmds) -> build/bin/refdebug
 #   bench/*.c             -> build/bench/<name>  (make bench only, +lmdb)
 #   tests/fuzz/fuzz_*.c   -> build/fuzz/fuzz_*  (clang -fsanitize=fuzzer)
@@ -105,8 +106,15 @@ ASAN_TESTS := $(TEST_SRCS:tests/unit/%.c=$(B)/asan/tests/%)
 # suites and the golden images run through them (BIN_DIR=build/asan/bin)
 ASAN_PROGS = $(patsubst $(B)/bin/%,$(B)/asan/bin/%,$(PROGS))
 
-PROG_SRCS := $(sort $(wildcard misc/*.c tests/helpers/*.c))
+# misc/<name>_*.c beside misc/<name>.c are parts of that program, not
+# programs of their own (mkreflink.c + mkreflink_args.c + ...)
+MISC_SRCS := $(sort $(wildcard misc/*.c))
+MISC_PARTS := $(foreach m,$(MISC_SRCS),$(filter $(m:.c=)_%.c,$(MISC_SRCS)))
+PROG_SRCS := $(sort $(filter-out $(MISC_PARTS),$(MISC_SRCS)) \
+		    $(wildcard tests/helpers/*.c))
 PROGS := $(addprefix $(B)/bin/,$(notdir $(PROG_SRCS:.c=)))
+# the sources of the program whose main is in $(1)
+prog_srcs = $(1) $(filter $(1:.c=)_%.c,$(MISC_PARTS))
 
 # refdebug: every debug/*.c and the libss command table, one program
 DEBUG_SRCS := $(sort $(wildcard debug/*.c))
@@ -161,6 +169,7 @@ S390X_TESTS := $(addprefix $(B)/s390x/tests/,$(S390X_TEST_NAMES))
 ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 	    $(TEST_SRCS:%.c=$(B)/obj/%.o) $(TEST_SRCS:%.c=$(B)/asan/obj/%.o) \
 	    $(PROG_SRCS:%.c=$(B)/obj/%.o) $(BENCH_SRCS:%.c=$(B)/obj/%.o) \
+	    $(MISC_PARTS:%.c=$(B)/obj/%.o) $(MISC_PARTS:%.c=$(B)/asan/obj/%.o) \
 	    $(DEBUG_OBJS) $(PROG_SRCS:%.c=$(B)/asan/obj/%.o) $(ASAN_DEBUG_OBJS) \
 	    $(FUZZ_LIB_OBJS) $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o)
 
@@ -352,21 +361,22 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL) $(BENCH_LDLIBS)
 
-# One program per .c file in misc/, debug/ and tests/helpers/
+# One program per .c file in misc/ (with its misc/<name>_*.c parts) and
+# tests/helpers/
 define prog_rule
-$(B)/bin/$(notdir $(1:.c=)): $(B)/obj/$(1:.c=.o) $(LIB)
+$(B)/bin/$(notdir $(1:.c=)): $(patsubst %.c,$(B)/obj/%.o,$(call prog_srcs,$(1))) $(LIB)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
-	$(Q)$$(CC) $$(CFLAGS_ALL) $$(LDFLAGS) -o $$@ $$< $$(LIB) \
+	$(Q)$$(CC) $$(CFLAGS_ALL) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(LIB) \
 		$$(PROG_LIBS_$(notdir $(1:.c=))) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rule,$(s))))
 
 define asan_prog_rule
-$(B)/asan/bin/$(notdir $(1:.c=)): $(B)/asan/obj/$(1:.c=.o) $(ASAN_LIB)
+$(B)/asan/bin/$(notdir $(1:.c=)): $(patsubst %.c,$(B)/asan/obj/%.o,$(call prog_srcs,$(1))) $(ASAN_LIB)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@ (asan)"
-	$(Q)$$(CC) $$(ASAN_CFLAGS) -o $$@ $$< $$(ASAN_LIB) \
+	$(Q)$$(CC) $$(ASAN_CFLAGS) -o $$@ $$(filter %.o,$$^) $$(ASAN_LIB) \
 		$$(PROG_LIBS_$(notdir $(1:.c=))) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call asan_prog_rule,$(s))))

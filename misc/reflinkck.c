@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * reflinkck.c - check and repair the reflink metadata of an ext4 image,
- * with e2fsck's options and exit codes (../shared/REFERENCE.md).  The
- * passes live in lib/check (check.h).
+ * with e2fsck's options and exit codes (misc/reflinkck.8).  The passes
+ * live in lib/check (check.h).
  *
  *	reflinkck [-n|-p|-a|-y] [-f] [-v] [-V] [-C fd] [-z undo_file] device
  *

@@ -8,21 +8,15 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}/btree_e2fs"
+load common
 
 teardown() {
-	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
-		umount "$MNT"
-	fi
+	unmount_mnt
 }
 
 setup() {
-	[ -x "$BIN" ] || { echo "$BIN is not built: run make" >&2; return 1; }
-	for t in mke2fs e2fsck debugfs dumpe2fs sha256sum; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
+	need_built btree_e2fs
+	need_tools mke2fs e2fsck debugfs dumpe2fs sha256sum
 	IMG="$BATS_TEST_TMPDIR/img"
 	ROOTF="$BATS_TEST_TMPDIR/root"
 }
@@ -34,10 +28,6 @@ mkimg() {
 	shift
 	mke2fs -q -F -t ext4 -O 64bit,flex_bg,extents "$@" "$IMG" "$size" \
 		>/dev/null
-}
-
-free_blocks() {
-	dumpe2fs -h "$IMG" 2>/dev/null | awk '/^Free blocks:/ { print $3 }'
 }
 
 # val NAME: the value after "NAME " in the helper's last output
@@ -60,7 +50,7 @@ unowned_blocks() {
 	mkimg 100M -b 1024 -G 4
 	for fg in 1 3; do
 		rm -f "$ROOTF"
-		run "$BIN" -g "$fg" -n 4000 -x 1000 -t 250 -s "$fg" \
+		run "$BIN/btree_e2fs" -g "$fg" -n 4000 -x 1000 -t 250 -s "$fg" \
 			-r "$ROOTF" -l "$IMG"
 		[ "$status" -eq 0 ]
 		[ "$(val verify)" = ok ]
@@ -78,7 +68,7 @@ unowned_blocks() {
 		run debugfs -f "$BATS_TEST_TMPDIR/cmds" "$IMG"
 		[ "$(grep -c 'marked in use' <<<"$output")" -eq "$nodes" ]
 		! grep -q 'not in use' <<<"$output"
-		run "$BIN" -q -o -D -r "$ROOTF" "$IMG"
+		run "$BIN/btree_e2fs" -q -o -D -r "$ROOTF" "$IMG"
 		[ "$status" -eq 0 ]
 	done
 	run e2fsck -fn "$IMG"
@@ -88,7 +78,7 @@ unowned_blocks() {
 @test "free blocks drop by the node count; stock e2fsck sees them unowned" {
 	mkimg 64M -b 4096
 	before=$(free_blocks)
-	run "$BIN" -n 20000 -x 2000 -t 1000 -s 7 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -n 20000 -x 2000 -t 1000 -s 7 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	nodes=$(val nodes)
@@ -103,10 +93,10 @@ unowned_blocks() {
 @test "--destroy frees every tree block; e2fsck -fn is clean after" {
 	mkimg 64M -b 4096
 	before=$(free_blocks)
-	run "$BIN" -q -n 30000 -x 5000 -t 2000 -s 3 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -q -n 30000 -x 5000 -t 2000 -s 3 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(free_blocks)" -lt "$before" ]
-	run "$BIN" -o -D -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -o -D -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	[ "$(val destroyed)" -eq "$(val nodes)" ]
@@ -118,10 +108,10 @@ unowned_blocks() {
 
 @test "a second run reopens the committed tree from the root file" {
 	mkimg 64M -b 4096
-	run "$BIN" -n 10000 -x 1000 -t 500 -s 11 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -n 10000 -x 1000 -t 500 -s 11 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	first="$output"
-	run "$BIN" -o -r "$ROOTF" -l "$IMG"
+	run "$BIN/btree_e2fs" -o -r "$ROOTF" -l "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	for k in root height records nodes block_range; do
@@ -131,12 +121,12 @@ unowned_blocks() {
 	# Grow it with other keys, then check the free count still matches
 	before=$(free_blocks)
 	nodes=$(val nodes)
-	run "$BIN" -o -n 5000 -t 700 -s 12 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -o -n 5000 -t 700 -s 12 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	[ "$(val records)" -eq 14000 ]
 	[ "$(free_blocks)" -eq $((before - $(val nodes) + nodes)) ]
-	run "$BIN" -q -o -D -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -q -o -D -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
@@ -145,12 +135,12 @@ unowned_blocks() {
 @test "a 16-buffer cache builds the same tree as a large one" {
 	mkimg 64M -b 4096
 	cp "$IMG" "$IMG.2"
-	run "$BIN" -c 4096 -n 20000 -x 3000 -t 3000 -s 5 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -c 4096 -n 20000 -x 3000 -t 3000 -s 5 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	big="$output"
 	[ "$(awk '$1 == "host" { print $3 }' <<<"$big")" -eq 0 ]
 	IMG="$IMG.2"
-	run "$BIN" -c 16 -n 20000 -x 3000 -t 3000 -s 5 -r "$ROOTF.2" "$IMG"
+	run "$BIN/btree_e2fs" -c 16 -n 20000 -x 3000 -t 3000 -s 5 -r "$ROOTF.2" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	# Evictions forced re-reads, yet allocation and shape are identical
@@ -158,7 +148,7 @@ unowned_blocks() {
 	for k in root height records nodes block_range; do
 		[ "$(val "$k")" = "$(output=$big val "$k")" ]
 	done
-	run "$BIN" -o -r "$ROOTF.2" "$IMG"
+	run "$BIN/btree_e2fs" -o -r "$ROOTF.2" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 }
@@ -166,7 +156,7 @@ unowned_blocks() {
 @test "an aborted transaction gives all its blocks back" {
 	mkimg 64M -b 4096
 	before=$(free_blocks)
-	run "$BIN" -n 3000 -a 8000 -t 1000 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -n 3000 -a 8000 -t 1000 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	[ "$(val records)" -eq 3000 ]
@@ -177,7 +167,7 @@ unowned_blocks() {
 @test "deleting every record empties the tree and frees its blocks" {
 	mkimg 64M -b 4096
 	before=$(free_blocks)
-	run "$BIN" -n 6000 -x 6000 -t 800 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -n 6000 -x 6000 -t 800 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	[ "$(val records)" -eq 0 ]
@@ -190,12 +180,12 @@ unowned_blocks() {
 @test "bulk load builds a valid tree in one commit" {
 	mkimg 64M -b 4096
 	before=$(free_blocks)
-	run "$BIN" -b -n 50000 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -b -n 50000 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	[ "$(val records)" -eq 50000 ]
 	[ "$(free_blocks)" -eq $((before - $(val nodes))) ]
-	run "$BIN" -q -o -D -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -q -o -D -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
@@ -209,18 +199,18 @@ unowned_blocks() {
 	       awk '/^Block count:/ { b = $3 }
 		    /^Blocks per group:/ { g = $4 }
 		    END { print int((b - 2) / g) }')
-	run --separate-stderr "$BIN" -g "$last" -b -n 200000 -r "$ROOTF" "$IMG"
+	run --separate-stderr "$BIN/btree_e2fs" -g "$last" -b -n 200000 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"No space left on device"* ]]
 	[ "$(free_blocks)" -eq "$before" ]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
 	# Record by record: what was committed before the failure survives
-	run --separate-stderr "$BIN" -g "$last" -n 200000 -t 5000 \
+	run --separate-stderr "$BIN/btree_e2fs" -g "$last" -n 200000 -t 5000 \
 		-r "$ROOTF" "$IMG"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"No space left on device"* ]]
-	run "$BIN" -o -D -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -o -D -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
 	[ "$(val records)" -gt 0 ]
@@ -232,7 +222,7 @@ unowned_blocks() {
 @test "refuses an image that is not ext4, naming it, without writing" {
 	head -c 4M /dev/zero >"$IMG"
 	sum=$(sha256sum <"$IMG")
-	run --separate-stderr "$BIN" -n 10 "$IMG"
+	run --separate-stderr "$BIN/btree_e2fs" -n 10 "$IMG"
 	[ "$status" -eq 1 ]
 	[ "$(wc -l <<<"$stderr")" -eq 1 ]
 	[[ "$stderr" == "btree_e2fs: $IMG: "* ]]
@@ -242,7 +232,7 @@ unowned_blocks() {
 	# A valid ext2 filesystem is still not ext4
 	mke2fs -q -F -t ext2 "$IMG" 16M >/dev/null
 	sum=$(sha256sum <"$IMG")
-	run --separate-stderr "$BIN" -n 10 "$IMG"
+	run --separate-stderr "$BIN/btree_e2fs" -n 10 "$IMG"
 	[ "$status" -eq 1 ]
 	[ "$(wc -l <<<"$stderr")" -eq 1 ]
 	[[ "$stderr" == "btree_e2fs: $IMG: "*"ext4"* ]]
@@ -253,7 +243,7 @@ unowned_blocks() {
 	mkimg 64M -b 4096
 	sum=$(sha256sum <"$IMG")
 	for fg in 1 4294967295; do
-		run --separate-stderr "$BIN" -g "$fg" -n 10 "$IMG"
+		run --separate-stderr "$BIN/btree_e2fs" -g "$fg" -n 10 "$IMG"
 		[ "$status" -eq 1 ]
 		[ "$(wc -l <<<"$stderr")" -eq 1 ]
 		msg="btree_e2fs: $IMG: flex group $fg out of range"
@@ -265,13 +255,13 @@ unowned_blocks() {
 @test "usage errors exit 2 and touch nothing" {
 	mkimg 64M -b 4096
 	sum=$(sha256sum <"$IMG")
-	run "$BIN"
+	run "$BIN/btree_e2fs"
 	[ "$status" -eq 2 ]
-	run "$BIN" -n many "$IMG"
+	run "$BIN/btree_e2fs" -n many "$IMG"
 	[ "$status" -eq 2 ]
-	run "$BIN" -n 5 -x 6 "$IMG"
+	run "$BIN/btree_e2fs" -n 5 -x 6 "$IMG"
 	[ "$status" -eq 2 ]
-	run "$BIN" -D "$IMG"
+	run "$BIN/btree_e2fs" -D "$IMG"
 	[ "$status" -eq 2 ]
 	[ "$(sha256sum <"$IMG")" = "$sum" ]
 }
@@ -284,10 +274,10 @@ unowned_blocks() {
 		>/dev/null 2>&1
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 12 ]
-	run "$BIN" -n 2000 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -n 2000 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(val verify)" = ok ]
-	run "$BIN" -q -o -D -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -q -o -D -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	# Stock debugfs opens such an image read-only unless forced
 	printf 'open -w -f %s\nssv feature_ro_compat %s\nclose\n' \
@@ -300,7 +290,7 @@ unowned_blocks() {
 	debugfs -w -R "ssv feature_ro_compat $((word | 0x40000))" "$IMG" \
 		>/dev/null 2>&1
 	sum=$(sha256sum <"$IMG")
-	run --separate-stderr "$BIN" -n 10 "$IMG"
+	run --separate-stderr "$BIN/btree_e2fs" -n 10 "$IMG"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == "btree_e2fs: $IMG: "*"unsupported"* ]]
 	[ "$(sha256sum <"$IMG")" = "$sum" ]
@@ -310,9 +300,9 @@ unowned_blocks() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for a loop mount"
 	[ -e /dev/loop-control ] || skip "no loop device support"
 	mkimg 64M -b 4096
-	run "$BIN" -q -n 20000 -t 2000 -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -q -n 20000 -t 2000 -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
-	run "$BIN" -q -o -D -r "$ROOTF" "$IMG"
+	run "$BIN/btree_e2fs" -q -o -D -r "$ROOTF" "$IMG"
 	[ "$status" -eq 0 ]
 	MNT="$BATS_TEST_TMPDIR/mnt"
 	mkdir "$MNT"

@@ -9,22 +9,15 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin/mkreflink"
-HELPERS="$REPO/build/bin"
+load common
 
 teardown() {
-	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
-		umount "$MNT"
-	fi
+	unmount_mnt
 }
 
 setup() {
-	[ -x "$BIN" ] || { echo "$BIN is not built: run make" >&2; return 1; }
-	for t in mke2fs e2fsck debugfs dumpe2fs e2undo python3; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
+	need_built mkreflink reflinkck rfl_recount refdebug
+	need_tools mke2fs e2fsck debugfs dumpe2fs e2undo python3
 	IMG="$BATS_TEST_TMPDIR/img"
 	MNT="$BATS_TEST_TMPDIR/mnt"
 	SRC="$BATS_TEST_TMPDIR/src"
@@ -67,42 +60,9 @@ put("hello", b"hello\n")
 PY
 }
 
-# Blocks in use: block count - free blocks
-used() {
-	dumpe2fs -h "$1" 2>/dev/null | awk -F: '
-		/^Block count/ { n = $2 } /^Free blocks/ { f = $2 }
-		END { print n - f }'
-}
-
-free_blocks() {
-	dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Free blocks/ { print $2 + 0 }'
-}
-
 stock_image() {
 	mke2fs -q -F -t ext4 -O 64bit,extents,flex_bg ${2:--b 4096} -d "$1" \
 		"$IMG" ${3:-32M}
-}
-
-mount_ro() {
-	[ "$(id -u)" -eq 0 ] || skip "not root: cannot mount the image"
-	mount -o loop,ro "$1" "$MNT" 2>/dev/null ||
-		skip "the kernel cannot loop-mount the image here"
-}
-
-# The image checks clean: reflinkck, the recount, stock e2fsck stripped
-check_clean() {
-	run "$HELPERS/reflinkck" -fn "$1"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	run "$HELPERS/rfl_recount" "$1"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	cp "$1" "$BATS_TEST_TMPDIR/stripped"
-	run "$BIN" -q --strip "$BATS_TEST_TMPDIR/stripped"
-	[ "$status" -eq 0 ]
-	run e2fsck -fn "$BATS_TEST_TMPDIR/stripped"
-	echo "$output"
-	[ "$status" -eq 0 ]
 }
 
 # "would free N blocks" / "N blocks freed"
@@ -120,21 +80,21 @@ freed() {
 	untouched=$(free_blocks "$IMG")
 	# what --enable alone leaves free (metadata blocks, reserves)
 	cp "$IMG" "$BATS_TEST_TMPDIR/enabled"
-	run "$BIN" -q --enable "$BATS_TEST_TMPDIR/enabled"
+	run "$BIN/mkreflink" -q --enable "$BATS_TEST_TMPDIR/enabled"
 	[ "$status" -eq 0 ]
 	before=$(free_blocks "$BATS_TEST_TMPDIR/enabled")
 
-	run "$BIN" --enable --dedup -n "$IMG"
+	run "$BIN/mkreflink" --enable --dedup -n "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	predicted=$(would_free "$output")
 	[ "$predicted" -gt 0 ]
 	# -n wrote nothing
 	[ "$(free_blocks "$IMG")" -eq "$untouched" ]
-	run "$HELPERS/reflinkck" -fn "$IMG"
+	run "$BIN/reflinkck" -fn "$IMG"
 	[ "$status" -eq 8 ]
 
-	run "$BIN" --enable --dedup "$IMG"
+	run "$BIN/mkreflink" --enable --dedup "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	real=$(freed "$output")
@@ -146,7 +106,7 @@ freed() {
 	[ $((after - before)) -ge $((real - 8)) ]
 
 	# within 2% of what mkreflink -d of the same tree uses
-	run "$BIN" -q -F -b 4096 -d "$SRC" "$BATS_TEST_TMPDIR/ref" 32M
+	run "$BIN/mkreflink" -q -F -b 4096 -d "$SRC" "$BATS_TEST_TMPDIR/ref" 32M
 	[ "$status" -eq 0 ]
 	d=$(used "$IMG")
 	r=$(used "$BATS_TEST_TMPDIR/ref")
@@ -161,7 +121,7 @@ freed() {
 	umount "$MNT"
 
 	# everything is shared now: a second run finds nothing to free
-	run "$BIN" --dedup -n "$IMG"
+	run "$BIN/mkreflink" --dedup -n "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(would_free "$output")" -eq 0 ]
@@ -169,20 +129,20 @@ freed() {
 
 @test "dedup: an image with reflink and records gets its new copies shared" {
 	make_tree "$SRC"
-	run "$BIN" -q -F -b 4096 -d "$SRC" "$IMG" 32M
+	run "$BIN/mkreflink" -q -F -b 4096 -d "$SRC" "$IMG" 32M
 	[ "$status" -eq 0 ]
 	# plain copies, as a tool that does not share would write them
 	blks 1 16 > "$BATS_TEST_TMPDIR/w"
-	run "$HELPERS/refdebug" -w -R "cp $BATS_TEST_TMPDIR/w /copy1" "$IMG"
+	run "$BIN/refdebug" -w -R "cp $BATS_TEST_TMPDIR/w /copy1" "$IMG"
 	[ "$status" -eq 0 ]
-	run "$HELPERS/refdebug" -w -R "cp $SRC/partial /copy2" "$IMG"
+	run "$BIN/refdebug" -w -R "cp $SRC/partial /copy2" "$IMG"
 	[ "$status" -eq 0 ]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
-	run "$BIN" --dedup -n "$IMG"
+	run "$BIN/mkreflink" --dedup -n "$IMG"
 	echo "$output"
 	[ "$(would_free "$output")" -eq 27 ]
-	run "$BIN" --dedup "$IMG"
+	run "$BIN/mkreflink" --dedup "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(freed "$output")" -eq 27 ]
@@ -202,14 +162,14 @@ freed() {
 	debugfs -w -R "set_inode_field /a/b/whole3 flags 0x80020" "$IMG"
 	ex2=$(debugfs -R "ex /a/whole2" "$IMG" 2>/dev/null)
 	ex3=$(debugfs -R "ex /a/b/whole3" "$IMG" 2>/dev/null)
-	run "$BIN" --enable --dedup "$IMG"
+	run "$BIN/mkreflink" --enable --dedup "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *", 2 left alone,"* ]]
 	[ "$(debugfs -R "ex /a/whole2" "$IMG" 2>/dev/null)" = "$ex2" ]
 	[ "$(debugfs -R "ex /a/b/whole3" "$IMG" 2>/dev/null)" = "$ex3" ]
 	# and share nothing
-	run "$HELPERS/refdebug" -R "shared /a/whole2" "$IMG"
+	run "$BIN/refdebug" -R "shared /a/whole2" "$IMG"
 	[[ "$output" == *"no shared blocks"* ]]
 	check_clean "$IMG"
 }
@@ -217,19 +177,19 @@ freed() {
 @test "dedup: --min-run leaves shorter runs of copies alone" {
 	make_tree "$SRC"
 	stock_image "$SRC"
-	run "$BIN" --enable --dedup -n "$IMG"
+	run "$BIN/mkreflink" --enable --dedup -n "$IMG"
 	all=$(would_free "$output")
-	run "$BIN" --enable --dedup -n --min-run 8 "$IMG"
+	run "$BIN/mkreflink" --enable --dedup -n --min-run 8 "$IMG"
 	echo "$output"
 	some=$(would_free "$output")
-	run "$BIN" --enable --dedup -n --min-run 17 "$IMG"
+	run "$BIN/mkreflink" --enable --dedup -n --min-run 17 "$IMG"
 	echo "$output"
 	none=$(would_free "$output")
 	echo "all $all, >= 8: $some, >= 17: $none"
 	[ "$all" -gt "$some" ]
 	[ "$some" -gt 0 ]
 	[ "$none" -eq 0 ]
-	run "$BIN" --enable --dedup --min-run 8 "$IMG"
+	run "$BIN/mkreflink" --enable --dedup --min-run 8 "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(freed "$output")" -eq "$some" ]
 	check_clean "$IMG"
@@ -249,7 +209,7 @@ open(sys.argv[1] + "/x", "wb").write(x)
 open(sys.argv[1] + "/y", "wb").write(y)
 PY
 	stock_image "$SRC" "-b 1024" 16M
-	run "$BIN" --enable --dedup "$IMG"
+	run "$BIN/mkreflink" --enable --dedup "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(freed "$output")" -eq 600 ]
@@ -264,10 +224,10 @@ PY
 @test "dedup: -C shows progress, -z undo lets e2undo put the image back" {
 	make_tree "$SRC"
 	stock_image "$SRC"
-	run "$BIN" -q --enable "$IMG"
+	run "$BIN/mkreflink" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
 	sum=$(sha256sum < "$IMG")
-	run "$BIN" --dedup -C 3 -z "$BATS_TEST_TMPDIR/undo" "$IMG" \
+	run "$BIN/mkreflink" --dedup -C 3 -z "$BATS_TEST_TMPDIR/undo" "$IMG" \
 		3>"$BATS_TEST_TMPDIR/progress"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -284,16 +244,16 @@ PY
 	stock_image "$SRC"
 	sum=$(sha256sum < "$IMG")
 	# no reflink yet, no --enable
-	run "$BIN" --dedup "$IMG"
+	run "$BIN/mkreflink" --dedup "$IMG"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no reflink feature: --enable --dedup adds it"* ]]
-	run "$BIN" --dedup -d "$SRC" "$IMG"
+	run "$BIN/mkreflink" --dedup -d "$SRC" "$IMG"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"--dedup does not go with -d"* ]]
-	run "$BIN" --strip --dedup "$IMG"
+	run "$BIN/mkreflink" --strip --dedup "$IMG"
 	[ "$status" -eq 1 ]
-	run "$BIN" --enable --min-run 4 "$IMG"
+	run "$BIN/mkreflink" --enable --min-run 4 "$IMG"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"--min-run goes with --dedup"* ]]
 	[ "$(sha256sum < "$IMG")" = "$sum" ]

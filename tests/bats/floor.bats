@@ -9,26 +9,13 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+load common
 
 setup() {
-	for b in reflinkck mkreflink rfl_recount rflctl; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
-	command -v e2fsck >/dev/null || skip "e2fsprogs is not installed"
+	need_built reflinkck mkreflink rfl_recount rflctl
+	need_tools e2fsck
 	IMG="$BATS_TEST_TMPDIR/test.img"
 	PATH="$BIN:$PATH"
-}
-
-sum() {
-	sha256sum "$1" | cut -d' ' -f1
-}
-
-# golden CASE: its image as $IMG
-golden() {
-	gunzip -c "$REPO/images/reflinkck_$1/image.gz" >"$IMG"
 }
 
 # refuses CASE STATUS: -fn, -p, -fy and -fy again all exit STATUS and
@@ -101,7 +88,7 @@ shared_of() {
 
 @test "an impossible descriptor: the printed round trip recovers it, sharing kept" {
 	local shared
-	gunzip -c "$REPO/images/reflinkck_clean_shared/image.gz" >"$IMG"
+	golden clean_shared
 	shared=$(shared_of "$IMG")
 	[ "$shared" -gt 0 ]
 	golden floor_desc
@@ -154,7 +141,7 @@ shared_of() {
 
 @test "the feature bit cleared: the printed commands give the sharing back" {
 	local shared
-	gunzip -c "$REPO/images/reflinkck_clean_shared/image.gz" >"$IMG"
+	golden clean_shared
 	shared=$(shared_of "$IMG")
 	golden floor_cleared
 	# the first way the message offers: keep the sharing

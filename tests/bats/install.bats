@@ -8,7 +8,7 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
+load common
 
 # make with the flags build/ was made with, so that installing does not
 # rebuild it with other ones (make check builds with WERROR=1)

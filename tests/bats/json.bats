@@ -5,27 +5,17 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+load common
 
 setup() {
-	for b in mkreflink refdebug reflinkck; do
-		[ -x "$BIN/$b" ] || { echo "$b is not built" >&2; return 1; }
-	done
-	command -v jq >/dev/null || skip "jq is not installed (scripts/install-deps)"
+	need_built mkreflink refdebug reflinkck
+	need_tools jq
 	SRC="$BATS_TEST_TMPDIR/src"
 	IMG="$BATS_TEST_TMPDIR/img"
-	mkdir -p "$SRC/d"
-	head -c 40960 /dev/urandom >"$SRC/a"
-	cp "$SRC/a" "$SRC/d/a2"
+	src_tree
 	cat "$SRC/a" "$SRC/a" >"$SRC/aa"
-	head -c 12288 /dev/urandom >"$SRC/d/u"
 	printf 'a "quoted"\\name\n' >"$SRC/d/we\"ird"
 	"$BIN/mkreflink" -q -b 4096 -d "$SRC" "$IMG" 64M
-}
-
-rdt() {
-	"$BIN/refdebug" -R "$1" "$IMG" 2>/dev/null
 }
 
 rdj() {
@@ -49,7 +39,7 @@ rdj() {
 }
 
 @test "reflinkck --format json: problems and answers as the text says them" {
-	gunzip -c "$REPO/images/reflinkck_everything/image.gz" >"$IMG"
+	golden everything
 	run --separate-stderr "$BIN/reflinkck" -fn "$IMG"
 	text=$output
 	rc=$status
@@ -86,7 +76,7 @@ rdj() {
 }
 
 @test "refdebug stats: the text's numbers" {
-	text=$(rdt stats)
+	text=$(rdq stats)
 	json=$(rdj stats)
 	jq -e . <<<"$json" >/dev/null
 	t=$(sed -n 's/^total: trees \([0-9]*\) nodes \([0-9]*\) records \([0-9]*\) shared blocks \([0-9]*\)$/\1 \2 \3 \4/p' <<<"$text")
@@ -99,7 +89,7 @@ rdj() {
 }
 
 @test "refdebug du: every line's numbers and paths, names escaped" {
-	text=$(rdt "du /" | tail -n +2)
+	text=$(rdq "du /" | tail -n +2)
 	json=$(rdj "du /")
 	jq -e . <<<"$json" >/dev/null
 	[ "$(jq '.du | length' <<<"$json")" -eq "$(wc -l <<<"$text")" ]
@@ -110,14 +100,14 @@ rdj() {
 }
 
 @test "refdebug shared and records: the text's numbers" {
-	text=$(rdt "shared /a")
+	text=$(rdq "shared /a")
 	json=$(rdj "shared /a")
 	jq -e . <<<"$json" >/dev/null
 	[ "$(jq -r .file <<<"$json")" = /a ]
 	[ "$(jq '.shared | length' <<<"$json")" -eq "$(wc -l <<<"$text")" ]
 	[ "$(jq -r '.shared[] | "lblk \(.lblk_first)-\(.lblk_last) blocks \(.block_first)-\(.block_last) count \(.count) with " + ([.with[] | "\(.path) lblk \(.lblk_first)-\(.lblk_last)"] | join(", "))' <<<"$json")" = "$text" ]
 	[ "$(rdj "shared /d/u" | jq '.shared | length')" -eq 0 ]
-	text=$(rdt "records 0")
+	text=$(rdq "records 0")
 	json=$(rdj "records 0")
 	[ "$(jq -r '.records[] | "start \(.start) len \(.len) count \(.count) blocks \(.first_block)-\(.last_block)"' <<<"$json")" = "$text" ]
 	[ "$(jq .flex_group <<<"$json")" -eq 0 ]

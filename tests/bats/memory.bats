@@ -8,8 +8,7 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
 
 setup_file() {
 	[[ $BIN == *asan* || ! -x /usr/bin/time ]] && return 0

@@ -10,18 +10,14 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}/mkreflink"
-HELPERS="${BIN_DIR:-$REPO/build/bin}"
+load common
 
 U1=6e1b7a3c-0f4d-4c2b-9a51-3d2e8f7c6b10
 U2=0b9c8d7e-6f5a-4b3c-8d2e-1f0a9b8c7d6e
 HS=9d3c2b1a-4e5f-4a6b-8c7d-0e1f2a3b4c5d
 
 teardown() {
-	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
-		umount "$MNT"
-	fi
+	unmount_mnt
 	if [ -n "${LOOPDEV:-}" ]; then
 		losetup -d "$LOOPDEV" 2>/dev/null || true
 	fi
@@ -31,28 +27,12 @@ teardown() {
 }
 
 setup() {
-	[ -x "$BIN" ] || { echo "$BIN is not built: run make" >&2; return 1; }
-	for t in mke2fs e2fsck debugfs dumpe2fs e2undo sha256sum od dd; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
+	need_built mkreflink
+	need_tools mke2fs e2fsck debugfs dumpe2fs e2undo sha256sum od dd
 	IMG="$BATS_TEST_TMPDIR/img"
 	MNT="$BATS_TEST_TMPDIR/mnt"
 	export SOURCE_DATE_EPOCH=
 	unset SOURCE_DATE_EPOCH
-}
-
-sum() {
-	sha256sum <"$1" | cut -d' ' -f1
-}
-
-# sb IMAGE "Field name": the value dumpe2fs -h prints for it
-sb() {
-	dumpe2fs -h "$1" 2>/dev/null | sed -n "s/^$2:[[:space:]]*//p"
-}
-
-features() {
-	sb "$1" "Filesystem features"
 }
 
 # Kernel loop mounts: skip (with the reason) where they are unavailable
@@ -72,38 +52,11 @@ mkimg() {
 	mke2fs -q -F "$@" "$IMG" "$size" >/dev/null 2>&1
 }
 
-# meta_block IMAGE FG: absolute block of flex group FG's metadata block
-# (0 if none), read from the primary descriptor table
-meta_block() {
-	local img=$1 fg=$2 bs first bpg blocks flex dsz groups gpf g off rel
-
-	bs=$(sb "$img" "Block size")
-	first=$(sb "$img" "First block")
-	bpg=$(sb "$img" "Blocks per group")
-	blocks=$(sb "$img" "Block count")
-	flex=$(sb "$img" "Flex block group size")
-	dsz=$(sb "$img" "Group descriptor size")
-	groups=$(((blocks - first + bpg - 1) / bpg))
-	gpf=$((flex < groups ? flex : groups))
-	g=$((fg * gpf))
-	off=$(((first + 1) * bs + g * dsz + 60))
-	rel=$(od -An -tu4 -j "$off" -N4 "$img" | tr -d ' ')
-	if [ "$rel" -eq 0 ]; then
-		echo 0
-	else
-		echo $((first + g * bpg + rel))
-	fi
-}
-
+# nr_flex IMAGE: how many flex groups it has
 nr_flex() {
-	local img=$1 first bpg blocks flex groups gpf
+	local first bpg groups gpf
 
-	first=$(sb "$img" "First block")
-	bpg=$(sb "$img" "Blocks per group")
-	blocks=$(sb "$img" "Block count")
-	flex=$(sb "$img" "Flex block group size")
-	groups=$(((blocks - first + bpg - 1) / bpg))
-	gpf=$((flex < groups ? flex : groups))
+	flex_geometry "$1"
 	echo $(((groups + gpf - 1) / gpf))
 }
 
@@ -173,7 +126,7 @@ tree_sums() {
 }
 
 @test "format: FEATURE_R17, e2fsck refuses, metadata in every flex group" {
-	run "$BIN" -q "$IMG" 1G
+	run "$BIN/mkreflink" -q "$IMG" 1G
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	feat=$(features "$IMG")
@@ -193,7 +146,7 @@ tree_sums() {
 }
 
 @test "format: summary names blocks, inodes, flex groups and the reflink step" {
-	run "$BIN" -U "$U1" "$IMG" 256M
+	run "$BIN/mkreflink" -U "$U1" "$IMG" 256M
 	[ "$status" -eq 0 ]
 	[[ $output == *"Creating regular file $IMG"* ]]
 	line="Creating filesystem with 262144 1k blocks and 65536 inodes"
@@ -208,7 +161,7 @@ tree_sums() {
 }
 
 @test "format: options reach the superblock" {
-	run "$BIN" -q -b 4096 -L mylabel -U "$U1" -N 5000 -I 512 -G 2 -m 1 \
+	run "$BIN/mkreflink" -q -b 4096 -L mylabel -U "$U1" -N 5000 -I 512 -G 2 -m 1 \
 		-J size=8 -E hash_seed=$HS,root_owner=1234:567 "$IMG" 300M
 	[ "$status" -eq 0 ]
 	[ "$(sb "$IMG" "Filesystem volume name")" = mylabel ]
@@ -226,14 +179,14 @@ tree_sums() {
 	[ "$(nr_flex "$IMG")" -eq 2 ]
 
 	rm -f "$IMG"
-	run "$BIN" -q -O ^has_journal,^metadata_csum -i 65536 "$IMG" 64M
+	run "$BIN/mkreflink" -q -O ^has_journal,^metadata_csum -i 65536 "$IMG" 64M
 	[ "$status" -eq 0 ]
 	feat=$(features "$IMG")
 	[[ " $feat " != *" has_journal "* ]]
 	[[ " $feat " != *" metadata_csum "* ]]
 	[[ " $feat " == *" FEATURE_R17 "* ]]
 	[ "$(sb "$IMG" "Inode count")" -eq 1024 ]
-	run "$BIN" -q --strip "$IMG"
+	run "$BIN/mkreflink" -q --strip "$IMG"
 	[ "$status" -eq 0 ]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
@@ -241,7 +194,7 @@ tree_sums() {
 
 @test "format: the kernel mounts it ro only; stripped, e2fsck clean and rw" {
 	need_loop
-	run "$BIN" -q "$IMG" 512M
+	run "$BIN/mkreflink" -q "$IMG" 512M
 	[ "$status" -eq 0 ]
 	run mount -o loop,ro "$IMG" "$MNT"
 	[ "$status" -eq 0 ] || skip "loop mount failed: $output"
@@ -251,7 +204,7 @@ tree_sums() {
 	[ "$status" -ne 0 ]
 	! mountpoint -q "$MNT"
 
-	run "$BIN" --strip "$IMG"
+	run "$BIN/mkreflink" --strip "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"reflink removed"* ]]
 	[[ " $(features "$IMG") " != *" FEATURE_R17 "* ]]
@@ -277,7 +230,7 @@ tree_sums() {
 		before=$(tree_sums "$BATS_TEST_TMPDIR/d0" "$IMG")
 		[ -n "$before" ]
 
-		run "$BIN" --enable "$IMG"
+		run "$BIN/mkreflink" --enable "$IMG"
 		[ "$status" -eq 0 ] || { echo "[$cfg] $output"; false; }
 		[[ $output == *"reflink enabled"* ]]
 		[ "$(features "$IMG")" = "$feat FEATURE_R17" ]
@@ -286,7 +239,7 @@ tree_sums() {
 		[ "$status" -eq 12 ]
 		[ "$(tree_sums "$BATS_TEST_TMPDIR/d1" "$IMG")" = "$before" ]
 
-		run "$BIN" --strip "$IMG"
+		run "$BIN/mkreflink" --strip "$IMG"
 		[ "$status" -eq 0 ] || { echo "[$cfg] $output"; false; }
 		[ "$(features "$IMG")" = "$feat" ]
 		run e2fsck -fn "$IMG"
@@ -307,7 +260,7 @@ tree_sums() {
 	before=$(sha256sum <"$IMG")
 	for args in "--enable" "--enable --dedup" "--enable -n"; do
 		# shellcheck disable=SC2086
-		run "$BIN" $args "$IMG"
+		run "$BIN/mkreflink" $args "$IMG"
 		echo "[$args] $output"
 		[ "$status" -eq 1 ]
 		[[ $output == *"e2fsck -fn finds damage"*"nothing was written"* ]]
@@ -322,14 +275,14 @@ tree_sums() {
 	[ "$status" -eq 0 ] || skip "loop mount failed: $output"
 	cp -r "$REPO/lib" "$MNT/"
 	umount "$MNT"
-	run "$BIN" -q --enable "$IMG"
+	run "$BIN/mkreflink" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
 	all_meta "$IMG"
 	run mount -o loop,ro "$IMG" "$MNT"
 	[ "$status" -eq 0 ]
 	diff -r "$REPO/lib" "$MNT/lib"
 	umount "$MNT"
-	run "$BIN" -q --strip "$IMG"
+	run "$BIN/mkreflink" -q --strip "$IMG"
 	[ "$status" -eq 0 ]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
@@ -352,7 +305,7 @@ big_image() {
 
 @test "20 TiB: format, metadata beyond 16 TiB, strip, enable, strip" {
 	big_image
-	run "$BIN" -q -F "$IMG"
+	run "$BIN/mkreflink" -q -F "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(sb "$IMG" "Block count")" -eq 5368709120 ]
 	[ "$(sb "$IMG" "Block size")" -eq 4096 ]
@@ -365,19 +318,19 @@ big_image() {
 	[ "$blk" -gt 4294967296 ]
 	[ "$(magic_at "$IMG" "$blk")" = RFMB ]
 
-	run "$BIN" -q --strip "$IMG"
+	run "$BIN/mkreflink" -q --strip "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(meta_block "$IMG" "$last")" -eq 0 ]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
 
-	run "$BIN" --enable "$IMG"
+	run "$BIN/mkreflink" --enable "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"10240 of 10240 flex groups have a metadata block"* ]]
 	blk=$(meta_block "$IMG" "$last")
 	[ "$blk" -gt 4294967296 ]
 	[ "$(magic_at "$IMG" "$blk")" = RFMB ]
-	run "$BIN" -q --strip "$IMG"
+	run "$BIN/mkreflink" -q --strip "$IMG"
 	[ "$status" -eq 0 ]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
@@ -385,30 +338,30 @@ big_image() {
 
 @test "20 TiB: a file beyond 16 TiB is cloned and counted" {
 	for t in place_file rflctl rfl_recount; do
-		[ -x "$HELPERS/$t" ] || skip "$t is not built"
+		[ -x "$BIN/$t" ] || skip "$t is not built"
 	done
 	big_image
-	run "$BIN" -q -F -O ^has_journal "$IMG"
+	run "$BIN/mkreflink" -q -F -O ^has_journal "$IMG"
 	[ "$status" -eq 0 ]
-	run "$BIN" -q --strip "$IMG"
+	run "$BIN/mkreflink" -q --strip "$IMG"
 	[ "$status" -eq 0 ]
 	# 5e9 is in flex group 9536, past block 2^32
-	run "$HELPERS/place_file" "$IMG" high 5000000000 64
+	run "$BIN/place_file" "$IMG" high 5000000000 64
 	[ "$status" -eq 0 ]
 	first=$(awk '{ print $3 }' <<<"$output")
 	[ "$first" -gt 4294967296 ]
-	run "$BIN" -q --enable "$IMG"
+	run "$BIN/mkreflink" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
-	run "$HELPERS/rflctl" -w "$IMG" clone /high /high2
+	run "$BIN/rflctl" -w "$IMG" clone /high /high2
 	[ "$status" -eq 0 ]
-	run "$HELPERS/rflctl" "$IMG" count "$first"
+	run "$BIN/rflctl" "$IMG" count "$first"
 	[ "$status" -eq 0 ]
 	[ "$output" -eq 2 ]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"64 shared blocks, 1 records, 0 differences"* ]]
 
-	run "$BIN" -q --strip --unshare "$IMG"
+	run "$BIN/mkreflink" -q --strip --unshare "$IMG"
 	[ "$status" -eq 0 ] || skip "--strip --unshare: $output"
 	[[ " $(features "$IMG") " != *" shared_blocks "* ]]
 	run e2fsck -fn "$IMG"
@@ -420,18 +373,18 @@ big_image() {
 
 @test "strip keeps sharing under shared_blocks; --unshare copies apart" {
 	for t in place_file rflctl; do
-		[ -x "$HELPERS/$t" ] || skip "$t is not built"
+		[ -x "$BIN/$t" ] || skip "$t is not built"
 	done
 	mkimg 128M -t ext4
-	run "$HELPERS/place_file" "$IMG" a 20000 100
+	run "$BIN/place_file" "$IMG" a 20000 100
 	[ "$status" -eq 0 ]
-	run "$BIN" -q --enable "$IMG"
+	run "$BIN/mkreflink" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
-	run "$HELPERS/rflctl" -w "$IMG" clone /a /b
+	run "$BIN/rflctl" -w "$IMG" clone /a /b
 	[ "$status" -eq 0 ]
 	cp "$IMG" "$IMG.2"
 
-	run "$BIN" --strip "$IMG"
+	run "$BIN/mkreflink" --strip "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"files still share blocks, so shared_blocks is set"* ]]
 	[[ " $(features "$IMG") " == *" shared_blocks "* ]]
@@ -439,7 +392,7 @@ big_image() {
 	[ "$status" -eq 0 ]
 
 	IMG="$IMG.2"
-	run "$BIN" --strip --unshare "$IMG"
+	run "$BIN/mkreflink" --strip --unshare "$IMG"
 	[ "$status" -eq 0 ] || skip "--strip --unshare: $output"
 	[[ " $(features "$IMG") " != *" shared_blocks "* ]]
 	run e2fsck -fn "$IMG"
@@ -455,18 +408,18 @@ big_image() {
 	run mount -o loop "$IMG" "$MNT"
 	[ "$status" -eq 0 ] || skip "loop mount failed: $output"
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 	refused "$before" "is mounted"
-	run --separate-stderr "$BIN" --strip "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --strip "$IMG"
 	refused "$before" "is mounted"
-	run --separate-stderr "$BIN" -F "$IMG"
+	run --separate-stderr "$BIN/mkreflink" -F "$IMG"
 	refused "$before" "is mounted"
 }
 
 @test "refuse: no 64bit, and say resize2fs -b" {
 	mkimg 64M -t ext4 -O ^64bit
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 	refused "$before" "requires the 64bit feature"
 	[[ $stderr == *"resize2fs -b $IMG"* ]]
 	[[ $stderr != *"lacks"* ]]
@@ -475,14 +428,14 @@ big_image() {
 @test "refuse: no extents (ext3, and extents alone)" {
 	mkimg 64M -t ext3
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 	refused "$before" "lacks extent, flex_bg"
 	[[ $stderr == *"64bit"* ]]
 
 	mkimg 64M -t ext4
 	debugfs -w -R "feature -extent" "$IMG" >/dev/null 2>&1
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 	refused "$before" "requires the extent feature"
 	[[ $stderr == *"tune2fs -O extent $IMG"* ]]
 }
@@ -490,54 +443,54 @@ big_image() {
 @test "refuse: no flex_bg" {
 	mkimg 64M -t ext4 -O ^flex_bg
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 	refused "$before" "requires the flex_bg feature"
 }
 
 @test "refuse: bigalloc" {
 	mkimg 64M -t ext4 -O bigalloc
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 	refused "$before" "bigalloc"
 }
 
 @test "refuse: not a filesystem" {
 	truncate -s 64M "$IMG"
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 	refused "$before" "Not an ext4 filesystem"
-	run --separate-stderr "$BIN" --strip "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --strip "$IMG"
 	refused "$before" "Not an ext4 filesystem"
 	if command -v mkswap >/dev/null; then
 		mkswap "$IMG" >/dev/null
 		before=$(sum "$IMG")
-		run --separate-stderr "$BIN" --enable "$IMG"
+		run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 		refused "$before" "(it holds swap)"
 	fi
 }
 
 @test "refuse: enable twice" {
-	run "$BIN" -q "$IMG" 64M
+	run "$BIN/mkreflink" -q "$IMG" 64M
 	[ "$status" -eq 0 ]
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable "$IMG"
 	refused "$before" "already has the reflink feature"
 }
 
 @test "refuse: strip without the feature" {
 	mkimg 64M -t ext4
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" --strip "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --strip "$IMG"
 	refused "$before" "does not have the reflink feature"
 }
 
 @test "refuse: format over a filesystem without -F (no tty), -F overwrites" {
 	mkimg 64M -t ext4 -L oldfs
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" "$IMG" </dev/null
+	run --separate-stderr "$BIN/mkreflink" "$IMG" </dev/null
 	refused "$before" "contains a ext4 file system labelled 'oldfs'"
 	[[ $stderr == *"-F"* ]]
-	run "$BIN" -q -F "$IMG" </dev/null
+	run "$BIN/mkreflink" -q -F "$IMG" </dev/null
 	[ "$status" -eq 0 ]
 	[[ " $(features "$IMG") " == *" FEATURE_R17 "* ]]
 }
@@ -545,7 +498,7 @@ big_image() {
 @test "refuse: no write with -z either (no undo file is left)" {
 	mkimg 64M -t ext4 -O ^64bit
 	before=$(sum "$IMG")
-	run --separate-stderr "$BIN" -z "$IMG.undo" --enable "$IMG"
+	run --separate-stderr "$BIN/mkreflink" -z "$IMG.undo" --enable "$IMG"
 	refused "$before" "64bit"
 	[ ! -e "$IMG.undo" ]
 }
@@ -553,7 +506,7 @@ big_image() {
 @test "undo: e2undo restores enable, strip and format byte for byte" {
 	mkimg 256M -t ext4
 	before=$(sum "$IMG")
-	run "$BIN" -z "$IMG.undo" --enable "$IMG"
+	run "$BIN/mkreflink" -z "$IMG.undo" --enable "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"e2undo $IMG.undo $IMG"* ]]
 	[ "$(sum "$IMG")" != "$before" ]
@@ -561,10 +514,10 @@ big_image() {
 	[ "$status" -eq 0 ]
 	[ "$(sum "$IMG")" = "$before" ]
 
-	run "$BIN" -q --enable "$IMG"
+	run "$BIN/mkreflink" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
 	before=$(sum "$IMG")
-	run "$BIN" -q -z "$IMG.undo" --strip "$IMG"
+	run "$BIN/mkreflink" -q -z "$IMG.undo" --strip "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(sum "$IMG")" != "$before" ]
 	run e2undo "$IMG.undo" "$IMG"
@@ -573,7 +526,7 @@ big_image() {
 
 	mkimg 256M -t ext4 -b 4096 -L keepme
 	before=$(sum "$IMG")
-	run "$BIN" -q -F -z "$IMG.undo" "$IMG"
+	run "$BIN/mkreflink" -q -F -z "$IMG.undo" "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(sum "$IMG")" != "$before" ]
 	run e2undo "$IMG.undo" "$IMG"
@@ -584,7 +537,7 @@ big_image() {
 
 @test "reproducible: same -U, hash_seed and SOURCE_DATE_EPOCH, same bytes" {
 	for i in 1 2; do
-		SOURCE_DATE_EPOCH=1700000000 run "$BIN" -q -U "$U1" \
+		SOURCE_DATE_EPOCH=1700000000 run "$BIN/mkreflink" -q -U "$U1" \
 			-E hash_seed=$HS "$IMG.$i" 1G
 		[ "$status" -eq 0 ]
 		sleep 1
@@ -598,7 +551,7 @@ big_image() {
 	# existing files of the same size, 1 KiB blocks, every inode zeroed
 	for i in 1 2; do
 		truncate -s 300M "$IMG.$i"
-		SOURCE_DATE_EPOCH=1700000000 run "$BIN" -q -F -U "$U1" \
+		SOURCE_DATE_EPOCH=1700000000 run "$BIN/mkreflink" -q -F -U "$U1" \
 			-E hash_seed=$HS,lazy_itable_init=0 -L same "$IMG.$i"
 		[ "$status" -eq 0 ]
 	done
@@ -609,23 +562,23 @@ big_image() {
 		rm -f "$IMG.$i"
 		E2FSPROGS_FAKE_TIME=1600000000 mke2fs -q -t ext4 -U "$U2" \
 			-E hash_seed=$HS "$IMG.$i" 200M >/dev/null 2>&1
-		SOURCE_DATE_EPOCH=1700000000 run "$BIN" -q --enable "$IMG.$i"
+		SOURCE_DATE_EPOCH=1700000000 run "$BIN/mkreflink" -q --enable "$IMG.$i"
 		[ "$status" -eq 0 ]
 		sleep 1
 	done
 	cmp "$IMG.1" "$IMG.2"
 
-	SOURCE_DATE_EPOCH=1700000000 run "$BIN" -q -F -U "$U2" \
+	SOURCE_DATE_EPOCH=1700000000 run "$BIN/mkreflink" -q -F -U "$U2" \
 		-E hash_seed=$HS "$IMG.2" 1G
 	[ "$status" -eq 0 ]
-	SOURCE_DATE_EPOCH=1700000000 run "$BIN" -q -F -U "$U1" \
+	SOURCE_DATE_EPOCH=1700000000 run "$BIN/mkreflink" -q -F -U "$U1" \
 		-E hash_seed=$HS "$IMG.1" 1G
 	[ "$status" -eq 0 ]
 	! cmp -s "$IMG.1" "$IMG.2"
 }
 
 @test "-n writes nothing: no file made, an image left as it was" {
-	run "$BIN" -n "$IMG" 1G
+	run "$BIN/mkreflink" -n "$IMG" 1G
 	[ "$status" -eq 0 ]
 	[[ $output == *"Creating filesystem with 262144 4k blocks"* ]]
 	[[ $output == *"Dry run"* ]]
@@ -633,16 +586,16 @@ big_image() {
 
 	mkimg 64M -t ext4
 	before=$(sum "$IMG")
-	run "$BIN" -n -z "$IMG.undo" "$IMG"
+	run "$BIN/mkreflink" -n -z "$IMG.undo" "$IMG"
 	[ "$status" -eq 0 ]
 	[[ $output == *"contains a ext4 file system"* ]]
-	run "$BIN" -n --enable "$IMG"
+	run "$BIN/mkreflink" -n --enable "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(sum "$IMG")" = "$before" ]
 	[ ! -e "$IMG.undo" ]
-	run "$BIN" -q --enable "$IMG"
+	run "$BIN/mkreflink" -q --enable "$IMG"
 	before=$(sum "$IMG")
-	run "$BIN" -n --strip "$IMG"
+	run "$BIN/mkreflink" -n --strip "$IMG"
 	[ "$status" -eq 0 ]
 	[ "$(sum "$IMG")" = "$before" ]
 }
@@ -653,62 +606,62 @@ big_image() {
 	LOOPDEV=$(losetup -f --show "$IMG" 2>/dev/null) ||
 		skip "losetup failed"
 	blkid -p "$LOOPDEV" >/dev/null 2>&1 || skip "blkid cannot see $LOOPDEV"
-	run "$BIN" -q --enable "LABEL=rfltest$$"
+	run "$BIN/mkreflink" -q --enable "LABEL=rfltest$$"
 	[ "$status" -eq 0 ] || skip "LABEL= did not resolve: $output"
 	losetup -d "$LOOPDEV"
 	LOOPDEV=
 	[[ " $(features "$IMG") " == *" FEATURE_R17 "* ]]
 	LOOPDEV=$(losetup -f --show "$IMG")
-	run "$BIN" -q --strip "UUID=$U2"
+	run "$BIN/mkreflink" -q --strip "UUID=$U2"
 	[ "$status" -eq 0 ]
 	losetup -d "$LOOPDEV"
 	LOOPDEV=
 	[[ " $(features "$IMG") " != *" FEATURE_R17 "* ]]
 	run e2fsck -fn "$IMG"
 	[ "$status" -eq 0 ]
-	run --separate-stderr "$BIN" --enable "LABEL=no-such-label-$$"
+	run --separate-stderr "$BIN/mkreflink" --enable "LABEL=no-such-label-$$"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"unable to resolve"* ]]
 }
 
 @test "usage: errors exit 1 with the usage on stderr; -V exits 0" {
-	run --separate-stderr "$BIN"
+	run --separate-stderr "$BIN/mkreflink"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"Usage: mkreflink"* ]]
-	run --separate-stderr "$BIN" --no-such-option "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --no-such-option "$IMG"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"Usage: mkreflink"* ]]
-	run --separate-stderr "$BIN" --enable --strip "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable --strip "$IMG"
 	[ "$status" -eq 1 ]
-	run --separate-stderr "$BIN" --enable -b 4096 "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable -b 4096 "$IMG"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"-b only applies when formatting"* ]]
-	run --separate-stderr "$BIN" -b 3000 "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -b 3000 "$IMG" 64M
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"invalid block size"* ]]
-	run --separate-stderr "$BIN" -O ^extent "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -O ^extent "$IMG" 64M
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"requires the extent feature"* ]]
-	run --separate-stderr "$BIN" -O bigalloc "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -O bigalloc "$IMG" 64M
 	[ "$status" -eq 1 ]
-	run --separate-stderr "$BIN" -O no_such_feature "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -O no_such_feature "$IMG" 64M
 	[ "$status" -eq 1 ]
-	run --separate-stderr "$BIN" -E bogus "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -E bogus "$IMG" 64M
 	[ "$status" -eq 1 ]
 	[ ! -e "$IMG" ]
-	run --separate-stderr "$BIN" "$IMG"
+	run --separate-stderr "$BIN/mkreflink" "$IMG"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"does not exist and no size"* ]]
 	# too small to hold the reserved inodes: the new file goes again
-	run --separate-stderr "$BIN" -q "$IMG" 100K
+	run --separate-stderr "$BIN/mkreflink" -q "$IMG" 100K
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[ ! -e "$IMG" ]
-	run --separate-stderr "$BIN" -q -J size=1 "$IMG" 1G
+	run --separate-stderr "$BIN/mkreflink" -q -J size=1 "$IMG" 1G
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"journal would be 256 blocks"* ]]
 	[ ! -e "$IMG" ]
-	run --separate-stderr "$BIN" -V
+	run --separate-stderr "$BIN/mkreflink" -V
 	[ "$status" -eq 0 ]
 	[[ $stderr == *"mkreflink"*"EXT2FS Library version"* ]]
 }
@@ -716,7 +669,7 @@ big_image() {
 @test "-G: 0 and non-powers of 2 are refused as mke2fs does" {
 	local g
 	for g in 0 3 24; do
-		run --separate-stderr "$BIN" -q -G "$g" "$IMG" 64M
+		run --separate-stderr "$BIN/mkreflink" -q -G "$g" "$IMG" 64M
 		[ "$status" -eq 1 ]
 		[ "$stderr" = "mkreflink: flex_bg size must be a power of 2" ]
 		[ ! -e "$IMG" ]
@@ -725,18 +678,18 @@ big_image() {
 		[ "$status" -ne 0 ]
 		rm -f "$IMG"
 	done
-	run "$BIN" -q -G 4 "$IMG" 64M
+	run "$BIN/mkreflink" -q -G 4 "$IMG" 64M
 	[ "$status" -eq 0 ]
 	[ "$(dumpe2fs -h "$IMG" 2>/dev/null |
 	     awk -F: '/^Flex block group size/ { print $2 + 0 }')" = 4 ]
 }
 
 @test "format with -z of a file that does not exist yet: made, and undone to zeroes" {
-	run "$BIN" -q -z "$IMG.undo" "$IMG" 64M
+	run "$BIN/mkreflink" -q -z "$IMG.undo" "$IMG" 64M
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(stat -c %s "$IMG")" -eq $((64 << 20)) ]
-	run "$HELPERS/reflinkck" -fn "$IMG"
+	run "$BIN/reflinkck" -fn "$IMG"
 	[ "$status" -eq 0 ]
 	run e2undo "$IMG.undo" "$IMG"
 	[ "$status" -eq 0 ]

@@ -8,18 +8,14 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin/mkreflink"
+load common
 
 U1=6e1b7a3c-0f4d-4c2b-9a51-3d2e8f7c6b10
 HS=9d3c2b1a-4e5f-4a6b-8c7d-0e1f2a3b4c5d
 
 setup() {
-	[ -x "$BIN" ] || { echo "$BIN is not built: run make" >&2; return 1; }
-	for t in mke2fs dumpe2fs e2fsck; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
+	need_built mkreflink
+	need_tools mke2fs dumpe2fs e2fsck
 	CONF="$BATS_TEST_TMPDIR/mke2fs.conf"
 	IMG="$BATS_TEST_TMPDIR/img"
 	REF="$BATS_TEST_TMPDIR/ref"
@@ -70,7 +66,7 @@ same_geometry() {
 	rm -f "$IMG" "$REF"
 	MKE2FS_CONFIG="$CONF" mke2fs -q -F -t ext4 -U "$U1" \
 		-E hash_seed=$HS "$@" "$REF" 256M
-	MKE2FS_CONFIG="$CONF" run --separate-stderr "$BIN" -q -U "$U1" \
+	MKE2FS_CONFIG="$CONF" run --separate-stderr "$BIN/mkreflink" -q -U "$U1" \
 		-E hash_seed=$HS "$@" "$IMG" 256M
 	echo "$stderr"
 	[ "$status" -eq 0 ]
@@ -113,7 +109,7 @@ same_geometry() {
 	[ -r /etc/mke2fs.conf ] || skip "no /etc/mke2fs.conf"
 	rm -f "$IMG" "$REF"
 	mke2fs -q -F -t ext4 -T news -U "$U1" -E hash_seed=$HS "$REF" 256M
-	run "$BIN" -q -T news -U "$U1" -E hash_seed=$HS "$IMG" 256M
+	run "$BIN/mkreflink" -q -T news -U "$U1" -E hash_seed=$HS "$IMG" 256M
 	[ "$status" -eq 0 ]
 	diff -u <(geometry "$REF") <(geometry "$IMG")
 }
@@ -121,7 +117,7 @@ same_geometry() {
 @test "-v names the types read, as mke2fs -v" {
 	write_conf
 	rm -f "$IMG"
-	MKE2FS_CONFIG="$CONF" run -0 "$BIN" -v -n -T tiny,news "$IMG" 64M
+	MKE2FS_CONFIG="$CONF" run -0 "$BIN/mkreflink" -v -n -T tiny,news "$IMG" 64M
 	truncate -s 64M "$REF"
 	want=$(MKE2FS_CONFIG="$CONF" mke2fs -v -n -t ext4 -T tiny,news \
 		-F "$REF" 2>/dev/null | grep '^fs_types for')
@@ -133,7 +129,7 @@ same_geometry() {
 	write_conf
 	sed -i 's/extra_isize$/extra_isize,orphan_file/' "$CONF"
 	rm -f "$IMG"
-	MKE2FS_CONFIG="$CONF" run --separate-stderr "$BIN" -q "$IMG" 64M
+	MKE2FS_CONFIG="$CONF" run --separate-stderr "$BIN/mkreflink" -q "$IMG" 64M
 	[ "$status" -eq 0 ]
 	[[ $stderr == *"feature orphan_file"*"left out"* ]]
 	! dumpe2fs -h "$IMG" 2>/dev/null | grep -q orphan_file
@@ -142,7 +138,7 @@ same_geometry() {
 @test "a broken mke2fs.conf: one line naming it, exit 1, nothing made" {
 	printf '[defaults]\n\tinode_size = 256\n[fs_types\n' >"$CONF"
 	rm -f "$IMG"
-	MKE2FS_CONFIG="$CONF" run --separate-stderr "$BIN" -q "$IMG" 64M
+	MKE2FS_CONFIG="$CONF" run --separate-stderr "$BIN/mkreflink" -q "$IMG" 64M
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ $stderr == *"$CONF"* ]]
@@ -153,20 +149,20 @@ same_geometry() {
 	rm -f "$IMG"
 	for o in -c -D -K -S "-g 8192" "-o hurd" "-r 1" "-s 1" \
 		 "-M /mnt" "-R stride=4" "-l list"; do
-		run --separate-stderr "$BIN" $o "$IMG" 64M
+		run --separate-stderr "$BIN/mkreflink" $o "$IMG" 64M
 		echo "$o: $status $stderr"
 		[ "$status" -eq 1 ]
 		[[ $stderr == *"${o%% *} ("*") is not supported by mkreflink"* ]]
 	done
-	run --separate-stderr "$BIN" -t ext3 "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -t ext3 "$IMG" 64M
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"-t ext3 is not supported by mkreflink"* ]]
-	run --separate-stderr "$BIN" -O orphan_file "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -O orphan_file "$IMG" 64M
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"feature orphan_file is not supported by mkreflink"* ]]
-	run --separate-stderr "$BIN" -O ^reflink "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -O ^reflink "$IMG" 64M
 	[ "$status" -eq 1 ]
-	run --separate-stderr "$BIN" -e sometimes "$IMG" 64M
+	run --separate-stderr "$BIN/mkreflink" -e sometimes "$IMG" 64M
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"bad error behavior - sometimes"* ]]
 	[ ! -e "$IMG" ]
@@ -176,26 +172,26 @@ same_geometry() {
 	rm -f "$IMG"
 	mke2fs -q -F -t ext4 "$IMG" 64M
 	# -e with an image and no behaviour is not --enable any more
-	run --separate-stderr "$BIN" -e "$IMG"
+	run --separate-stderr "$BIN/mkreflink" -e "$IMG"
 	[ "$status" -eq 1 ]
 	! dumpe2fs -h "$IMG" 2>/dev/null | grep -q FEATURE_R17
-	run "$BIN" -q --enable "$IMG"
+	run "$BIN/mkreflink" -q --enable "$IMG"
 	[ "$status" -eq 0 ]
 	dumpe2fs -h "$IMG" 2>/dev/null | grep -q FEATURE_R17
-	run --separate-stderr "$BIN" --enable -e panic "$IMG"
+	run --separate-stderr "$BIN/mkreflink" --enable -e panic "$IMG"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"-e only applies when formatting"* ]]
 }
 
 @test "sizes with mke2fs's suffixes (libe2p): -b 2k, -i 8k, 65536s" {
 	rm -f "$IMG"
-	run "$BIN" -q -b 2k -i 8k "$IMG" 65536s
+	run "$BIN/mkreflink" -q -b 2k -i 8k "$IMG" 65536s
 	[ "$status" -eq 0 ]
 	[ "$(dumpe2fs -h "$IMG" 2>/dev/null |
 		sed -n 's/^Block count:[[:space:]]*//p')" = 16384 ]
 	[ "$(dumpe2fs -h "$IMG" 2>/dev/null |
 		sed -n 's/^Inode count:[[:space:]]*//p')" = 4096 ]
-	run --separate-stderr "$BIN" -q "$IMG.2" 12q
+	run --separate-stderr "$BIN/mkreflink" -q "$IMG.2" 12q
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"invalid blocks '12q'"* ]]
 }

@@ -8,26 +8,19 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}/mkreflink"
-HELPERS="${BIN_DIR:-$REPO/build/bin}"
+load common
 
 U1=6e1b7a3c-0f4d-4c2b-9a51-3d2e8f7c6b10
 HS=9d3c2b1a-4e5f-4a6b-8c7d-0e1f2a3b4c5d
 export SOURCE_DATE_EPOCH=1700000000
 
 teardown() {
-	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
-		umount "$MNT"
-	fi
+	unmount_mnt
 }
 
 setup() {
-	[ -x "$BIN" ] || { echo "$BIN is not built: run make" >&2; return 1; }
-	for t in mke2fs e2fsck debugfs sha256sum dd find; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
+	need_built mkreflink
+	need_tools mke2fs e2fsck debugfs sha256sum dd find
 	IMG="$BATS_TEST_TMPDIR/img"
 	MNT="$BATS_TEST_TMPDIR/mnt"
 	SRC="$BATS_TEST_TMPDIR/src"
@@ -93,12 +86,6 @@ listing() {
 		-printf '%P %y %m %U %G %s %n %T@ %A@ %l\n' | sort)
 }
 
-mount_ro() {
-	[ "$(id -u)" -eq 0 ] || skip "not root: cannot mount the image"
-	mount -o loop,ro "$1" "$MNT" 2>/dev/null ||
-		skip "the kernel cannot loop-mount the image here"
-}
-
 @test "populate: the kernel sees the source tree, byte for byte" {
 	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
 	make_tree "$SRC"
@@ -108,7 +95,7 @@ mount_ro() {
 	# let that happen before the snapshot, not during the copy
 	listing "$SRC" > /dev/null
 	listing "$SRC" > "$BATS_TEST_TMPDIR/src.list"
-	run "$BIN" -q -F -d "$SRC" "$IMG" 16M
+	run "$BIN/mkreflink" -q -F -d "$SRC" "$IMG" 16M
 	[ "$status" -eq 0 ]
 	mount_ro "$IMG"
 	run diff -r --no-dereference -x lost+found -x fifo -x chardev \
@@ -160,9 +147,9 @@ os.setxattr(d + "/sub", "system.posix_acl_default", acl)
 PY
 	xattrs "$SRC" > "$BATS_TEST_TMPDIR/src.x"
 	grep -q posix_acl_access "$BATS_TEST_TMPDIR/src.x"
-	run "$BIN" -q -F -d "$SRC" "$IMG" 16M
+	run "$BIN/mkreflink" -q -F -d "$SRC" "$IMG" 16M
 	[ "$status" -eq 0 ]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
 	mount_ro "$IMG"
 	xattrs "$MNT" > "$BATS_TEST_TMPDIR/img.x"
@@ -170,7 +157,7 @@ PY
 	echo "$output"
 	[ "$status" -eq 0 ]
 	umount "$MNT"
-	"$BIN" -q --strip "$IMG"
+	"$BIN/mkreflink" -q --strip "$IMG"
 	run e2fsck -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -179,11 +166,11 @@ PY
 @test "populate: refcounts equal a recount, and shared inodes are flagged" {
 	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
 	make_tree "$SRC"
-	run "$BIN" -F -d "$SRC" "$IMG" 16M
+	run "$BIN/mkreflink" -F -d "$SRC" "$IMG" 16M
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"shared"* ]]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *" 0 differences"* ]]
@@ -201,7 +188,7 @@ PY
 @test "populate: holes stay holes, zero blocks become holes" {
 	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
 	make_tree "$SRC"
-	run "$BIN" -q -F -d "$SRC" "$IMG" 16M
+	run "$BIN/mkreflink" -q -F -d "$SRC" "$IMG" 16M
 	[ "$status" -eq 0 ]
 	run debugfs -R "stat /zeros" "$IMG"
 	[[ "$output" == *"Blockcount: 0"* ]]
@@ -214,7 +201,7 @@ PY
 	make_tree "$SRC"
 	truncate -s 1T "$SRC/huge"
 	printf x >> "$SRC/huge"
-	run timeout 20 "$BIN" -q -F -b 1024 --keep-zero -d "$SRC" "$IMG" 16M
+	run timeout 20 "$BIN/mkreflink" -q -F -b 1024 --keep-zero -d "$SRC" "$IMG" 16M
 	[ "$status" -eq 0 ]
 	run debugfs -R "stat /huge" "$IMG"
 	[[ "$output" == *"Size: 1099511627777"* ]]
@@ -225,25 +212,20 @@ PY
 	[[ "$output" == *"Blockcount: 26"* ]]
 	run debugfs -R "stat /sparse" "$IMG"
 	[[ "$output" == *"Blockcount: 8"* ]]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
 }
 
 @test "populate: fewer blocks than mke2fs -d; --no-dedup stores all" {
 	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
 	make_tree "$SRC"
-	used() {
-		dumpe2fs -h "$1" 2>/dev/null | awk -F: \
-			'/^Block count/ { t = $2 } /^Free blocks/ { f = $2 }
-			 END { print t - f }'
-	}
 	mke2fs -q -F -t ext4 -b 4096 -U "$U1" -d "$SRC" "$IMG.e2" 16M
-	"$BIN" -q -F -b 4096 -d "$SRC" "$IMG" 16M
-	"$BIN" -q -F -b 4096 --no-dedup -d "$SRC" "$IMG.nd" 16M
+	"$BIN/mkreflink" -q -F -b 4096 -d "$SRC" "$IMG" 16M
+	"$BIN/mkreflink" -q -F -b 4096 --no-dedup -d "$SRC" "$IMG.nd" 16M
 	# without the trees' reserves (FORMAT.md 4.4), which --strip frees
 	stripped_used() {
 		cp "$1" "$1.s"
-		"$BIN" -q --strip "$1.s"
+		"$BIN/mkreflink" -q --strip "$1.s"
 		used "$1.s"
 	}
 	e2=$(used "$IMG.e2") ours=$(stripped_used "$IMG")
@@ -252,15 +234,15 @@ PY
 	# 8 + 8 + 8 + 2 + 1 + 1 + 1 + 1 + 1 data blocks without dedup, 11 with
 	[ $((e2 - ours)) -ge 18 ]
 	[ $((nd - ours)) -ge 18 ]
-	run "$HELPERS/rfl_recount" "$IMG.nd"
+	run "$BIN/rfl_recount" "$IMG.nd"
 	[ "$status" -eq 0 ]
 }
 
 @test "populate: --strip, then stock e2fsck -fn is clean" {
 	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
 	make_tree "$SRC"
-	"$BIN" -q -F -d "$SRC" "$IMG" 16M
-	"$BIN" -q --strip "$IMG"
+	"$BIN/mkreflink" -q -F -d "$SRC" "$IMG" 16M
+	"$BIN/mkreflink" -q --strip "$IMG"
 	run e2fsck -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -270,8 +252,8 @@ PY
 	[ "$(id -u)" -eq 0 ] || skip "not root: mknod needs it"
 	make_tree "$SRC"
 	make_tree "$SRC.2" reverse
-	"$BIN" -q -F -U "$U1" -E hash_seed="$HS" -d "$SRC" "$IMG" 16M
-	"$BIN" -q -F -U "$U1" -E hash_seed="$HS" -d "$SRC.2" "$IMG.2" 16M
+	"$BIN/mkreflink" -q -F -U "$U1" -E hash_seed="$HS" -d "$SRC" "$IMG" 16M
+	"$BIN/mkreflink" -q -F -U "$U1" -E hash_seed="$HS" -d "$SRC.2" "$IMG.2" 16M
 	a=$(sha256sum < "$IMG") b=$(sha256sum < "$IMG.2")
 	[ "$a" = "$b" ]
 }
@@ -279,7 +261,7 @@ PY
 @test "populate: a tree larger than the image says how much more it needs" {
 	mkdir -p "$SRC"
 	head -c 3M /dev/urandom > "$SRC/big"
-	run "$BIN" -q -F -d "$SRC" "$IMG" 2M
+	run "$BIN/mkreflink" -q -F -d "$SRC" "$IMG" 2M
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" =~ needs\ [0-9]+\ more\ blocks ]]
@@ -297,7 +279,7 @@ PY
 	echo secret > "$SRC/locked"
 	chmod 000 "$SRC/locked"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$BIN" -q -F -d "$SRC" "$TOP/img" 4M
+		"$BIN/mkreflink" -q -F -d "$SRC" "$TOP/img" 4M
 	rm -rf "$TOP"
 	echo "$output"
 	[ "$status" -eq 1 ]
@@ -309,12 +291,12 @@ PY
 	mkdir -p "$SRC"
 	n=$(printf 'n%.0s' $(seq 1 256))
 	touch "$SRC/$n" 2>/dev/null || skip "the source filesystem refuses it"
-	run "$BIN" -q -F -d "$SRC" "$IMG" 4M
+	run "$BIN/mkreflink" -q -F -d "$SRC" "$IMG" 4M
 	[ "$status" -eq 1 ]
 }
 
 @test "populate: --no-dedup without -d is a usage error" {
-	run "$BIN" --no-dedup "$IMG" 4M
+	run "$BIN/mkreflink" --no-dedup "$IMG" 4M
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"goes with -d"* ]]
 }
@@ -330,17 +312,17 @@ for i in range(3000):
     with open(os.path.join(d, n), "w") as f:
         f.write(str(i))
 PY
-	run "$BIN" -q -F -d "$SRC" "$IMG" 32M
+	run "$BIN/mkreflink" -q -F -d "$SRC" "$IMG" 32M
 	echo "$output"
 	[ "$status" -eq 0 ]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
 	# ~330 KiB of entries: many blocks, and a tree of extents
 	run debugfs -R "stat /big" "$IMG"
 	[[ "$output" =~ Size:\ ([0-9]+) ]]
 	[ "${BASH_REMATCH[1]}" -gt 200000 ]
 	cp "$IMG" "$IMG.s"
-	"$BIN" -q --strip "$IMG.s"
+	"$BIN/mkreflink" -q --strip "$IMG.s"
 	run e2fsck -fn "$IMG.s"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -359,7 +341,7 @@ PY
 		cp "$SRC/d/f40" "$SRC/copy"
 	}
 	make_tree_plain
-	run "$BIN" -q -F -C 3 -d "$SRC" "$IMG" 16M 3>"$BATS_TEST_TMPDIR/p"
+	run "$BIN/mkreflink" -q -F -C 3 -d "$SRC" "$IMG" 16M 3>"$BATS_TEST_TMPDIR/p"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	cat "$BATS_TEST_TMPDIR/p"
@@ -373,16 +355,16 @@ PY
 		END { if (cur != max || max == 0) { print "ends short"
 						    bad = 1 }
 		      exit bad }' "$BATS_TEST_TMPDIR/p"
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
 }
 
 @test "populate: -C with a closed fd, or without -d, is refused" {
 	mkdir -p "$SRC"
-	run "$BIN" -q -F -C 9 -d "$SRC" "$IMG" 16M 9>&-
+	run "$BIN/mkreflink" -q -F -C 9 -d "$SRC" "$IMG" 16M 9>&-
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"bad progress fd"* ]]
-	run "$BIN" -q -F -C 1 "$IMG" 16M
+	run "$BIN/mkreflink" -q -F -C 1 "$IMG" 16M
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"goes with -d"* ]]
 }
@@ -406,11 +388,11 @@ stock_image() {
 	head -c 40000 /dev/urandom > "$SRC/new/b"
 	cp "$SRC/new/b" "$SRC/old/b2"
 	cp "$BATS_TEST_TMPDIR/stock/old/a" "$SRC/new/a_again"
-	run "$BIN" --enable -d "$SRC" "$IMG"
+	run "$BIN/mkreflink" --enable -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"reflink enabled"* ]]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	# old and new side by side; /old merged
@@ -420,7 +402,7 @@ stock_image() {
 		[ -e "$want" ] || want=$SRC/$f
 		cmp "$want" "$BATS_TEST_TMPDIR/out"
 	done
-	"$BIN" -q --strip "$IMG"
+	"$BIN/mkreflink" -q --strip "$IMG"
 	run e2fsck -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -430,12 +412,12 @@ stock_image() {
 	stock_image
 	mkdir -p "$SRC"
 	echo new > "$SRC/n"
-	run "$BIN" -q --enable -E root=/old -d "$SRC" "$IMG"
+	run "$BIN/mkreflink" -q --enable -E root=/old -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	run dcat "$IMG" /old/n
 	[ "$output" = new ]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
 }
 
@@ -445,14 +427,14 @@ stock_image() {
 	echo new > "$SRC/keep"
 	before=$(sha256sum < "$IMG")
 	for r in /nothere /keep; do
-		run "$BIN" -q --enable -E root=$r -d "$SRC" "$IMG"
+		run "$BIN/mkreflink" -q --enable -E root=$r -d "$SRC" "$IMG"
 		echo "$output"
 		[ "$status" -eq 1 ]
 		[[ "$output" == *"no directory $r"* ]]
 	done
 	[ "$(sha256sum < "$IMG")" = "$before" ]
 	# a precheck refusal writes nothing; a name clash stops the copy
-	run "$BIN" -q --enable -d "$SRC" "$IMG"
+	run "$BIN/mkreflink" -q --enable -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$SRC/keep: the image already has that name"* ]]
@@ -470,7 +452,7 @@ stock_image() {
 	for i in 1 2 3 4 5 6; do
 		head -c 1M /dev/urandom > "$SRC/sub/f$i"
 	done
-	run "$BIN" -q --enable -d "$SRC" "$IMG"
+	run "$BIN/mkreflink" -q --enable -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" =~ needs\ [0-9]+\ more\ blocks ]]
@@ -492,7 +474,7 @@ stock_image() {
 	head -c 3M /dev/urandom > "$SRC/big"
 	echo x > "$SRC/d/y"
 	truncate -s 2M "$IMG"
-	run "$BIN" -q -F -d "$SRC" "$IMG"
+	run "$BIN/mkreflink" -q -F -d "$SRC" "$IMG"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" =~ needs\ [0-9]+\ more\ blocks ]]
@@ -501,9 +483,9 @@ stock_image() {
 	[[ "$output" == *lost+found* ]]
 	[[ "$output" != *big* ]]
 	[[ "$output" != *" d "* ]]
-	run "$HELPERS/rfl_recount" "$IMG"
+	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
-	"$BIN" -q --strip "$IMG"
+	"$BIN/mkreflink" -q --strip "$IMG"
 	run e2fsck -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -5,8 +5,8 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
+
 SYNCS=fsync,fdatasync,sync,syncfs,sync_file_range,msync
 
 setup_file() {
@@ -27,12 +27,8 @@ setup_file() {
 }
 
 setup() {
-	for t in mke2fs strace; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
-	[ -x "$BIN/reflinkck" ] ||
-		{ echo "$BIN/reflinkck is not built: run make" >&2; return 1; }
+	need_tools mke2fs strace
+	need_built reflinkck
 	IMG="$BATS_TEST_TMPDIR/img"
 	cp "$BASE" "$IMG"
 	TRACE="$BATS_TEST_TMPDIR/trace"
@@ -68,13 +64,9 @@ no_syncs() {
 
 # a cross-link: /b loses EXT4_REFLINK_FL; and a record one too high
 damage() {
-	local f rec
-
-	f=$("$BIN/rflctl" "$IMG" flags /b)
-	"$BIN/rflctl" -w "$IMG" flags /b $(printf '0x%x' $((f & ~0x400000)))
-	rec=$("$BIN/rflctl" "$IMG" records | awk 'NR == 1 { print $2, $3 }')
+	unflag /b
 	# shellcheck disable=SC2086
-	"$BIN/rflctl" -w "$IMG" adjust $rec +1
+	"$BIN/rflctl" -w "$IMG" adjust $(first_record) +1
 }
 
 @test "reflinkck -fn on a damaged image: problems found, no sync call" {

@@ -7,8 +7,7 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
 
 setup_file() {
 	local src="$BATS_FILE_TMPDIR/src" i
@@ -28,10 +27,7 @@ setup_file() {
 }
 
 setup() {
-	for b in refdebug mkreflink rflctl rfl_recount reflinkck; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
+	need_built refdebug mkreflink rflctl rfl_recount reflinkck
 	IMG="$BATS_TEST_TMPDIR/img"
 	cp "$BASE" "$IMG"
 	META=$("$BIN/rflctl" "$IMG" nodes | awk '$3 == -1 { print $2 }')

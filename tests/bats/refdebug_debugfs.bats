@@ -6,27 +6,16 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+load common
 
 setup() {
-	for b in mkreflink refdebug rfl_recount; do
-		[ -x "$BIN/$b" ] || { echo "$b is not built" >&2; return 1; }
-	done
-	command -v debugfs >/dev/null || skip "debugfs (scripts/install-deps)"
+	need_built mkreflink refdebug rfl_recount
+	need_tools debugfs
 	SRC="$BATS_TEST_TMPDIR/src"
 	IMG="$BATS_TEST_TMPDIR/img"
-	mkdir -p "$SRC/d"
-	head -c 40960 /dev/urandom >"$SRC/a"
-	cp "$SRC/a" "$SRC/d/a2"
-	head -c 12288 /dev/urandom >"$SRC/d/u"
+	src_tree
 	printf 'hello\n' >"$SRC/small"
 	"$BIN/mkreflink" -q -b 4096 -d "$SRC" "$IMG" 64M
-}
-
-# rdq REQUEST: refdebug's standard output only
-rdq() {
-	"$BIN/refdebug" -R "$1" "$IMG" 2>/dev/null
 }
 
 dfs() {

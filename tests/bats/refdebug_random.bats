@@ -14,22 +14,15 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
 
 setup() {
-	for b in refdebug mkreflink rfl_recount reflinkck; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
-	command -v python3 >/dev/null || skip "python3 is not installed"
-	command -v e2fsck >/dev/null || skip "e2fsck is not installed"
+	need_built refdebug mkreflink rfl_recount reflinkck
+	need_tools python3 e2fsck
 }
 
 teardown() {
-	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
-		umount "$MNT"
-	fi
+	unmount_mnt
 }
 
 # gen.py DIR SEED OPS BATCH: writes DIR/src (initial files), then

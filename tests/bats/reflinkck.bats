@@ -10,46 +10,20 @@
 bats_require_minimum_version 1.5.0
 export RFL_CHECK_RECHECK=1
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
 
 setup_file() {
-	local src="$BATS_FILE_TMPDIR/src"
-
 	for t in mke2fs sha256sum; do
 		command -v "$t" >/dev/null || return 0
 	done
-	mkdir -p "$src"
-	head -c 100K /dev/urandom >"$src/a"
-	head -c 3000 /dev/urandom >"$src/small"
-	PLAIN="$BATS_FILE_TMPDIR/plain.img"
-	mke2fs -q -F -t ext4 -O 64bit -b 1024 -g 2048 -G 2 -d "$src" \
-		"$PLAIN" 32M >/dev/null
-	BASE="$BATS_FILE_TMPDIR/base.img"
-	cp "$PLAIN" "$BASE"
-	"$BIN/rflctl" -w "$BASE" enable
-	"$BIN/rflctl" -w "$BASE" clone /a /b
-	"$BIN/rflctl" -w "$BASE" clone /a /c
-	BASE_SUMS="$BATS_FILE_TMPDIR/base.sums"
-	"$REPO/images/file-sums" "$BASE" >"$BASE_SUMS"
-	export BASE PLAIN BASE_SUMS
+	cloned_base
 }
 
 setup() {
-	for t in mke2fs sha256sum; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
-	for b in rflctl rfl_recount reflinkck place_file; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
+	need_tools mke2fs sha256sum
+	need_built rflctl rfl_recount reflinkck place_file
 	IMG="$BATS_TEST_TMPDIR/img"
 	cp "$BASE" "$IMG"
-}
-
-sum() {
-	sha256sum "$1" | cut -d' ' -f1
 }
 
 # Every file of IMG reads back as in BASE, before any damage: through
@@ -124,23 +98,8 @@ same_files() {
 # (exit 1); then clean, the recount agrees, every file's bytes are as
 # before the damage, and stock e2fsck accepts the stripped image
 fixes() {
-	local name=$1 msg=$2 before
-	before=$(sum "$IMG")
-	run "$BIN/reflinkck" -fn "$IMG"
-	echo "$output"
-	[ "$status" -eq 4 ]
-	[[ "$output" == *"$msg"* ]]
-	[ "$(sum "$IMG")" = "$before" ]
-	run "$BIN/reflinkck" -fy "$IMG"
-	echo "$output"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"rebuilt from the files"* ]]
-	run "$BIN/reflinkck" -fn "$IMG"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	run "$BIN/rfl_recount" "$IMG"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	finds "$2"
+	rebuilds
 	same_files
 	command -v e2fsck >/dev/null || return 0
 	"$BIN/mkreflink" --strip "$IMG" >/dev/null
@@ -148,11 +107,6 @@ fixes() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	same_files
-}
-
-# The first record of flex group 0: "start len"
-first_record() {
-	"$BIN/rflctl" "$IMG" records | awk 'NR == 1 { print $2, $3 }'
 }
 
 @test "wrong count: found and fixed" {
@@ -208,13 +162,6 @@ first_record() {
 	set -- $(first_record)
 	"$BIN/rflctl" -w "$IMG" adjust $(($1 + 3)) 2 +1
 	fixes length "expected"
-}
-
-# Clear EXT4_REFLINK_FL on $1: its shares become a cross-link
-unflag() {
-	local f
-	f=$("$BIN/rflctl" "$IMG" flags "$1")
-	"$BIN/rflctl" -w "$IMG" flags "$1" $(printf '0x%x' $((f & ~0x400000)))
 }
 
 @test "a sharer without EXT4_REFLINK_FL is a cross-link: the file gets its own copy" {
@@ -274,7 +221,7 @@ unflag() {
 
 @test "a leaked block (in use, owned by nothing) is found and freed" {
 	local free0 blk
-	free0=$(dumpe2fs -h "$IMG" 2>/dev/null | awk '/^Free blocks:/ {print $3}')
+	free0=$(free_blocks)
 	blk=$(debugfs -R "ffb 1 20000" "$IMG" 2>/dev/null |
 		awk '{print $NF}')
 	[ -n "$blk" ]
@@ -290,7 +237,7 @@ unflag() {
 	run "$BIN/reflinkck" -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "$(dumpe2fs -h "$IMG" 2>/dev/null | awk '/^Free blocks:/ {print $3}')" = "$free0" ]
+	[ "$(free_blocks)" = "$free0" ]
 	run "$BIN/rfl_recount" "$IMG"
 	[ "$status" -eq 0 ]
 	same_files
@@ -383,22 +330,19 @@ unflag() {
 	[[ "$output" == *"$IMG"* ]]
 }
 
-# Flex group 0's metadata block: bg_reserved of group 0 (descriptor at
-# block 2 with 1 KiB blocks, field at 0x3C) plus the first data block
-meta_block() {
-	echo $((1 + $(od -An -tu4 -j $((2 * 1024 + 0x3C)) -N4 "$IMG")))
-}
-
 @test "metadata block overwritten: found and fixed" {
-	dd if=/dev/urandom of="$IMG" bs=1024 seek="$(meta_block)" count=1 \
+	local meta
+	meta=$(meta_block "$IMG" 0)
+	dd if=/dev/urandom of="$IMG" bs=1024 seek="$meta" count=1 \
 		conv=notrunc status=none
-	fixes meta "flex group 0: metadata block $(meta_block): bad magic"
+	fixes meta "flex group 0: metadata block $meta: bad magic"
 }
 
 @test "a tree node's byte flipped: found and fixed" {
-	local node
+	local node meta
 	# rr_root of root slot 0 (FORMAT.md 4.3): the tree's root node
-	node=$(od -An -tu8 -j $(($(meta_block) * 1024 + 0x48)) -N8 "$IMG")
+	meta=$(meta_block "$IMG" 0)
+	node=$(od -An -tu8 -j $((meta * 1024 + 0x48)) -N8 "$IMG")
 	node=$((node))
 	printf '\377' | dd of="$IMG" bs=1 seek=$((node * 1024 + 40)) \
 		conv=notrunc status=none
@@ -411,7 +355,7 @@ meta_block() {
 @test "file data marked free beside a damaged tree: the rebuild keeps off it" {
 	local meta goal first b
 	command -v debugfs >/dev/null || skip "debugfs is not installed"
-	meta=$(meta_block)
+	meta=$(meta_block "$IMG" 0)
 	goal=$(debugfs -R "ffb 1 $((meta + 1))" "$IMG" 2>/dev/null |
 		awk '{print $NF}')
 	[ -n "$goal" ]
@@ -433,12 +377,7 @@ meta_block() {
 	[[ "$output" == *"blocks $first-"*" are in use but marked free"* ||
 	   "$output" == *"block $first is in use but marked free"* ]]
 	[[ "$output" == *"rebuilt from the files"* ]]
-	run "$BIN/reflinkck" -fn "$IMG"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	run "$BIN/rfl_recount" "$IMG"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	clean_now
 	same_files
 }
 
@@ -607,9 +546,10 @@ ask() {
 	[ "$(sum "$IMG")" = "$before" ]
 }
 
-# s_first_data_block set to 9, the superblock checksum made valid again
-bad_first_data_block() {
-	python3 - "$IMG" <<'PY'
+# sb_set OFFSET FORMAT VALUE: a field of $IMG's superblock set (a
+# python struct FORMAT, "<I" or "B"), its checksum made valid again
+sb_set() {
+	python3 - "$IMG" "$@" <<'PY'
 import struct, sys
 T = []
 for i in range(256):
@@ -624,11 +564,17 @@ def crc(c, d):
 with open(sys.argv[1], "r+b") as f:
     f.seek(1024)
     sb = bytearray(f.read(1024))
-    struct.pack_into("<I", sb, 0x14, 9)
+    struct.pack_into(sys.argv[3], sb, int(sys.argv[2], 0),
+                     int(sys.argv[4], 0))
     struct.pack_into("<I", sb, 0x3FC, crc(0xFFFFFFFF, sb[:0x3FC]))
     f.seek(1024)
     f.write(sb)
 PY
+}
+
+# s_first_data_block (0x14) set to 9
+bad_first_data_block() {
+	sb_set 0x14 "<I" 9
 }
 
 @test "a first data block mke2fs never writes: every tool refuses, nothing written" {
@@ -651,27 +597,8 @@ PY
 
 @test "a flex group span over 2^32 blocks (s_log_groups_per_flex 22): exit 8, nothing written" {
 	local before
-	# s_log_groups_per_flex (0x174), the superblock checksum made valid
-	python3 - "$IMG" <<'PY'
-import struct, sys
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    T.append(c)
-def crc(c, d):
-    for b in d:
-        c = T[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c
-with open(sys.argv[1], "r+b") as f:
-    f.seek(1024)
-    sb = bytearray(f.read(1024))
-    sb[0x174] = 22  # 2^22 groups of 2048 blocks: 2^33
-    struct.pack_into("<I", sb, 0x3FC, crc(0xFFFFFFFF, sb[:0x3FC]))
-    f.seek(1024)
-    f.write(sb)
-PY
+	# s_log_groups_per_flex: 2^22 groups of 2048 blocks, 2^33
+	sb_set 0x174 B 22
 	before=$(sum "$IMG")
 	run "$BIN/reflinkck" -fy "$IMG"
 	echo "$output"

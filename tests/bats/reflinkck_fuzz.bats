@@ -13,14 +13,10 @@
 bats_require_minimum_version 1.5.0
 export RFL_CHECK_RECHECK=1
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
 
 setup() {
-	for b in rflctl rfl_recount reflinkck mkreflink; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
+	need_built rflctl rfl_recount reflinkck mkreflink
 	SEED=${SEED:-$(od -An -tu4 -N4 /dev/urandom | tr -d ' ')}
 	echo "# SEED=$SEED" >&3
 	ROUNDS=${FUZZ_ROUNDS:-15}
@@ -32,7 +28,7 @@ fuzz_image() {
 	local sums="$BATS_TEST_TMPDIR/sums" bs nodes n i line blk off len
 	local hex before
 
-	gunzip -c "$REPO/images/reflinkck_$1/image.gz" >"$base"
+	golden "$1" "$base"
 	bs=$(dumpe2fs -h "$base" 2>/dev/null | awk '/^Block size:/ {print $3}')
 	"$BIN/rflctl" "$base" nodes >"$BATS_TEST_TMPDIR/nodes"
 	nodes=$(wc -l <"$BATS_TEST_TMPDIR/nodes")

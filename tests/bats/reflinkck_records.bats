@@ -11,34 +11,16 @@
 bats_require_minimum_version 1.5.0
 export RFL_CHECK_RECHECK=1
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
 
 setup_file() {
-	local src="$BATS_FILE_TMPDIR/src"
-
 	command -v mke2fs >/dev/null || return 0
-	mkdir -p "$src"
-	head -c 100K /dev/urandom >"$src/a"
-	head -c 3000 /dev/urandom >"$src/small"
-	BASE="$BATS_FILE_TMPDIR/base.img"
-	mke2fs -q -F -t ext4 -O 64bit -b 1024 -g 2048 -G 2 -d "$src" \
-		"$BASE" 32M >/dev/null
-	"$BIN/rflctl" -w "$BASE" enable
-	"$BIN/rflctl" -w "$BASE" clone /a /b
-	"$BIN/rflctl" -w "$BASE" clone /a /c
-	BASE_SUMS="$BATS_FILE_TMPDIR/base.sums"
-	"$REPO/images/file-sums" "$BASE" >"$BASE_SUMS"
-	export BASE BASE_SUMS
+	cloned_base
 }
 
 setup() {
-	command -v mke2fs >/dev/null ||
-		skip "mke2fs is not installed (scripts/install-deps)"
-	for b in rflctl rfl_recount reflinkck refdebug; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
+	need_tools mke2fs
+	need_built rflctl rfl_recount reflinkck refdebug
 	IMG="$BATS_TEST_TMPDIR/img"
 	cp "$BASE" "$IMG"
 	# the one record of the base image: /a's 100 blocks, count 3
@@ -60,27 +42,11 @@ raw() {
 # recount's summary then says SHARED, by default the base image's
 # ", 100 shared blocks, 1 records")
 judged() {
-	local before
-
 	run -1 "$BIN/rfl_recount" "$IMG"
 	echo "$output"
 	grep -qxF "$1" <<<"$output"
-	before=$(sha256sum <"$IMG")
-	run "$BIN/reflinkck" -fn "$IMG"
-	echo "$output"
-	[ "$status" -eq 4 ]
-	[[ "$output" == *"$2"* ]]
-	[ "$(sha256sum <"$IMG")" = "$before" ]
-	run "$BIN/reflinkck" -fy "$IMG"
-	echo "$output"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"rebuilt from the files"* ]]
-	run "$BIN/reflinkck" -fn "$IMG"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	run "$BIN/rfl_recount" "$IMG"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	finds "$2"
+	rebuilds
 	[[ "${lines[-1]}" == *"${3:-, 100 shared blocks, 1 records}, 0 differences" ]]
 	"$REPO/images/file-sums" "$IMG" | diff -u "$BASE_SUMS" -
 }

@@ -13,16 +13,13 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
+
 TREE_FULL="No free block for reflink metadata"
 
 setup() {
-	for t in mke2fs e2fsck debugfs dumpe2fs cmp; do
-		command -v "$t" >/dev/null || skip "$t is not installed"
-	done
-	[ -x "$BIN/mkreflink" ] && [ -x "$BIN/rflctl" ] &&
-		[ -x "$BIN/rfl_recount" ] || skip "run make first"
+	need_tools mke2fs e2fsck debugfs dumpe2fs cmp
+	need_built mkreflink rflctl rfl_recount reflinkck
 	T="$BATS_TEST_TMPDIR"
 }
 
@@ -74,10 +71,6 @@ stripped() {
 	"$BIN/mkreflink" -q --strip "$1"
 	run e2fsck -fn "$1"
 	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
-}
-
-free_blocks() {
-	dumpe2fs -h "$1" 2>/dev/null | awk '/^Free blocks:/ { print $3 }'
 }
 
 @test "reserve: a 2200 MiB file and its copy fit a 16 GiB image" {

@@ -10,8 +10,7 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+load common
 
 setup_file() {
 	local src="$BATS_FILE_TMPDIR/src" i
@@ -33,14 +32,8 @@ setup_file() {
 }
 
 setup() {
-	for b in mkreflink reflinkck rfl_recount rflctl place_file; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
-	for t in e2fsck tune2fs e2label resize2fs debugfs e2image; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
+	need_built mkreflink reflinkck rfl_recount rflctl place_file
+	need_tools e2fsck tune2fs e2label resize2fs debugfs e2image
 	IMG="$BATS_TEST_TMPDIR/img"
 	cp "$BASE" "$IMG"
 	MNT="$BATS_TEST_TMPDIR/mnt"
@@ -51,9 +44,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
-		umount "$MNT"
-	fi
+	unmount_mnt
 }
 
 # shared IMG: the blocks the files share, by the independent recount
@@ -99,10 +90,6 @@ enable_and_compare() {
 	sums "$IMG" >"$BATS_TEST_TMPDIR/sums.after"
 	diff -u "${1:-$BATS_TEST_TMPDIR/sums.before}" \
 		"$BATS_TEST_TMPDIR/sums.after"
-}
-
-features() {
-	dumpe2fs -h "$IMG" 2>/dev/null | sed -n 's/^Filesystem features: *//p'
 }
 
 @test "strip, enable: every shared block shared again, the same bytes" {

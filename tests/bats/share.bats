@@ -13,8 +13,8 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
+load common
+
 BS=1024
 
 setup_file() {
@@ -73,14 +73,8 @@ setup_file() {
 }
 
 setup() {
-	for t in mke2fs e2fsck debugfs dumpe2fs sha256sum; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
-	for b in rflctl rfl_recount; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
+	need_tools mke2fs e2fsck debugfs dumpe2fs sha256sum
+	need_built rflctl rfl_recount
 	IMG="$BATS_TEST_TMPDIR/img"
 	MODEL="$BATS_TEST_TMPDIR/model"
 	MNT="$BATS_TEST_TMPDIR/mnt"
@@ -90,9 +84,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
-		umount "$MNT"
-	fi
+	unmount_mnt
 }
 
 rfl() {
@@ -145,11 +137,6 @@ flagged() {
 
 	f=$(inode_field "$1" Flags)
 	[ $((f & 0x400000)) -ne 0 ]
-}
-
-free_blocks() {
-	dumpe2fs -h "${1:-$IMG}" 2>/dev/null |
-		awk '/^Free blocks:/ { print $3 }'
 }
 
 # Physical block of logical block $2 of file $1

@@ -8,57 +8,24 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+load common
 
 teardown() {
-	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
-		umount "$MNT"
-	fi
+	unmount_mnt
 }
 
 setup() {
-	for b in mkreflink refdebug reflinkck rfl_recount; do
-		[ -x "$BIN/$b" ] ||
-			{ echo "$BIN/$b is not built: run make" >&2; return 1; }
-	done
-	for t in e2fsck dumpe2fs debugfs python3 getfattr setfattr setfacl; do
-		command -v "$t" >/dev/null ||
-			skip "$t is not installed (scripts/install-deps)"
-	done
+	need_built mkreflink refdebug reflinkck rfl_recount
+	need_tools e2fsck dumpe2fs debugfs python3 getfattr setfattr setfacl
 	IMG="$BATS_TEST_TMPDIR/img"
 	MNT="$BATS_TEST_TMPDIR/mnt"
 	SRC="$BATS_TEST_TMPDIR/src"
 	mkdir -p "$MNT" "$SRC"
 }
 
-mount_ro() {
-	[ "$(id -u)" -eq 0 ] || skip "not root: cannot mount the image"
-	mount -o loop,ro "$IMG" "$MNT" 2>/dev/null ||
-		skip "the kernel cannot loop-mount the image here"
-}
-
-free_blocks() {
-	dumpe2fs -h "$IMG" 2>/dev/null | awk -F: '/^Free blocks/ { print $2 + 0 }'
-}
-
 # "N tree blocks" of reflinkck -fn's summary
 tree_blocks() {
 	"$BIN/reflinkck" -fn "$IMG" | sed -n 's/.* \([0-9]*\) tree blocks.*/\1/p'
-}
-
-check_clean() {
-	run "$BIN/reflinkck" -fn "$IMG"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	run "$BIN/rfl_recount" "$IMG"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	cp "$IMG" "$BATS_TEST_TMPDIR/stripped"
-	"$BIN/mkreflink" -q --strip "$BATS_TEST_TMPDIR/stripped"
-	run e2fsck -fn "$BATS_TEST_TMPDIR/stripped"
-	echo "$output"
-	[ "$status" -eq 0 ]
 }
 
 rd() {

@@ -10,14 +10,11 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="$REPO/build/bin"
+load common
 
 setup() {
-	for b in mkreflink refdebug; do
-		[ -x "$BIN/$b" ] || { echo "$b is not built" >&2; return 1; }
-	done
-	command -v python3 >/dev/null || skip "python3 (scripts/install-deps)"
+	need_built mkreflink refdebug
+	need_tools python3
 	SRC="$BATS_TEST_TMPDIR/src"
 	IMG="$BATS_TEST_TMPDIR/img"
 	SEED=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
@@ -83,7 +80,7 @@ expect() {
 
 # du_of ARGS...: "total exclusive shared saved" of du's last line
 du_of() {
-	"$BIN/refdebug" -R "du $*" "$IMG" 2>/dev/null | tail -1 |
+	rdq "du $*" | tail -1 |
 		awk '{ print $1, $2, $3, $4 }'
 }
 

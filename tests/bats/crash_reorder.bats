@@ -21,9 +21,7 @@
 bats_require_minimum_version 1.5.0
 export RFL_CHECK_RECHECK=1
 
-REPO="$BATS_TEST_DIRNAME/../.."
-BIN="${BIN_DIR:-$REPO/build/bin}"
-
+load common
 load crash_common
 
 setup() {

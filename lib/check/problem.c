@@ -3,7 +3,8 @@
  * problem.c - reflinkck's problem table and the question machinery
  *
  * Templates expand %-codes from struct rfl_pctx: %g flex group, %b block,
- * %l length, %i inode, %e expected, %f found, %m error message,
+ * %l length, %i inode, %e expected, %f found, %x/%y found/expected in
+ * hex (checksums, as e2fsck prints them), %m error message,
  * %B/%L the expected range, %s a lower layer's description; %r the
  * blocks %b to %B ("block 7" or "blocks 7-9"), %v and %t the "is"/"are"
  * and "it"/"them" that go with it; %d the device (in commands).
@@ -46,10 +47,10 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "tree is read through them, nothing is written",
 	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_ENT(PR_0_DESC_CSUM),
-	  "group %g: descriptor checksum is %f, should be %e",
-	  "Fix", "group %g: descriptor checksum set to %e", PR_PREEN_OK },
+	  "group %g: descriptor checksum is %x, should be %y",
+	  "Fix", "group %g: descriptor checksum set to %y", PR_PREEN_OK },
 	{ PR_ENT(PR_0_DESC_CSUM_META),
-	  "group %g: descriptor checksum is %f, should be %e, and its "
+	  "group %g: descriptor checksum is %x, should be %y, and its "
 	  "bg_reserved %b names no metadata block of flex group %B",
 	  "Fix", "group %g: bg_reserved cleared (the tree is rebuilt from "
 	  "the files), descriptor checksum set", PR_PREEN_OK },
@@ -321,6 +322,12 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 		case 'e': fprintf(f, "%llu", (unsigned long long)p->expected);
 			break;
 		case 'f': fprintf(f, "%llu", (unsigned long long)p->found);
+			break;
+		/* checksums, as e2fsck prints them: found, expected */
+		case 'x': fprintf(f, "0x%04llx", (unsigned long long)p->found);
+			break;
+		case 'y': fprintf(f, "0x%04llx",
+				  (unsigned long long)p->expected);
 			break;
 		case 'B': fprintf(f, "%llu", (unsigned long long)p->blk2);
 			break;

@@ -386,6 +386,7 @@ height (use -c to open it anyway)" <<<"$output"
 	rd -c -w -R "set_flexbg -s 0 fm_roots[0].rr_records 0" "$IMG"
 	rd -c -R "flexbg 0" "$IMG"
 	grep -q "^checksum: INVALID (stored 0x" <<<"$output"
+	grep -Eq "^check: FAIL: bad checksum \(expected 0x[0-9a-f]{8}, found 0x[0-9a-f]{8}\)$" <<<"$output"
 }
 
 @test "refdebug: set_record edits a record; the recount disagrees" {

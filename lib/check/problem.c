@@ -70,14 +70,14 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "the feature is off; the sharing is kept as shared_blocks and "
 	  "counted again by --enable:\n    mkreflink --strip %d\n    "
 	  "e2fsck -fy %d\n    mkreflink --enable %d\n    reflinkck -fy %d",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_0_RECOVER_CLEARED),
 	  "\nTo keep the sharing (counted again from the files; the old "
 	  "trees are freed as leaked, so -F, or --enable refuses the "
 	  "blocks e2fsck calls leaked):\n    mkreflink -F --enable %d\n    "
 	  "reflinkck -fy %d\nor to finish the strip (stock e2fsck frees the "
 	  "old trees):\n    e2fsck -fy %d",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_0_RECOVER_CLEARED_NOSB),
 	  "\nshared_blocks is not set either: before anything else, keep "
 	  "stock e2fsck from cloning the shared blocks apart:\n    debugfs "
@@ -87,7 +87,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "%d\nor to "
 	  "finish the strip (stock e2fsck frees the old trees):\n    "
 	  "e2fsck -fy %d",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -167,7 +167,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "Fix", "flex group %g: blocks %b-%B marked in use", PR_PREEN_OK },
 	{ PR_ENT(PR_2_RESV_NO_ROOM),
 	  "flex group %g: no free run of %e blocks to move the reserve to",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_3_BAD_INODE),
 	  "inode %i: its blocks cannot be read (%m); run e2fsck after "
 	  "mkreflink --strip",
@@ -271,22 +271,22 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_ENT(PR_6_NO_SNAPSHOT),
 	  "e2image -r could not make a metadata snapshot (exit %e): %s; "
 	  "nothing outside the feature is checked",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_NO_PRESENT),
 	  "the metadata snapshot cannot be prepared for stock e2fsck (%m); "
 	  "nothing outside the feature is checked",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_STOCK_FAILED),
 	  "stock e2fsck could not check the metadata snapshot (exit %e):\n%s",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_STOCK_LEFT),
 	  "stock e2fsck left damage in the snapshot (exit %e); none of its "
 	  "repairs is written to the image:\n%s",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_NOT_CLEAN),
 	  "after the round trip the image does not check clean "
 	  "(reflinkck -fn)",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_R_REBUILT), NULL, NULL,
 	  "flex group %g: refcount tree rebuilt from the files: %e records "
 	  "in %f blocks, metadata block %b",
@@ -511,8 +511,12 @@ static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		fprintf(ctx->out, "%s: ", ctx->device);
 	expand(ctx->out, e->msg, pctx);
 	fputc('\n', ctx->out);
-	if (e->flags & PR_MSG_ONLY)
+	if (e->flags & PR_MSG_ONLY) {
+		/* damage the run leaves: -p must not pass it by quietly */
+		if ((e->flags & PR_PREEN_HALT) && ctx->mode == RFL_PREEN)
+			preen_halt(ctx);
 		return false;
+	}
 	if (e->flags & PR_NO_FIX) {
 		ctx->left++;
 		if (ctx->mode == RFL_PREEN) {

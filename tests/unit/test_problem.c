@@ -66,6 +66,10 @@ static void check_entries(void)
 			diag("%s: empty question", e->name);
 			bad_words++;
 		}
+		if ((e->flags & PR_PREEN_HALT) && !(e->flags & PR_MSG_ONLY)) {
+			diag("%s: PR_PREEN_HALT on a question", e->name);
+			bad_words++;
+		}
 		if (find_problem(e->code) != e) {
 			diag("%s: lookup finds another entry", e->name);
 			bad_words++;

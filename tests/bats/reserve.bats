@@ -327,6 +327,55 @@ fill() {
 	stripped "$T/img"
 }
 
+# in_use IMG FIRST LAST: every block FIRST..LAST is marked in use
+in_use() {
+	debugfs -R "testb $2 $(($3 - $2 + 1))" "$1" 2>/dev/null |
+		grep -c "not in use" | grep -qx 0
+}
+
+@test "reserve: a reserve that cannot be moved on a full image is left, exit 4, its blocks kept" {
+	local a b sum files
+	"$BIN/mkreflink" -q -b 1024 -G 2 -O ^has_journal "$T/img" 48M
+	head -c 4M /dev/urandom >"$T/h"
+	fill "$T/img" "$T/h"
+	[ "$(free_blocks "$T/img")" -eq 0 ]
+	run "$BIN/refdebug" -R "flexbg 0" "$T/img"
+	[[ "$output" =~ reserve:\ blocks\ ([0-9]+)-([0-9]+) ]]
+	a=${BASH_REMATCH[1]} b=${BASH_REMATCH[2]}
+	# the record moved onto the superblock's group's fs metadata; the
+	# tree still draws from blocks a..b, marked in use
+	"$BIN/refdebug" -w -R "set_flexbg 0 fm_resv_start 2" "$T/img"
+	files=$("$REPO/images/file-sums" "$T/img")
+	sum=$(sha256sum <"$T/img")
+	run "$BIN/reflinkck" -fn "$T/img"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"reserve 3+502 overlaps filesystem metadata"* ]]
+	[ "$(sha256sum <"$T/img")" = "$sum" ]
+	# -y: no free run of 502 anywhere in the flex group: left as it is
+	# (exit 4), and a..b are not freed as leaked, twice over
+	for i in 1 2; do
+		run "$BIN/reflinkck" -y "$T/img"
+		echo "$output"
+		[ "$status" -eq 4 ]
+		[[ "$output" == *"flex group 0: no free run of 502 blocks to move the reserve to"* ]]
+		[[ "$output" != *"freed"* ]]
+		[ "$(free_blocks "$T/img")" -eq 0 ]
+		in_use "$T/img" "$a" "$b"
+	done
+	# -p: the same, and it says a person must look
+	run "$BIN/reflinkck" -p "$T/img"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"UNEXPECTED INCONSISTENCY; RUN reflinkck MANUALLY."* ]]
+	in_use "$T/img" "$a" "$b"
+	[ "$("$REPO/images/file-sums" "$T/img")" = "$files" ]
+	# with -f the round trip gives the flex group a reserve again
+	run "$BIN/reflinkck" -fy "$T/img"
+	[ "$status" -eq 1 ] || { echo "$output"; false; }
+	clean "$T/img"
+	[ "$("$REPO/images/file-sums" "$T/img")" = "$files" ]
+	stripped "$T/img"
+}
+
 @test "reserve: random share/CoW/punch/unlink on an image 90-100% full" {
 	local seed=${SEED:-$RANDOM$RANDOM} ops=${RESERVE_OPS:-10000}
 	local i n=0 used total free cmds="$T/cmds" out nfiles=0

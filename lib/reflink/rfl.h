@@ -112,7 +112,8 @@ errcode_t rfl_link(ext2_filsys fs, ext2_ino_t dir, const char *name,
 
 /*
  * A new empty regular file (0644, an empty extent root) named name in
- * dir; *inop is its inode once one is taken, even if the link fails.
+ * dir, its inode in *inop.  If it cannot be linked (the directory full
+ * and no block to grow it) the inode is freed again and *inop is left.
  * The caller has checked that dir has no such name.
  */
 errcode_t rfl_create_file(ext2_filsys fs, ext2_ino_t dir, const char *name,

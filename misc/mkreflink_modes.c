@@ -333,12 +333,19 @@ static int dedup_close(struct opts *o, struct rfl_fs *rfs)
 	}
 	ret = rfl_dedup(rfs, &d);
 	if (ret) {
+		blk64_t nfree = ext2fs_free_blocks_count(rfs->fs->super);
+
 		if (!o->quiet && !o->dry_run)
 			putchar('\n');
 		rfl_abandon(rfs);
 		if (d.bad_ino)
 			com_err(prog, ret, "while deduplicating %s (inode %u)",
 				o->dev, d.bad_ino);
+		else if (ret == RFL_ET_NO_SPACE && d.tree_new)
+			fail("%s: the new extent trees need %llu free blocks "
+			     "before any copy is freed, %llu are free", o->dev,
+			     (unsigned long long)d.tree_new,
+			     (unsigned long long)nfree);
 		else
 			com_err(prog, ret, "while deduplicating %s", o->dev);
 		if (d.wrote)
@@ -354,28 +361,33 @@ static int dedup_close(struct opts *o, struct rfl_fs *rfs)
 		return EXIT_FAIL;
 	if (d.progress && dm.m.fd <= 0)
 		fputs("      \b\b\b\b\b\b", stdout);
+	/* the net figure both ways: the -n one is the real run's */
 	if (o->dry_run)
-		printf("Dry run: %s: would free %llu blocks (%llu runs in "
-		       "%llu files); %llu files read, %llu left alone, "
-		       "%llu data blocks, %llu copies\n", o->dev,
-		       (unsigned long long)d.freed,
+		printf("Dry run: %s: would free %lld blocks (%llu copies "
+		       "remapped in %llu runs in %llu files, extent trees "
+		       "%+lld, %llu new metadata); %llu files read, %llu left "
+		       "alone, %llu data blocks, %llu copies\n", o->dev,
+		       d.net, (unsigned long long)d.freed,
 		       (unsigned long long)d.runs,
-		       (unsigned long long)d.files_changed,
+		       (unsigned long long)d.files_changed, d.tree_blocks,
+		       (unsigned long long)d.new_meta,
 		       (unsigned long long)d.files,
 		       (unsigned long long)d.skipped,
 		       (unsigned long long)d.blocks,
 		       (unsigned long long)d.copies);
 	else
-		say(o, "done\n%s: %llu blocks freed (%llu runs in %llu "
-		    "files); %llu files read, %llu left alone, %llu data "
-		    "blocks, %llu copies; %lld extent-tree blocks, %llu "
-		    "refcount records\n", o->dev,
-		    (unsigned long long)d.freed, (unsigned long long)d.runs,
-		    (unsigned long long)d.files_changed,
+		say(o, "done\n%s: %lld blocks freed (%llu copies remapped in "
+		    "%llu runs in %llu files, extent trees %+lld, %llu new "
+		    "metadata); %llu files read, %llu left alone, %llu data "
+		    "blocks, %llu copies; %llu refcount records\n", o->dev,
+		    d.net, (unsigned long long)d.freed,
+		    (unsigned long long)d.runs,
+		    (unsigned long long)d.files_changed, d.tree_blocks,
+		    (unsigned long long)d.new_meta,
 		    (unsigned long long)d.files,
 		    (unsigned long long)d.skipped,
 		    (unsigned long long)d.blocks,
-		    (unsigned long long)d.copies, d.tree_blocks,
+		    (unsigned long long)d.copies,
 		    (unsigned long long)d.records);
 	return EXIT_OK;
 }

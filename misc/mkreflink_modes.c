@@ -487,6 +487,44 @@ int do_enable(struct opts *o)
 	return EXIT_OK;
 }
 
+/*
+ * --unshare's space check (rfl_unshare_space), before anything is
+ * written: with -n and without, the same refusal and exit code
+ */
+static int unshare_room(const struct opts *o, struct rfl_fs *rfs)
+{
+	blk64_t need, avail;
+	errcode_t ret;
+
+	ret = rfl_unshare_space(rfs, &need, &avail);
+	if (!ret)
+		return EXIT_OK;
+	if (ret == RFL_ET_NO_DATA_SPACE)
+		com_err(prog, ret, "while unsharing the files of %s: %llu "
+			"free blocks needed, %llu free; nothing was written",
+			o->dev, (unsigned long long)need,
+			(unsigned long long)avail);
+	else
+		com_err(prog, ret, "while unsharing the files of %s", o->dev);
+	rfl_abandon(rfs);
+	return EXIT_FAIL;
+}
+
+/* --strip --unshare -n: refuse as the real run would, writing nothing */
+static int unshare_dry_run(const struct opts *o)
+{
+	struct rfl_fs *rfs;
+	errcode_t ret;
+
+	ret = rfl_open(o->dev, 0, NULL, &rfs);
+	if (ret)
+		return refuse_open(o, ret, "stripping reflink from");
+	if (unshare_room(o, rfs))
+		return EXIT_FAIL;
+	rfl_abandon(rfs);
+	return EXIT_OK;
+}
+
 int do_strip(struct opts *o)
 {
 	static const char doing[] = "stripping reflink from";
@@ -498,6 +536,8 @@ int do_strip(struct opts *o)
 	if (precheck(o, doing, o->unshare ? 0 : RFL_OPEN_BAD_DESC, &nr_flex))
 		return EXIT_FAIL;
 	if (o->dry_run) {
+		if (o->unshare && unshare_dry_run(o))
+			return EXIT_FAIL;
 		printf("Dry run: would %sremove reflink and its metadata "
 		       "from %s.\n", o->unshare ? "unshare every file, then "
 		       : "", o->dev);
@@ -506,6 +546,8 @@ int do_strip(struct opts *o)
 	if (open_rw(o, doing, &rfs))
 		return EXIT_FAIL;
 	if (o->unshare) {
+		if (unshare_room(o, rfs))
+			return EXIT_FAIL;
 		say(o, "Unsharing files: ");
 		fflush(stdout);
 		ret = rfl_unshare_all(rfs);

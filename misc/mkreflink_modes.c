@@ -13,6 +13,7 @@
 
 #include "check/check.h"
 #include "dedup/rfl_dedup.h"
+#include "flexbg/flexbg_e2fs.h"
 #include "reflink/rfl_share.h"
 #include "mkreflink.h"
 
@@ -86,19 +87,27 @@ static bool lacks_reserve(struct rfl_fs *rfs)
 /* Room for every flex group's reserve (FORMAT.md 4.4), or say what lacks */
 static int reserve_precheck(const struct opts *o, struct rfl_fs *rfs)
 {
+	struct rfl_resv_short w;
 	blk64_t missing = 0;
 	errcode_t ret;
 
-	ret = rfl_enable_missing(rfs, &missing);
+	ret = rfl_enable_missing(rfs, &missing, &w);
 	if (ret) {
 		com_err(prog, ret, "while sizing the reserves of %s", o->dev);
 		return EXIT_FAIL;
 	}
 	if (!missing)
 		return EXIT_OK;
-	fail("%s: no room for the refcount tree reserves: %llu more free "
-	     "blocks needed (in runs, one per flex group)", o->dev,
-	     (unsigned long long)missing);
+	/* a reserve is one run: scattered free blocks do not make room */
+	fail("%s: no room for the refcount tree reserves: each is one run "
+	     "of contiguous free blocks in its flex group, and flex group %u "
+	     "(blocks %llu-%llu) has no run of %llu: its longest is %llu, of "
+	     "%llu free blocks; %llu more free blocks needed, contiguous "
+	     "(%u flex group%s short)", o->dev, w.fg,
+	     (unsigned long long)w.first, (unsigned long long)w.end - 1,
+	     (unsigned long long)w.want, (unsigned long long)w.longest,
+	     (unsigned long long)w.free, (unsigned long long)missing,
+	     w.nr_fg, w.nr_fg == 1 ? "" : "s");
 	return EXIT_FAIL;
 }
 

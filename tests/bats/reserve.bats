@@ -178,7 +178,43 @@ stripped() {
 	run "$BIN/mkreflink" --enable "$T/e.img"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" =~ no\ room\ for\ the\ refcount\ tree\ reserves:\ [0-9]+\ more ]]
+	[[ "$output" =~ no\ room\ for\ the\ refcount\ tree\ reserves:.*flex\ group\ 0\ .*has\ no\ run\ of\ 293:.*\ [0-9]+\ more\ free\ blocks\ needed,\ contiguous ]]
+	[ "$(sha256sum <"$T/e.img")" = "$sum" ]
+}
+
+@test "reserve: --enable on a full image: scattered free blocks are not room, and it says so" {
+	local sum need dry
+	# 1850 files of 4 KiB fill 8 MiB; every other one removed frees
+	# far more blocks than the reserve needs, none of them in a run
+	mkdir "$T/src"
+	head -c $((1850 * 4096)) /dev/urandom >"$T/all"
+	split -b 4096 -a 4 "$T/all" "$T/src/f"
+	mke2fs -q -F -t ext4 -O 64bit,^has_journal -b 1024 -G 2 -N 2048 \
+		-d "$T/src" "$T/e.img" 8M
+	run "$BIN/mkreflink" --enable -n "$T/e.img"
+	[ "$status" -eq 1 ]
+	dry=$output
+	run "$BIN/mkreflink" --enable "$T/e.img"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$output" = "$dry" ]
+	[[ "$output" =~ its\ longest\ is\ ([0-9]+),\ of\ ([0-9]+)\ free\ blocks\;\ ([0-9]+)\ more ]]
+	need=${BASH_REMATCH[3]}
+	ls "$T/src" | awk 'NR % 2 { print "rm /" $0 }' >"$T/rm"
+	debugfs -w -f "$T/rm" "$T/e.img" >/dev/null 2>&1
+	run e2fsck -fn "$T/e.img"
+	[ "$status" -eq 0 ]
+	echo "free blocks now $(free_blocks "$T/e.img"), $need were missing"
+	[ "$(free_blocks "$T/e.img")" -gt $((need * 4)) ]
+	sum=$(sha256sum <"$T/e.img")
+	run "$BIN/mkreflink" --enable "$T/e.img"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"each is one run of contiguous free blocks in its flex group, and flex group 0 (blocks 1-8191) has no run of 293"* ]]
+	[[ "$output" =~ its\ longest\ is\ ([0-9]+),\ of\ ([0-9]+)\ free\ blocks ]]
+	[ "${BASH_REMATCH[1]}" -lt 293 ]
+	[ "${BASH_REMATCH[2]}" -gt 293 ]
+	[[ "$output" == *"more free blocks needed, contiguous (1 flex group short)" ]]
 	[ "$(sha256sum <"$T/e.img")" = "$sum" ]
 }
 

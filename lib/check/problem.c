@@ -502,14 +502,20 @@ static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 			const struct rfl_pctx *pctx)
 {
 	const struct rfl_problem_ent *e = find_problem(code);
+	const char *msg;
 	bool fix;
 
 	if (!e)
 		return false;
 	clear_bar(ctx);
-	if (ctx->mode == RFL_PREEN)
+	msg = e->msg;
+	if (ctx->mode == RFL_PREEN) {
+		/* the device on the line with the words, after a blank one */
+		for (; *msg == '\n'; msg++)
+			fputc('\n', ctx->out);
 		fprintf(ctx->out, "%s: ", ctx->device);
-	expand(ctx->out, e->msg, pctx);
+	}
+	expand(ctx->out, msg, pctx);
 	fputc('\n', ctx->out);
 	if (e->flags & PR_MSG_ONLY) {
 		/* damage the run leaves: -p must not pass it by quietly */

@@ -524,8 +524,12 @@ void do_cp(RD_ARGS)
 	if (!dir)
 		goto out;
 	ret = create_file(dir, name, &ino);
-	if (!ret && len)
+	if (!ret && len) {
 		ret = rfl_write_range(rd.rfs, ino, 0, buf, len);
+		/* a failed copy leaves no file: its blocks and inode freed */
+		if (ret)
+			rfl_unlink(rd.rfs, dir, name);
+	}
 	report(argv[0], argv[2], ret);
 out:
 	free(path);

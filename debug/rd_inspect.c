@@ -205,6 +205,10 @@ void do_flexbg(RD_ARGS)
 		printf("check: FAIL: %s in slot %d (expected %llu, found "
 		       "%llu)\n", ext4_rfx_problem_words(p.code), p.slot,
 		       (ull)p.expected, (ull)p.found);
+	else if (p.code == EXT4_RFX_BAD_MAGIC || p.code == EXT4_RFX_BAD_CSUM)
+		printf("check: FAIL: %s (expected 0x%08llx, found 0x%08llx)\n",
+		       ext4_rfx_problem_words(p.code), (ull)p.expected,
+		       (ull)p.found);
 	else if (p.code != EXT4_RFX_OK)
 		printf("check: FAIL: %s (expected %llu, found %llu)\n",
 		       ext4_rfx_problem_words(p.code), (ull)p.expected,

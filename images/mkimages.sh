@@ -576,6 +576,7 @@ case_node_key_size() { IMG=$1; node_case "bn_key_size 8" 0x24 2 8; }
 case_node_reserved() { IMG=$1; node_case "bn_reserved not zero" 0x28 8 1; }
 case_node_tail() { IMG=$1; node_case "a byte in the zero tail" 1021 1 0x5a; }
 case_meta_version() { IMG=$1; meta_case "fm_version 3" 0x08 2 3; }
+case_meta_version_zero() { IMG=$1; meta_case "fm_version 0 (invalid, not newer)" 0x08 2 0; }
 case_meta_nr_slots() { IMG=$1; meta_case "fm_nr_slots 7" 0x0a 2 7; }
 case_meta_flex_group() { IMG=$1; meta_case "fm_flex_group 1" 0x0c 4 1; }
 case_meta_blocknr() { IMG=$1; meta_case "fm_blocknr names another block" 0x10 8 1299; }

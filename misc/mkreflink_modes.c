@@ -13,6 +13,7 @@
 
 #include "check/check.h"
 #include "dedup/rfl_dedup.h"
+#include "flexbg/flexbg_e2fs.h"
 #include "reflink/rfl_share.h"
 #include "mkreflink.h"
 
@@ -86,19 +87,27 @@ static bool lacks_reserve(struct rfl_fs *rfs)
 /* Room for every flex group's reserve (FORMAT.md 4.4), or say what lacks */
 static int reserve_precheck(const struct opts *o, struct rfl_fs *rfs)
 {
+	struct rfl_resv_short w;
 	blk64_t missing = 0;
 	errcode_t ret;
 
-	ret = rfl_enable_missing(rfs, &missing);
+	ret = rfl_enable_missing(rfs, &missing, &w);
 	if (ret) {
 		com_err(prog, ret, "while sizing the reserves of %s", o->dev);
 		return EXIT_FAIL;
 	}
 	if (!missing)
 		return EXIT_OK;
-	fail("%s: no room for the refcount tree reserves: %llu more free "
-	     "blocks needed (in runs, one per flex group)", o->dev,
-	     (unsigned long long)missing);
+	/* a reserve is one run: scattered free blocks do not make room */
+	fail("%s: no room for the refcount tree reserves: each is one run "
+	     "of contiguous free blocks in its flex group, and flex group %u "
+	     "(blocks %llu-%llu) has no run of %llu: its longest is %llu, of "
+	     "%llu free blocks; %llu more free blocks needed, contiguous "
+	     "(%u flex group%s short)", o->dev, w.fg,
+	     (unsigned long long)w.first, (unsigned long long)w.end - 1,
+	     (unsigned long long)w.want, (unsigned long long)w.longest,
+	     (unsigned long long)w.free, (unsigned long long)missing,
+	     w.nr_fg, w.nr_fg == 1 ? "" : "s");
 	return EXIT_FAIL;
 }
 
@@ -333,12 +342,19 @@ static int dedup_close(struct opts *o, struct rfl_fs *rfs)
 	}
 	ret = rfl_dedup(rfs, &d);
 	if (ret) {
+		blk64_t nfree = ext2fs_free_blocks_count(rfs->fs->super);
+
 		if (!o->quiet && !o->dry_run)
 			putchar('\n');
 		rfl_abandon(rfs);
 		if (d.bad_ino)
 			com_err(prog, ret, "while deduplicating %s (inode %u)",
 				o->dev, d.bad_ino);
+		else if (ret == RFL_ET_NO_SPACE && d.tree_new)
+			fail("%s: the new extent trees need %llu free blocks "
+			     "before any copy is freed, %llu are free", o->dev,
+			     (unsigned long long)d.tree_new,
+			     (unsigned long long)nfree);
 		else
 			com_err(prog, ret, "while deduplicating %s", o->dev);
 		if (d.wrote)
@@ -354,28 +370,33 @@ static int dedup_close(struct opts *o, struct rfl_fs *rfs)
 		return EXIT_FAIL;
 	if (d.progress && dm.m.fd <= 0)
 		fputs("      \b\b\b\b\b\b", stdout);
+	/* the net figure both ways: the -n one is the real run's */
 	if (o->dry_run)
-		printf("Dry run: %s: would free %llu blocks (%llu runs in "
-		       "%llu files); %llu files read, %llu left alone, "
-		       "%llu data blocks, %llu copies\n", o->dev,
-		       (unsigned long long)d.freed,
+		printf("Dry run: %s: would free %lld blocks (%llu copies "
+		       "remapped in %llu runs in %llu files, extent trees "
+		       "%+lld, %llu new metadata); %llu files read, %llu left "
+		       "alone, %llu data blocks, %llu copies\n", o->dev,
+		       d.net, (unsigned long long)d.freed,
 		       (unsigned long long)d.runs,
-		       (unsigned long long)d.files_changed,
+		       (unsigned long long)d.files_changed, d.tree_blocks,
+		       (unsigned long long)d.new_meta,
 		       (unsigned long long)d.files,
 		       (unsigned long long)d.skipped,
 		       (unsigned long long)d.blocks,
 		       (unsigned long long)d.copies);
 	else
-		say(o, "done\n%s: %llu blocks freed (%llu runs in %llu "
-		    "files); %llu files read, %llu left alone, %llu data "
-		    "blocks, %llu copies; %lld extent-tree blocks, %llu "
-		    "refcount records\n", o->dev,
-		    (unsigned long long)d.freed, (unsigned long long)d.runs,
-		    (unsigned long long)d.files_changed,
+		say(o, "done\n%s: %lld blocks freed (%llu copies remapped in "
+		    "%llu runs in %llu files, extent trees %+lld, %llu new "
+		    "metadata); %llu files read, %llu left alone, %llu data "
+		    "blocks, %llu copies; %llu refcount records\n", o->dev,
+		    d.net, (unsigned long long)d.freed,
+		    (unsigned long long)d.runs,
+		    (unsigned long long)d.files_changed, d.tree_blocks,
+		    (unsigned long long)d.new_meta,
 		    (unsigned long long)d.files,
 		    (unsigned long long)d.skipped,
 		    (unsigned long long)d.blocks,
-		    (unsigned long long)d.copies, d.tree_blocks,
+		    (unsigned long long)d.copies,
 		    (unsigned long long)d.records);
 	return EXIT_OK;
 }
@@ -475,6 +496,44 @@ int do_enable(struct opts *o)
 	return EXIT_OK;
 }
 
+/*
+ * --unshare's space check (rfl_unshare_space), before anything is
+ * written: with -n and without, the same refusal and exit code
+ */
+static int unshare_room(const struct opts *o, struct rfl_fs *rfs)
+{
+	blk64_t need, avail;
+	errcode_t ret;
+
+	ret = rfl_unshare_space(rfs, &need, &avail);
+	if (!ret)
+		return EXIT_OK;
+	if (ret == RFL_ET_NO_DATA_SPACE)
+		com_err(prog, ret, "while unsharing the files of %s: %llu "
+			"free blocks needed, %llu free; nothing was written",
+			o->dev, (unsigned long long)need,
+			(unsigned long long)avail);
+	else
+		com_err(prog, ret, "while unsharing the files of %s", o->dev);
+	rfl_abandon(rfs);
+	return EXIT_FAIL;
+}
+
+/* --strip --unshare -n: refuse as the real run would, writing nothing */
+static int unshare_dry_run(const struct opts *o)
+{
+	struct rfl_fs *rfs;
+	errcode_t ret;
+
+	ret = rfl_open(o->dev, 0, NULL, &rfs);
+	if (ret)
+		return refuse_open(o, ret, "stripping reflink from");
+	if (unshare_room(o, rfs))
+		return EXIT_FAIL;
+	rfl_abandon(rfs);
+	return EXIT_OK;
+}
+
 int do_strip(struct opts *o)
 {
 	static const char doing[] = "stripping reflink from";
@@ -486,6 +545,8 @@ int do_strip(struct opts *o)
 	if (precheck(o, doing, o->unshare ? 0 : RFL_OPEN_BAD_DESC, &nr_flex))
 		return EXIT_FAIL;
 	if (o->dry_run) {
+		if (o->unshare && unshare_dry_run(o))
+			return EXIT_FAIL;
 		printf("Dry run: would %sremove reflink and its metadata "
 		       "from %s.\n", o->unshare ? "unshare every file, then "
 		       : "", o->dev);
@@ -494,6 +555,8 @@ int do_strip(struct opts *o)
 	if (open_rw(o, doing, &rfs))
 		return EXIT_FAIL;
 	if (o->unshare) {
+		if (unshare_room(o, rfs))
+			return EXIT_FAIL;
 		say(o, "Unsharing files: ");
 		fflush(stdout);
 		ret = rfl_unshare_all(rfs);

@@ -3,7 +3,8 @@
  * problem.c - reflinkck's problem table and the question machinery
  *
  * Templates expand %-codes from struct rfl_pctx: %g flex group, %b block,
- * %l length, %i inode, %e expected, %f found, %m error message,
+ * %l length, %i inode, %e expected, %f found, %x/%y found/expected in
+ * hex (checksums, as e2fsck prints them), %m error message,
  * %B/%L the expected range, %s a lower layer's description; %r the
  * blocks %b to %B ("block 7" or "blocks 7-9"), %v and %t the "is"/"are"
  * and "it"/"them" that go with it; %d the device (in commands).
@@ -46,10 +47,10 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "tree is read through them, nothing is written",
 	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_ENT(PR_0_DESC_CSUM),
-	  "group %g: descriptor checksum is %f, should be %e",
-	  "Fix", "group %g: descriptor checksum set to %e", PR_PREEN_OK },
+	  "group %g: descriptor checksum is %x, should be %y",
+	  "Fix", "group %g: descriptor checksum set to %y", PR_PREEN_OK },
 	{ PR_ENT(PR_0_DESC_CSUM_META),
-	  "group %g: descriptor checksum is %f, should be %e, and its "
+	  "group %g: descriptor checksum is %x, should be %y, and its "
 	  "bg_reserved %b names no metadata block of flex group %B",
 	  "Fix", "group %g: bg_reserved cleared (the tree is rebuilt from "
 	  "the files), descriptor checksum set", PR_PREEN_OK },
@@ -69,14 +70,14 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "the feature is off; the sharing is kept as shared_blocks and "
 	  "counted again by --enable:\n    mkreflink --strip %d\n    "
 	  "e2fsck -fy %d\n    mkreflink --enable %d\n    reflinkck -fy %d",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_0_RECOVER_CLEARED),
 	  "\nTo keep the sharing (counted again from the files; the old "
 	  "trees are freed as leaked, so -F, or --enable refuses the "
 	  "blocks e2fsck calls leaked):\n    mkreflink -F --enable %d\n    "
 	  "reflinkck -fy %d\nor to finish the strip (stock e2fsck frees the "
 	  "old trees):\n    e2fsck -fy %d",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_0_RECOVER_CLEARED_NOSB),
 	  "\nshared_blocks is not set either: before anything else, keep "
 	  "stock e2fsck from cloning the shared blocks apart:\n    debugfs "
@@ -86,7 +87,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "%d\nor to "
 	  "finish the strip (stock e2fsck frees the old trees):\n    "
 	  "e2fsck -fy %d",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -166,7 +167,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "Fix", "flex group %g: blocks %b-%B marked in use", PR_PREEN_OK },
 	{ PR_ENT(PR_2_RESV_NO_ROOM),
 	  "flex group %g: no free run of %e blocks to move the reserve to",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_3_BAD_INODE),
 	  "inode %i: its blocks cannot be read (%m); run e2fsck after "
 	  "mkreflink --strip",
@@ -270,22 +271,22 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_ENT(PR_6_NO_SNAPSHOT),
 	  "e2image -r could not make a metadata snapshot (exit %e): %s; "
 	  "nothing outside the feature is checked",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_NO_PRESENT),
 	  "the metadata snapshot cannot be prepared for stock e2fsck (%m); "
 	  "nothing outside the feature is checked",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_STOCK_FAILED),
 	  "stock e2fsck could not check the metadata snapshot (exit %e):\n%s",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_STOCK_LEFT),
 	  "stock e2fsck left damage in the snapshot (exit %e); none of its "
 	  "repairs is written to the image:\n%s",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_NOT_CLEAN),
 	  "after the round trip the image does not check clean "
 	  "(reflinkck -fn)",
-	  NULL, NULL, PR_MSG_ONLY },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_R_REBUILT), NULL, NULL,
 	  "flex group %g: refcount tree rebuilt from the files: %e records "
 	  "in %f blocks, metadata block %b",
@@ -321,6 +322,12 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 		case 'e': fprintf(f, "%llu", (unsigned long long)p->expected);
 			break;
 		case 'f': fprintf(f, "%llu", (unsigned long long)p->found);
+			break;
+		/* checksums, as e2fsck prints them: found, expected */
+		case 'x': fprintf(f, "0x%04llx", (unsigned long long)p->found);
+			break;
+		case 'y': fprintf(f, "0x%04llx",
+				  (unsigned long long)p->expected);
 			break;
 		case 'B': fprintf(f, "%llu", (unsigned long long)p->blk2);
 			break;
@@ -495,17 +502,27 @@ static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 			const struct rfl_pctx *pctx)
 {
 	const struct rfl_problem_ent *e = find_problem(code);
+	const char *msg;
 	bool fix;
 
 	if (!e)
 		return false;
 	clear_bar(ctx);
-	if (ctx->mode == RFL_PREEN)
+	msg = e->msg;
+	if (ctx->mode == RFL_PREEN) {
+		/* the device on the line with the words, after a blank one */
+		for (; *msg == '\n'; msg++)
+			fputc('\n', ctx->out);
 		fprintf(ctx->out, "%s: ", ctx->device);
-	expand(ctx->out, e->msg, pctx);
+	}
+	expand(ctx->out, msg, pctx);
 	fputc('\n', ctx->out);
-	if (e->flags & PR_MSG_ONLY)
+	if (e->flags & PR_MSG_ONLY) {
+		/* damage the run leaves: -p must not pass it by quietly */
+		if ((e->flags & PR_PREEN_HALT) && ctx->mode == RFL_PREEN)
+			preen_halt(ctx);
 		return false;
+	}
 	if (e->flags & PR_NO_FIX) {
 		ctx->left++;
 		if (ctx->mode == RFL_PREEN) {

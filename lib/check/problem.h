@@ -94,6 +94,7 @@ enum rfl_problem {
 #define PR_NO_OK	0x02	/* answering no is not an error */
 #define PR_NO_FIX	0x04	/* no repair exists yet: always left */
 #define PR_MSG_ONLY	0x08	/* a statement: no question, no count */
+#define PR_PREEN_HALT	0x10	/* ... of damage left: -p halts */
 
 /* How questions are answered */
 enum rfl_answer_mode {

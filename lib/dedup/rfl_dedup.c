@@ -490,6 +490,71 @@ static errcode_t plan(struct dctx *c)
 	return 0;
 }
 
+/* What rfl_group_create takes in grp: its first free block, a reserve */
+static blk64_t meta_cost(struct dctx *c, struct rfl_group *grp)
+{
+	blk64_t end = grp->first + grp->nr_blocks, rlen, b;
+
+	if (ext2fs_find_first_zero_block_bitmap2(c->fs->block_map,
+						 grp->first + 1, end - 1, &b))
+		return 0;	/* no block: the load fails for space */
+	rlen = rfl_fg_resv_blocks(c->fs, grp->fg);
+	if (rlen && rfl_fg_find_run(c->fs, c->rfs->meta_map, b + 1, end,
+				    b + 1, rlen))
+		return 1 + rlen;
+	return 1;
+}
+
+/*
+ * Blocks the run takes beside the extent-tree blocks: a metadata block
+ * (and its reserve, where a free run holds one) for every flex group
+ * that gets records and has none.  On an image without the feature (a
+ * dry run before --enable) --enable makes them, not the dedup.
+ */
+static errcode_t count_new_meta(struct dctx *c, __u64 *n)
+{
+	struct rfl_fs *rfs = c->rfs;
+	struct rfl_group *grp;
+	errcode_t ret = 0;
+	dgrp_t fg, last;
+	bool *seen;
+	size_t i;
+
+	*n = 0;
+	if (!rfl_has_feature(c->fs) || !c->nr_runs)
+		return 0;
+	seen = calloc(rfs->nr_flex, sizeof(*seen));
+	if (!seen)
+		return EXT2_ET_NO_MEMORY;
+	for (i = 0; !ret && i < c->nr_runs; i++) {
+		/* the records go where the copies are remapped onto */
+		fg = rfl_block_flex_group(rfs, c->runs[i].c);
+		last = rfl_block_flex_group(rfs, c->runs[i].c +
+					    c->runs[i].len - 1);
+		for (; !ret && fg <= last; fg++) {
+			if (seen[fg])
+				continue;
+			seen[fg] = true;
+			ret = rfl_group_load(rfs, fg, &grp);
+			if (!ret && !grp->meta_blk)
+				*n += meta_cost(c, grp);
+		}
+	}
+	free(seen);
+	return ret;
+}
+
+/* Free blocks for the new extent-tree blocks, taken before any frees */
+static errcode_t check_space(struct dctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr_files; i++)
+		c->d->tree_new += c->files[i].nnew;
+	return c->d->tree_new > ext2fs_free_blocks_count(c->fs->super) ?
+	       RFL_ET_NO_SPACE : 0;
+}
+
 /* New extent-tree blocks for every planned file, near its data */
 static errcode_t allocate(struct dctx *c)
 {
@@ -647,6 +712,7 @@ errcode_t rfl_dedup(struct rfl_fs *rfs, struct rfl_dedup *d)
 {
 	struct dctx c = { .rfs = rfs, .fs = rfs->fs, .d = d };
 	unsigned int bs = rfs->fs->blocksize;
+	blk64_t before;
 	errcode_t ret;
 
 	if (rfs->in_txn)
@@ -672,8 +738,21 @@ errcode_t rfl_dedup(struct rfl_fs *rfs, struct rfl_dedup *d)
 	ret = find_copies(&c, true);
 	ret = ret ?: find_copies(&c, false);
 	ret = ret ?: plan(&c);
-	if (!ret && !d->dry_run && c.nr_runs)
+	ret = ret ?: check_space(&c);
+	if (ret)
+		goto out;
+	if (d->dry_run) {
+		ret = count_new_meta(&c, &d->new_meta);
+		d->net = (long long)d->freed - d->tree_blocks -
+			 (long long)d->new_meta;
+	} else if (c.nr_runs) {
+		before = ext2fs_free_blocks_count(c.fs->super);
 		ret = write_all(&c);
+		d->net = (long long)ext2fs_free_blocks_count(c.fs->super) -
+			 (long long)before;
+		d->new_meta = (__u64)((long long)d->freed - d->tree_blocks -
+				      d->net);
+	}
 out:
 	rfl_blkhash_free(&c.tab);
 	free(c.ext);

@@ -44,6 +44,16 @@ struct rfl_dedup {
 	__u64 runs;			/* remapped runs */
 	__u64 files_changed;		/* files remapped */
 	long long tree_blocks;		/* extent-tree blocks: new - old */
+	__u64 tree_new;			/* new ones, taken before frees */
+	__u64 new_meta;			/* metadata, reserve blocks made */
+	/*
+	 * Free blocks after the run less before: freed - tree_blocks -
+	 * new_meta.  Measured by a real run; predicted by a dry run, the
+	 * same figure (refcount tree nodes come from the reserves, 4.4;
+	 * only in a flex group without one, an image made before reserves
+	 * with no room for one, would they be more).
+	 */
+	long long net;
 	__u64 records;			/* refcount records the load made */
 	ext2_ino_t bad_ino;		/* the file an error is about, or 0 */
 	/*
@@ -57,7 +67,11 @@ struct rfl_dedup {
 /*
  * Deduplicate rfs.  Without d->dry_run rfs must be open read-write with
  * the reflink feature; with it, read-only suffices and nothing is
- * written.  No transaction may be open.
+ * written (on an image without the feature, a dry run plans as if
+ * --enable had given every flex group its metadata block).  The new
+ * extent-tree blocks are taken before any copy is freed: if free space
+ * cannot hold them, RFL_ET_NO_SPACE and nothing written, in both modes.
+ * No transaction may be open.
  */
 errcode_t rfl_dedup(struct rfl_fs *rfs, struct rfl_dedup *d);
 

@@ -3,6 +3,7 @@
  * flexbg_e2fs.c - the tree's reserve of a flex group on libext2fs.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "btree/e2fs_host.h"
 #include "flexbg/flexbg_e2fs.h"
@@ -469,30 +470,60 @@ static blk64_t longest_run(ext2_filsys fs, blk64_t lo, blk64_t hi)
 	return best;
 }
 
+/* The free blocks of [lo, hi), scattered or not */
+static blk64_t free_in(ext2_filsys fs, blk64_t lo, blk64_t hi)
+{
+	blk64_t z, s, n = 0;
+
+	while (lo < hi) {
+		if (ext2fs_find_first_zero_block_bitmap2(fs->block_map, lo,
+							 hi - 1, &z))
+			break;
+		if (ext2fs_find_first_set_block_bitmap2(fs->block_map, z,
+							hi - 1, &s))
+			s = hi;
+		n += s - z;
+		lo = s;
+	}
+	return n;
+}
+
 blk64_t rfl_fg_resv_missing(ext2_filsys fs, const struct e2fs_meta_map *map,
 			    bool (*needs)(void *priv, dgrp_t fg,
 					  bool *has_meta),
-			    void *priv)
+			    void *priv, struct rfl_resv_short *why)
 {
 	dgrp_t fg, n = e2fs_flex_group_count(fs);
-	blk64_t missing = 0, first, want, run;
+	blk64_t missing = 0, first, end, want, run;
 	bool has_meta;
 
+	if (why)
+		memset(why, 0, sizeof(*why));
 	for (fg = 0; fg < n; fg++) {
 		has_meta = false;
 		if (!needs(priv, fg, &has_meta))
 			continue;
 		first = e2fs_flex_group_first_block(fs, fg);
+		end = first + e2fs_flex_group_blocks(fs, fg);
 		want = rfl_fg_resv_blocks(fs, fg) + (has_meta ? 0 : 1);
-		run = longest_run(fs, first + 1,
-				  first + e2fs_flex_group_blocks(fs, fg));
+		run = longest_run(fs, first + 1, end);
 		/* the metadata block can sit in the run too */
-		if (run < want ||
-		    (map && !rfl_fg_find_run(fs, map, first + 1,
-					     first + e2fs_flex_group_blocks(
-						     fs, fg),
-					     0, want)))
-			missing += want > run ? want - run : 1;
+		if (run >= want &&
+		    (!map || rfl_fg_find_run(fs, map, first + 1, end, 0,
+					     want)))
+			continue;
+		missing += want > run ? want - run : 1;
+		if (!why)
+			continue;
+		if (!why->nr_fg) {
+			why->fg = fg;
+			why->first = first;
+			why->end = end;
+			why->want = want;
+			why->longest = run;
+			why->free = free_in(fs, first + 1, end);
+		}
+		why->nr_fg++;
 	}
 	return missing;
 }

@@ -121,15 +121,27 @@ blk64_t rfl_fg_resv_blocks(ext2_filsys fs, dgrp_t fg);
 blk64_t rfl_fg_find_run(ext2_filsys fs, const struct e2fs_meta_map *map,
 			blk64_t lo, blk64_t hi, blk64_t goal, blk64_t len);
 
+/* Where the reserves do not fit: the first flex group without room */
+struct rfl_resv_short {
+	dgrp_t nr_fg;		/* flex groups without a long enough run */
+	dgrp_t fg;		/* the first of them */
+	blk64_t first, end;	/* its blocks, [first, end) */
+	blk64_t want;		/* the contiguous free run it needs */
+	blk64_t longest;	/* its longest free run */
+	blk64_t free;		/* its free blocks, contiguous or not */
+};
+
 /*
  * Blocks missing for every flex group that needs(fg) says lacks its
  * reserve to get one (plus a metadata block when *has_meta is left
  * false): per such flex group, what its longest free run lacks.  0 if
- * all fit.
+ * all fit.  The reserve is one run of contiguous blocks, so free blocks
+ * scattered over the flex group do not make room: *why (if not NULL)
+ * names the first flex group short of a run, for the message.
  */
 blk64_t rfl_fg_resv_missing(ext2_filsys fs, const struct e2fs_meta_map *map,
 			    bool (*needs)(void *priv, dgrp_t fg,
 					  bool *has_meta),
-			    void *priv);
+			    void *priv, struct rfl_resv_short *why);
 
 #endif

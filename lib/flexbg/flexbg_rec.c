@@ -119,6 +119,10 @@ static int check_fields(const void *block, u32 block_size, u64 blocknr,
 
 	u16 version = le16_to_cpu(b->fm_version);
 
+	/* No writer ever wrote 0: damage, not a newer version (FORMAT 10) */
+	if (!version)
+		return problem(p, EXT4_RFX_INVALID_VERSION, -1,
+			       EXT4_RFX_VERSION, 0);
 	if (version != EXT4_RFX_VERSION && version != EXT4_RFX_VERSION_NORESV)
 		return problem(p, EXT4_RFX_BAD_VERSION, -1, EXT4_RFX_VERSION,
 			       version);

@@ -26,7 +26,8 @@
 	X(UNKNOWN_SLOT_TYPE, "root slot of an unknown type") \
 	X(BAD_SLOT, "bad root slot")	/* flags, height, root, counts */ \
 	X(DUP_SLOT, "two root slots of one type") \
-	X(BAD_RESV, "version 2 without a reserve")
+	X(BAD_RESV, "version 2 without a reserve") \
+	X(INVALID_VERSION, "invalid version")	/* corrupt, not newer */
 
 enum ext4_rfx_problem_code {
 #define EXT4_RFX_PROBLEM_ENUM(name, words) EXT4_RFX_##name,

@@ -401,7 +401,7 @@ static errcode_t place_reserves(struct rfl_mkfs *m, ext2_filsys fs)
 					       -1);
 		rfl_set_bg_reserved(fs, fg * gpf, 0);
 	}
-	missing = rfl_fg_resv_missing(fs, NULL, all_need, NULL);
+	missing = rfl_fg_resv_missing(fs, NULL, all_need, NULL, NULL);
 	snprintf(m->why, sizeof(m->why), "while reserving room for the "
 		 "refcount trees: the filesystem is %llu blocks too small",
 		 (unsigned long long)(missing ? missing : 1));

@@ -121,7 +121,8 @@ static inline bool rfl_dirent_skip(const struct ext2_dir_entry *d)
 
 /*
  * A new empty regular file (0644, an empty extent root) named name in
- * dir; *inop is its inode once one is taken, even if the link fails.
+ * dir, its inode in *inop.  If it cannot be linked (the directory full
+ * and no block to grow it) the inode is freed again and *inop is left.
  * The caller has checked that dir has no such name.
  */
 errcode_t rfl_create_file(ext2_filsys fs, ext2_ino_t dir, const char *name,
@@ -203,11 +204,15 @@ errcode_t rfl_group_create(struct rfl_fs *rfs, dgrp_t fg);
  */
 errcode_t rfl_group_add_reserve(struct rfl_fs *rfs, dgrp_t fg);
 
+struct rfl_resv_short;		/* flexbg/flexbg_e2fs.h */
+
 /*
  * Blocks missing for every flex group to get its reserve (and metadata
- * block): 0 if rfl_group_add_reserve can succeed everywhere.
+ * block): 0 if rfl_group_add_reserve can succeed everywhere.  *why (if
+ * not NULL): the first flex group short of a contiguous run.
  */
-errcode_t rfl_reserve_missing(struct rfl_fs *rfs, blk64_t *missing);
+errcode_t rfl_reserve_missing(struct rfl_fs *rfs, blk64_t *missing,
+			      struct rfl_resv_short *why);
 
 /*
  * reflinkck: give flex group fg a new reserve of the right size in a
@@ -270,8 +275,12 @@ errcode_t rfl_for_each_record(struct rfl_fs *rfs, rfl_record_fn fn,
  */
 errcode_t rfl_enable(struct rfl_fs *rfs);
 
-/* Blocks rfl_enable lacks for the reserves (0: it can proceed) */
-errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing);
+/*
+ * Blocks rfl_enable lacks for the reserves (0: it can proceed); *why as
+ * for rfl_reserve_missing
+ */
+errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing,
+			     struct rfl_resv_short *why);
 
 /*
  * Enable on a shared_blocks image (rfl_enable_shared.c): count every

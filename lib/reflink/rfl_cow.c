@@ -523,17 +523,14 @@ static blk64_t free_blocks(ext2_filsys fs)
 	return n;
 }
 
-errcode_t rfl_unshare_all(struct rfl_fs *rfs)
+errcode_t rfl_unshare_space(struct rfl_fs *rfs, blk64_t *need,
+			    blk64_t *avail)
 {
-	ext2_filsys fs = rfs->fs;
 	struct need_ctx nc = { 0 };
-	ext2_ino_t *inos = NULL;
-	size_t nr = 0, i;
 	errcode_t ret;
 
-	ret = rfl_check_writable(rfs);
-	if (ret)
-		return ret;
+	*need = 0;
+	*avail = free_blocks(rfs->fs);
 	ret = rfl_for_each_record(rfs, need_cb, &nc);
 	if (ret || !nc.blocks)
 		return ret;
@@ -542,15 +539,30 @@ errcode_t rfl_unshare_all(struct rfl_fs *rfs)
 	 * remaps may split off and the refcount-tree nodes the
 	 * transactions shadow: better to refuse than to stop half-way.
 	 */
-	if (free_blocks(fs) < nc.blocks + nc.blocks / 64 + nc.records + 64)
-		return RFL_ET_NO_DATA_SPACE;
+	*need = nc.blocks + nc.blocks / 64 + nc.records + 64;
+	return *avail < *need ? RFL_ET_NO_DATA_SPACE : 0;
+}
+
+errcode_t rfl_unshare_all(struct rfl_fs *rfs)
+{
+	blk64_t need, avail;
+	ext2_ino_t *inos = NULL;
+	size_t nr = 0, i;
+	errcode_t ret;
+
+	ret = rfl_check_writable(rfs);
+	if (ret)
+		return ret;
+	ret = rfl_unshare_space(rfs, &need, &avail);
+	if (ret || !need)
+		return ret;
 
 	ret = find_sharers(rfs, &inos, &nr);
 	for (i = 0; !ret && i < nr; i++)
 		ret = rfl_cow_inode(rfs, inos[i], 0, RFL_LBLK_END, NULL);
 	free(inos);
 	if (!ret)
-		ret = ext2fs_flush(fs);
+		ret = ext2fs_flush(rfs->fs);
 	return ret;
 }
 

@@ -45,13 +45,14 @@ static errcode_t add_reserves(struct rfl_fs *rfs)
 	return ret;
 }
 
-errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing)
+errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing,
+			     struct rfl_resv_short *why)
 {
 	ext2_filsys fs = rfs->fs;
 	errcode_t ret;
 
 	if (rfl_has_feature(fs))
-		return rfl_reserve_missing(rfs, missing);
+		return rfl_reserve_missing(rfs, missing, why);
 	if (!rfs->meta_map) {
 		ret = e2fs_meta_map_build(fs, &rfs->meta_map);
 		if (ret)
@@ -62,7 +63,8 @@ errcode_t rfl_enable_missing(struct rfl_fs *rfs, blk64_t *missing)
 		if (ret)
 			return ret;
 	}
-	*missing = rfl_fg_resv_missing(fs, rfs->meta_map, all_need, NULL);
+	*missing = rfl_fg_resv_missing(fs, rfs->meta_map, all_need, NULL,
+				       why);
 	return 0;
 }
 

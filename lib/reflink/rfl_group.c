@@ -294,7 +294,8 @@ static bool resv_needed(void *priv, dgrp_t fg, bool *has_meta)
 	return !grp->resv_len || grp->resv_bad;
 }
 
-errcode_t rfl_reserve_missing(struct rfl_fs *rfs, blk64_t *missing)
+errcode_t rfl_reserve_missing(struct rfl_fs *rfs, blk64_t *missing,
+			      struct rfl_resv_short *why)
 {
 	errcode_t ret;
 
@@ -304,7 +305,7 @@ errcode_t rfl_reserve_missing(struct rfl_fs *rfs, blk64_t *missing)
 			return ret;
 	}
 	*missing = rfl_fg_resv_missing(rfs->fs, rfs->meta_map, resv_needed,
-				       rfs);
+				       rfs, why);
 	return 0;
 }
 

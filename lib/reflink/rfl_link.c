@@ -4,6 +4,7 @@
  * the directory another block when it is full, and make an empty file.
  */
 #include <string.h>
+#include <time.h>
 
 #include "reflink/rfl.h"
 
@@ -42,6 +43,19 @@ errcode_t rfl_create_file(ext2_filsys fs, ext2_ino_t dir, const char *name,
 	if (ret)
 		return ret;
 	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
-	*inop = ino;
-	return rfl_link(fs, dir, name, ino, EXT2_FT_REG_FILE);
+	ret = rfl_link(fs, dir, name, ino, EXT2_FT_REG_FILE);
+	if (!ret) {
+		*inop = ino;
+		return 0;
+	}
+	/*
+	 * No name for it (a full directory on a full filesystem): give the
+	 * inode back, deleted as e2fsck expects, so that no unattached
+	 * inode is left.  It maps no block (an empty extent root).
+	 */
+	inode.i_links_count = 0;
+	inode.i_dtime = fs->now ? (__u32)fs->now : (__u32)time(NULL);
+	if (!ext2fs_write_inode(fs, ino, &inode))
+		ext2fs_inode_alloc_stats2(fs, ino, -1, 0);
+	return ret;
 }

@@ -95,6 +95,15 @@ errcode_t rfl_cow_range(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
 errcode_t rfl_unshare_all(struct rfl_fs *rfs);
 
 /*
+ * What rfl_unshare_all would ask of free space, read-only (mkreflink
+ * --strip --unshare -n): *need, the blocks it wants free (the copies and
+ * slack; 0 if nothing is shared), *avail, the free blocks; and the same
+ * RFL_ET_NO_DATA_SPACE when they are short.
+ */
+errcode_t rfl_unshare_space(struct rfl_fs *rfs, blk64_t *need,
+			    blk64_t *avail);
+
+/*
  * Write len bytes of buf at byte offset of ino: the blocks written are
  * made private first (rfl_cow_range), holes get new blocks, the size
  * grows if the write ends past it.  For tests and the debug shell.

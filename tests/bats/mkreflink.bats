@@ -402,6 +402,41 @@ big_image() {
 	[ "$a" = "$b" ]
 }
 
+@test "strip --unshare -n: refused for space exactly when the real run is, nothing written" {
+	local n sum out
+	[ -x "$BIN/rflctl" ] || skip "rflctl is not built"
+	head -c 4M /dev/urandom >"$BATS_TEST_TMPDIR/r"
+	# a 4 MiB file and 3 clones in 16 MiB: 12 MiB of copies do not fit;
+	# with 2 clones they do
+	for n in 3 2; do
+		"$BIN/mkreflink" -q -F -b 1024 -G 2 -O ^has_journal "$IMG" 16M
+		"$BIN/rflctl" -w "$IMG" touch /a
+		"$BIN/rflctl" -w "$IMG" write /a 0 "$BATS_TEST_TMPDIR/r"
+		for ((i = 1; i <= n; i++)); do
+			"$BIN/rflctl" -w "$IMG" clone /a "/c$i"
+		done
+		sum=$(sha256sum <"$IMG")
+		run "$BIN/mkreflink" -q --strip --unshare -n "$IMG"
+		echo "$output"
+		[ "$(sha256sum <"$IMG")" = "$sum" ]
+		if [ "$n" -eq 3 ]; then
+			[ "$status" -eq 1 ]
+			[[ "$output" =~ while\ unsharing\ the\ files\ of\ .*:\ [0-9]+\ free\ blocks\ needed,\ [0-9]+\ free\;\ nothing\ was\ written$ ]]
+			out=$output
+			run "$BIN/mkreflink" -q --strip --unshare "$IMG"
+			[ "$status" -eq 1 ]
+			[ "$output" = "$out" ]
+			[ "$(sha256sum <"$IMG")" = "$sum" ]
+		else
+			[ "$status" -eq 0 ]
+			run "$BIN/mkreflink" -q --strip --unshare "$IMG"
+			[ "$status" -eq 0 ] || { echo "$output"; false; }
+			run e2fsck -fn "$IMG"
+			[ "$status" -eq 0 ]
+		fi
+	done
+}
+
 @test "refuse: enable, strip and format of a mounted image" {
 	need_loop
 	mkimg 64M -t ext4

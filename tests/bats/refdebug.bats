@@ -386,6 +386,7 @@ height (use -c to open it anyway)" <<<"$output"
 	rd -c -w -R "set_flexbg -s 0 fm_roots[0].rr_records 0" "$IMG"
 	rd -c -R "flexbg 0" "$IMG"
 	grep -q "^checksum: INVALID (stored 0x" <<<"$output"
+	grep -Eq "^check: FAIL: bad checksum \(expected 0x[0-9a-f]{8}, found 0x[0-9a-f]{8}\)$" <<<"$output"
 }
 
 @test "refdebug: set_record edits a record; the recount disagrees" {
@@ -511,6 +512,55 @@ height (use -c to open it anyway)" <<<"$output"
 	rd -R "shared /nothere" "$IMG"
 	[ "$status" -eq 1 ]
 	grep -q "^shared: /nothere: File not found" <<<"$output"
+}
+
+# nothing_left: IMG checks clean with reflinkck and, after --strip,
+# stock e2fsck; its free counts are FREE (blocks inodes)
+nothing_left() {
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	[ "$(free_counts)" = "$1" ] || { free_counts; return 1; }
+	cp "$IMG" "$IMG.s"
+	"$BIN/mkreflink" -q --strip "$IMG.s"
+	run e2fsck -fn "$IMG.s"
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+}
+
+free_counts() {
+	dumpe2fs -h "$IMG" 2>/dev/null |
+		awk '/^Free (blocks|inodes):/ { printf "%s ", $3 }'
+}
+
+@test "refdebug: a cp that fails on a full image leaves no inode or block behind" {
+	local i=0 before
+	head -c 1M /dev/urandom >"$BATS_TEST_TMPDIR/h"
+	while "$BIN/rflctl" -w "$IMG" touch "/f$i" 2>/dev/null &&
+	      "$BIN/rflctl" -w "$IMG" write "/f$i" 0 "$BATS_TEST_TMPDIR/h" \
+			2>/dev/null; do
+		i=$((i + 1))
+	done
+	[ "$(dumpe2fs -h "$IMG" 2>/dev/null |
+	     awk '/^Free blocks:/ { print $3 }')" -eq 0 ]
+	before=$(free_counts)
+	# the data does not fit: the new file is removed again
+	rd -w -R "cp $BATS_TEST_TMPDIR/h /new" "$IMG"
+	[ "$status" -ne 0 ]
+	[[ "$output" == "cp: /new: "* ]]
+	rd -R "ls /" "$IMG"
+	[[ "$output" != *" new "* ]]
+	nothing_left "$before"
+	# the root directory full too, and no block to grow it: no name,
+	# so the inode taken for it is freed again
+	i=0
+	while "$BIN/rflctl" -w "$IMG" touch "/pad_with_a_long_name_$i" \
+			2>/dev/null; do
+		i=$((i + 1))
+	done
+	before=$(free_counts)
+	rd -w -R "cp $BATS_TEST_TMPDIR/h /new" "$IMG"
+	[ "$status" -ne 0 ]
+	[[ "$output" == "cp: /new: "* ]]
+	nothing_left "$before"
 }
 
 @test "refdebug: reflink, write, punch, rm, cp keep the counts right" {

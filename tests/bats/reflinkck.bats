@@ -506,6 +506,32 @@ ask() {
 	[ "$(sum "$IMG")" = "$before" ]
 }
 
+@test "-p: damage stock e2fsck -p leaves (pass 6) halts with UNEXPECTED INCONSISTENCY (4)" {
+	local blk off before
+	command -v e2image >/dev/null || skip "e2image is not installed"
+	# no metadata_csum: the directory block stays readable after the edit
+	mke2fs -q -F -t ext4 -O 64bit,^metadata_csum -b 1024 -g 2048 -G 2 \
+		-d "$BATS_FILE_TMPDIR/src" "$IMG" 32M >/dev/null
+	"$BIN/rflctl" -w "$IMG" enable
+	# a '/' in an entry's name: nothing of the feature, and e2fsck -p
+	# asks a person about it
+	blk=$(debugfs -R "blocks /" "$IMG" 2>/dev/null | awk '{ print $1 }')
+	off=$(dd if="$IMG" bs=1024 skip="$blk" count=1 status=none |
+	      grep -obUa small | cut -d: -f1)
+	[ -n "$off" ]
+	printf 'sm/ll' | dd of="$IMG" bs=1 seek=$((blk * 1024 + off)) \
+		conv=notrunc status=none
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fp "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"illegal characters in its name"* ]]
+	[[ "${lines[-2]}" == "$IMG: UNEXPECTED INCONSISTENCY; RUN reflinkck MANUALLY." ]]
+	# like e2fsck's preenhalt: no summary after it
+	[[ "$output" != *" extents, "* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
 @test "-C with a closed fd: Error validating file descriptor, exit 8" {
 	local before
 	before=$(sum "$IMG")

@@ -53,6 +53,9 @@ int main(void)
 	tap_is_int(recheck(false), EXT4_RFX_BAD_CSUM, "flipped bit: checksum");
 	fresh(); b->fm_version = cpu_to_le16(3);
 	tap_is_int(recheck(true), EXT4_RFX_BAD_VERSION, "version 3 refused");
+	fresh(); b->fm_version = 0;
+	tap_is_int(recheck(true), EXT4_RFX_INVALID_VERSION,
+		   "version 0: invalid, not newer");
 	fresh(); b->fm_version = cpu_to_le16(2);
 	tap_is_int(recheck(true), EXT4_RFX_BAD_RESV,
 		   "version 2 without a reserve");

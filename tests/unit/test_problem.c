@@ -66,6 +66,10 @@ static void check_entries(void)
 			diag("%s: empty question", e->name);
 			bad_words++;
 		}
+		if ((e->flags & PR_PREEN_HALT) && !(e->flags & PR_MSG_ONLY)) {
+			diag("%s: PR_PREEN_HALT on a question", e->name);
+			bad_words++;
+		}
 		if (find_problem(e->code) != e) {
 			diag("%s: lookup finds another entry", e->name);
 			bad_words++;
@@ -105,11 +109,48 @@ static void check_verifier_words(void)
 	   "codes out of range are an unknown problem");
 }
 
+/* e2fsck prints checksums in hex: a checksum's words use %x and %y */
+static void check_csum_hex(void)
+{
+	struct rfl_pctx p = { .fg = 3, .found = 0x1234, .expected = 0x6267 };
+	size_t i, bad = 0, len = 0;
+	const char *t[3];
+	char *out = NULL;
+	FILE *f;
+	int j;
+
+	for (i = 0; i < NR_PROBLEMS; i++) {
+		t[0] = problem_table[i].msg;
+		t[1] = problem_table[i].done;
+		t[2] = problem_table[i].question;
+		for (j = 0; j < 3; j++) {
+			if (!t[j] || !strstr(t[j], "checksum") ||
+			    (!strstr(t[j], "%e") && !strstr(t[j], "%f")))
+				continue;
+			diag("%s: a checksum printed in decimal",
+			     problem_table[i].name);
+			bad++;
+		}
+	}
+	ok(!bad, "no problem prints a checksum in decimal");
+	f = open_memstream(&out, &len);
+	if (f) {
+		expand(f, find_problem(PR_0_DESC_CSUM)->msg, &p);
+		fclose(f);
+	}
+	ok(out && !strcmp(out, "group 3: descriptor checksum is 0x1234, "
+			  "should be 0x6267"), "descriptor checksums in hex");
+	if (out && !strstr(out, "0x1234"))
+		diag("  got: %s", out);
+	free(out);
+}
+
 int main(void)
 {
-	tap_plan(5);
+	tap_plan(7);
 	check_order();
 	check_entries();
 	check_verifier_words();
+	check_csum_hex();
 	return done_testing();
 }

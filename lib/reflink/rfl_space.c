@@ -177,7 +177,9 @@ void rfl_space_result(const struct rfl_space_set *s, struct rfl_space *out)
 	blk64_t end = 0;
 	size_t i;
 
-	qsort(s->v, s->nr, sizeof(*s->v), cmp_range);
+	/* no ranges at all: v is NULL, which qsort may not be given */
+	if (s->nr)
+		qsort(s->v, s->nr, sizeof(*s->v), cmp_range);
 	for (i = 0; i < s->nr; i++) {
 		blk64_t a = s->v[i].start, b = a + s->v[i].len;
 

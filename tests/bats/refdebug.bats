@@ -710,3 +710,15 @@ height (use -c to open it anyway)" <<<"$output"
 		[ "$status" -eq 0 ]
 	fi
 }
+
+@test "refdebug: stats and du on an image without files (no ranges)" {
+	# no file's blocks to sort: once qsort(NULL, 0) under UBSan (found
+	# by tests/fuzz/mutate-images)
+	"$BIN/mkreflink" -q -F -b 1024 -G 2 "$IMG" 8M
+	rd -R stats "$IMG"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"runtime error"* ]]
+	rd -R "du /" "$IMG"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"runtime error"* ]]
+}

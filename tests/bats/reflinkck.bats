@@ -687,6 +687,23 @@ bitmap_on_owned() {
 	bitmap_on_owned 4 "$blk" "inode bitmap"
 }
 
+@test "an unused inodes count over the group's inodes: refused at the floor, at once" {
+	local before
+	gunzip -c "$REPO/tests/fuzz/tiny.img.gz" >"$IMG"
+	# group 1's bg_itable_unused_lo 0xffff (bg_checksum is recomputed):
+	# stock e2image -r, pass 6's snapshot, looped for ever on it
+	desc_u32 "$IMG" 1 $((0x1C)) $((0xffff))
+	before=$(sum "$IMG")
+	for mode in -fn -fy; do
+		run timeout 120 "$BIN/reflinkck" "$mode" "$IMG"
+		echo "reflinkck $mode: $status"
+		echo "$output"
+		[ "$status" -eq 4 ]
+		[[ "$output" == *"group 1's unused inodes count is 65535, of 16 inodes"* ]]
+		[ "$(sum "$IMG")" = "$before" ]
+	done
+}
+
 @test "the resize inode's reserved GDT blocks are not taken for a bitmap on a file" {
 	# the base image has a resize inode, which holds the reserved GDT
 	# blocks (fs metadata) legitimately

@@ -129,7 +129,9 @@ endif
 
 # libFuzzer harnesses: the library again, built by clang with coverage
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 600
+# make fuzz FUZZ_RUNS=10000000 MUTANTS=20000: the README's volume
+FUZZ_RUNS ?=
+FUZZ_SECONDS ?= $(if $(FUZZ_RUNS),,600)
 MUTANTS ?= 20000
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
@@ -188,7 +190,7 @@ tools: $(addprefix $(B)/bin/,mkreflink reflinkck refdebug)
 tests: $(TESTS)
 asan: $(ASAN_TESTS) $(ASAN_PROGS)
 build-all: all asan fuzz-build
-fuzz-build: $(FUZZERS) $(B)/fuzz/base.img
+fuzz-build: $(FUZZERS) $(B)/fuzz/base.img $(B)/fuzz/tiny.img
 
 # the committed seed corpus, remade (tests/fuzz/mkseeds.c)
 fuzz-seeds: $(B)/fuzz/mkseeds
@@ -198,7 +200,8 @@ fuzz-seeds: $(B)/fuzz/mkseeds
 # to build/fuzz/corpus/), then the image mutants; any finding fails.
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory build-all
-	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzzers
+	$(Q)FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		tests/fuzz/run-fuzzers
 	$(Q)MUTANTS=$(MUTANTS) $(if $(SEED),SEED=$(SEED)) \
 		tests/fuzz/mutate-images
 bench-build: all $(BENCHES)
@@ -423,7 +426,7 @@ $(B)/fuzz/mkseeds: $(B)/obj/tests/fuzz/mkseeds.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
-$(B)/fuzz/base.img: tests/fuzz/base.img.gz
+$(B)/fuzz/%.img: tests/fuzz/%.img.gz
 	@mkdir -p $(@D)
 	$(Q)gzip -dc $< >$@
 

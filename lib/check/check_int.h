@@ -93,10 +93,17 @@ bool rfl_ck_for_runs(const struct checker *c, blk64_t start, blk64_t len,
 		     void *priv);
 
 /*
- * Does a file's data lie on fs metadata?  (Index and xattr blocks are
- * not looked at: the resize inode legitimately holds metadata blocks.)
+ * Does a file's data lie on fs metadata, or a group's bitmap or inode
+ * table on a block an inode holds outside its extents (an extent index,
+ * xattr or block map block)?  Those are not compared with all of the fs
+ * metadata: the resize inode legitimately holds the reserved GDT blocks.
+ * Called with fn, each such group's bitmap or table is passed to it.
  */
 bool rfl_ck_meta_overlap(const struct checker *c);
+bool rfl_ck_meta_on_owned(const struct checker *c,
+			  void (*fn)(void *priv, dgrp_t g, const char *what,
+				     blk64_t blk, blk64_t len),
+			  void *priv);
 
 /* Record the first operational error; returns ret */
 errcode_t rfl_ck_fail(struct checker *c, errcode_t ret, const char *what);

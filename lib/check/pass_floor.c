@@ -141,20 +141,45 @@ static int check_feature(struct checker *c, void *buf)
 	return RFL_EXIT_UNCORRECTED;
 }
 
+/*
+ * ext2fs_check_desc does not look at bg_itable_unused, and a count over
+ * the group's inodes sends stock e2image -r (pass 6's snapshot) into a
+ * loop that never ends (found by tests/fuzz/mutate-images)
+ */
+static errcode_t check_itable_unused(ext2_filsys fs, char *buf, size_t len)
+{
+	__u32 ipg = fs->super->s_inodes_per_group;
+	dgrp_t g;
+
+	for (g = 0; g < fs->group_desc_count; g++) {
+		if (ext2fs_bg_itable_unused(fs, g) <= ipg)
+			continue;
+		snprintf(buf, len, "; group %u's unused inodes count is %u, "
+			 "of %u inodes", g, ext2fs_bg_itable_unused(fs, g),
+			 ipg);
+		return RFL_ET_BAD_ITABLE_UNUSED;
+	}
+	return 0;
+}
+
 static int check_desc(struct checker *c)
 {
 	struct rfl_pctx pctx = { .dev = c->o->device };
 	char where[128];
 	errcode_t ret;
 
+	where[0] = 0;
 	ret = ext2fs_check_desc(c->fs);
+	if (!ret)
+		ret = check_itable_unused(c->fs, where, sizeof(where));
 	if (!ret)
 		return 0;
 	if (ret == EXT2_ET_NO_MEMORY) {
 		rfl_ck_fail(c, ret, "checking the group descriptors");
 		return RFL_EXIT_ERROR;
 	}
-	name_bad_group(c->fs, where, sizeof(where));
+	if (!where[0])
+		name_bad_group(c->fs, where, sizeof(where));
 	pctx.err = ret;
 	pctx.str = where;
 	rfl_fix_problem(&c->ctx, PR_0_BAD_DESC, &pctx);

@@ -247,6 +247,61 @@ static bool meets_owned(const struct checker *ck, struct meet_walk *w,
 	       (w->o < s->nr_owned && s->owned[w->o].start < start + len);
 }
 
+/* Does [start, start + len) meet a range of scan.owned? */
+static bool owned_overlaps(const struct checker *c, blk64_t start,
+			   blk64_t len)
+{
+	const struct rfl_scan *s = &c->scan;
+	size_t lo = 0, hi = s->nr_owned, mid;
+
+	/* ranges starting before the end: [0, lo) */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->owned[mid].start < start + len)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && c->owned_max_end[lo - 1] > start;
+}
+
+/*
+ * Only the bitmaps and inode tables, which the checker may write: the
+ * owned blocks include the resize inode's, which are the reserved GDT
+ * blocks of the fs metadata by design
+ */
+bool rfl_ck_meta_on_owned(const struct checker *c,
+			  void (*fn)(void *priv, dgrp_t g, const char *what,
+				     blk64_t blk, blk64_t len),
+			  void *priv)
+{
+	ext2_filsys fs = c->fs;
+	bool found = false;
+	blk64_t loc[3], len[3] = { 1, 1, fs->inode_blocks_per_group };
+	static const char *const what[3] = {
+		"block bitmap", "inode bitmap", "inode table",
+	};
+	dgrp_t g;
+	int k;
+
+	if (!c->scan.nr_owned)
+		return false;
+	for (g = 0; g < fs->group_desc_count; g++) {
+		loc[0] = ext2fs_block_bitmap_loc(fs, g);
+		loc[1] = ext2fs_inode_bitmap_loc(fs, g);
+		loc[2] = ext2fs_inode_table_loc(fs, g);
+		for (k = 0; k < 3; k++) {
+			if (!loc[k] || !owned_overlaps(c, loc[k], len[k]))
+				continue;
+			found = true;
+			if (!fn)
+				return true;
+			fn(priv, g, what[k], loc[k], len[k]);
+		}
+	}
+	return found;
+}
+
 bool rfl_ck_meta_overlap(const struct checker *c)
 {
 	const struct rfl_scan *s = &c->scan;
@@ -256,7 +311,20 @@ bool rfl_ck_meta_overlap(const struct checker *c)
 		if (e2fs_meta_map_overlaps(c->rfs->meta_map, s->runs[i].start,
 					   s->runs[i].len))
 			return true;
-	return false;
+	return rfl_ck_meta_on_owned(c, NULL, NULL);
+}
+
+static void report_meta_on_owned(void *priv, dgrp_t g, const char *what,
+				 blk64_t blk, blk64_t len)
+{
+	struct checker *ck = priv;
+	struct rfl_pctx pctx = { 0 };
+
+	pctx.fg = g;
+	pctx.str = what;
+	pctx.blk = blk;
+	pctx.len = len;
+	rfl_fix_problem(&ck->ctx, PR_5_META_ON_OWNED, &pctx);
 }
 
 /*
@@ -293,6 +361,8 @@ void rfl_ck_cross_links(struct checker *ck)
 	errcode_t ret;
 
 	meta_cross_links(ck);
+	if (!rfl_ck_stop(ck))
+		rfl_ck_meta_on_owned(ck, report_meta_on_owned, ck);
 	if (rfl_ck_stop(ck))
 		return;
 

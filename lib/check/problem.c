@@ -204,8 +204,9 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "cross-linked files",
 	  "Rebuild", NULL, 0 },
 	{ PR_ENT(PR_3_META_NO_REPAIR),
-	  "file data and fs metadata (a bitmap, an inode table) claim the "
-	  "same blocks: nothing is written, bitmaps would land on a file; "
+	  "a file's blocks (data, extent index, xattr) and fs metadata (a "
+	  "bitmap, an inode table) claim the same blocks: nothing is "
+	  "written, bitmaps would land on a file; "
 	  "run e2fsck after mkreflink --strip\n",
 	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_ENT(PR_4_TREE_UNMARKED),
@@ -260,6 +261,10 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "record counted that share: cross-linked",
 	  "Clone", "inode %i: %e shared blocks copied; the file has its own "
 	  "copy now", 0 },
+	{ PR_ENT(PR_5_META_ON_OWNED),
+	  "group %g: its %s at %b+%l is also an inode's extent index, xattr "
+	  "or block map block; run e2fsck after mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
 	/* pass 6, stock e2fsck outside the feature (pass_stock.c) */
 	{ PR_ENT(PR_6_STOCK),
 	  "stock e2fsck -fn finds damage outside the feature (exit %e; run "

@@ -80,6 +80,7 @@ enum rfl_problem {
 	PR_5_NO_CLONE = 0x050002,	/* the cross-link cannot be cloned */
 	PR_5_META_XLINK = 0x050003,	/* file data over metadata */
 	PR_5_XLINK_NO_RECORD = 0x050004, /* ... its files given own copies */
+	PR_5_META_ON_OWNED = 0x050005,	/* a bitmap on an index/xattr block */
 	PR_6_STOCK = 0x060001,		/* stock e2fsck finds damage */
 	PR_6_NO_SNAPSHOT = 0x060002,	/* e2image failed */
 	PR_6_NO_PRESENT = 0x060003,	/* the snapshot cannot be opened */

@@ -60,6 +60,17 @@ static int rec_lookup(struct ext4_btree *t, u32 blk,
 	 */
 	if (!rec->len)
 		return -EFSCORRUPTED;
+	/*
+	 * Nor do they compare keys across nodes: in a tree whose keys are
+	 * out of order a GE lookup can return a record before blk (an LE
+	 * one after it), and the walks that step to its end would not
+	 * advance (found by tests/fuzz/fuzz_btree: an adjust that ran for
+	 * ever)
+	 */
+	if ((mode == EXT4_BTREE_GE && rec->start < blk) ||
+	    (mode == EXT4_BTREE_LE && rec->start > blk) ||
+	    (mode == EXT4_BTREE_EQ && rec->start != blk))
+		return -EFSCORRUPTED;
 	return 0;
 }
 

@@ -756,3 +756,15 @@ free_counts() {
 		[ "$status" -eq 0 ]
 	fi
 }
+
+@test "refdebug: stats and du on an image without files (no ranges)" {
+	# no file's blocks to sort: once qsort(NULL, 0) under UBSan (found
+	# by tests/fuzz/mutate-images)
+	"$BIN/mkreflink" -q -F -b 1024 -G 2 "$IMG" 8M
+	rd -R stats "$IMG"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"runtime error"* ]]
+	rd -R "du /" "$IMG"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"runtime error"* ]]
+}

@@ -320,6 +320,26 @@ static void dedup_progress(struct rfl_dedup *d, __u64 done, __u64 total)
 	show_progress(&p, done * dm->bs, total * dm->bs);
 }
 
+/* What a dedup run did (or would do); the record count once written */
+static void dedup_summary(const struct rfl_dedup *d, bool records)
+{
+	printf(" %lld blocks%s (%llu copies remapped in %llu runs in %llu "
+	       "files, extent trees %+lld, %llu new metadata); %llu files "
+	       "read, %llu left alone, %llu data blocks, %llu copies",
+	       d->net, records ? " freed" : "",
+	       (unsigned long long)d->freed, (unsigned long long)d->runs,
+	       (unsigned long long)d->files_changed, d->tree_blocks,
+	       (unsigned long long)d->new_meta,
+	       (unsigned long long)d->files,
+	       (unsigned long long)d->skipped,
+	       (unsigned long long)d->blocks,
+	       (unsigned long long)d->copies);
+	if (records)
+		printf("; %llu refcount records",
+		       (unsigned long long)d->records);
+	putchar('\n');
+}
+
 /*
  * --dedup: share the copies of rfs's files (lib/dedup) and close it, or
  * with -n only say what it would free.  A failure before the first
@@ -372,32 +392,11 @@ static int dedup_close(struct opts *o, struct rfl_fs *rfs)
 		fputs("      \b\b\b\b\b\b", stdout);
 	/* the net figure both ways: the -n one is the real run's */
 	if (o->dry_run)
-		printf("Dry run: %s: would free %lld blocks (%llu copies "
-		       "remapped in %llu runs in %llu files, extent trees "
-		       "%+lld, %llu new metadata); %llu files read, %llu left "
-		       "alone, %llu data blocks, %llu copies\n", o->dev,
-		       d.net, (unsigned long long)d.freed,
-		       (unsigned long long)d.runs,
-		       (unsigned long long)d.files_changed, d.tree_blocks,
-		       (unsigned long long)d.new_meta,
-		       (unsigned long long)d.files,
-		       (unsigned long long)d.skipped,
-		       (unsigned long long)d.blocks,
-		       (unsigned long long)d.copies);
+		printf("Dry run: %s: would free", o->dev);
 	else
-		say(o, "done\n%s: %lld blocks freed (%llu copies remapped in "
-		    "%llu runs in %llu files, extent trees %+lld, %llu new "
-		    "metadata); %llu files read, %llu left alone, %llu data "
-		    "blocks, %llu copies; %llu refcount records\n", o->dev,
-		    d.net, (unsigned long long)d.freed,
-		    (unsigned long long)d.runs,
-		    (unsigned long long)d.files_changed, d.tree_blocks,
-		    (unsigned long long)d.new_meta,
-		    (unsigned long long)d.files,
-		    (unsigned long long)d.skipped,
-		    (unsigned long long)d.blocks,
-		    (unsigned long long)d.copies,
-		    (unsigned long long)d.records);
+		say(o, "done\n%s:", o->dev);
+	if (!o->quiet || o->dry_run)
+		dedup_summary(&d, !o->dry_run);
 	return EXIT_OK;
 }
 

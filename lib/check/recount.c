@@ -324,6 +324,7 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 	struct ext2_inode *raw = (struct ext2_inode *)&inode;
 	ext2_inode_scan scan;
 	errcode_t ret;
+	bool in_map;
 
 	/* reading it again would lose a load that ignored checksums */
 	if (!fs->inode_map) {
@@ -349,10 +350,18 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		}
 		if (ret || !s.ino)
 			break;
-		if (!ext2fs_test_inode_bitmap2(fs->inode_map, s.ino)) {
-			if (inode.i_links_count)
-				s.stray++;
-			continue;
+		/*
+		 * e2fsck's rule: an inode with links is in use whatever
+		 * the inode bitmap says (a bitmap read from a wrong block
+		 * says nothing is), and its blocks are never leaked.  It
+		 * is walked, but left out of the live inodes: an entry
+		 * naming it stays e2fsck's to judge (PR_1_ENTRY_FREE).
+		 */
+		in_map = ext2fs_test_inode_bitmap2(fs->inode_map, s.ino);
+		if (!in_map) {
+			if (!inode.i_links_count)
+				continue;
+			s.stray++;
 		}
 		/*
 		 * An orphan waiting to be freed is not a sharer (8.9), but
@@ -364,7 +373,7 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		 * Only an inode without links is waiting to be freed.
 		 */
 		s.counted = inode.i_links_count;
-		if (s.counted && named_inode(fs, s.ino, raw)) {
+		if (s.counted && in_map && named_inode(fs, s.ino, raw)) {
 			lv = rfl_vec_push(&s.live);
 			if (!lv) {
 				ret = EXT2_ET_NO_MEMORY;

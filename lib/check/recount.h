@@ -70,8 +70,8 @@ struct rfl_scan {
 	size_t nr_owned;
 	unsigned long long bad_inodes;	/* inodes whose blocks are unknown */
 	/*
-	 * inodes with links that the inode bitmap says are free: not
-	 * walked here, but stock e2fsck reads their blocks
+	 * inodes with links that the inode bitmap says are free: walked
+	 * as in use (e2fsck's rule), the bitmap being what is wrong
 	 */
 	unsigned long long stray;
 	/* in the inode bitmap, but no links or deleted: e2fsck's to judge */

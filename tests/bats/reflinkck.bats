@@ -669,6 +669,54 @@ bitmap_on_owned() {
 	done
 }
 
+# Found by tests/fuzz/fuzz_image (corpus inode-bitmap-on-dir-and-journal):
+# group 0's inode bitmap moved onto the journal (block 1029), group 1's
+# onto a block of /lost+found (27).  The bitmaps read from there say no
+# inode is in use; the files' blocks were freed as leaked and the
+# bitmap written over the directory.  An inode with links is in use
+# whatever the bitmap says, and then the bitmaps are seen to lie on
+# those files: nothing is written under any mode.
+@test "inode bitmaps moved onto the journal and a directory: no block freed, nothing written" {
+	local before sums="$BATS_TEST_TMPDIR/sums" csum
+	for csum in wrong right; do
+		gunzip -c "$REPO/tests/fuzz/base.img.gz" >"$IMG"
+		"$REPO/images/file-sums" "$IMG" >"$sums"
+		[ -s "$sums" ]
+		[ "$(debugfs -R "icheck 27 1029" "$IMG" 2>/dev/null |
+		     awk 'NR > 1 { printf "%s ", $2 }')" = "11 8 " ]
+		if [ $csum = wrong ]; then
+			# the fuzzer's two bytes, bg_checksum left as it was
+			printf '\004' | dd of="$IMG" bs=1 seek=$((2048 + 5)) \
+				conv=notrunc status=none
+			printf '\033' | dd of="$IMG" bs=1 seek=$((2048 + 68)) \
+				conv=notrunc status=none
+		else
+			desc_u32 "$IMG" 0 4 1029
+			desc_u32 "$IMG" 1 4 27
+		fi
+		before=$(sum "$IMG")
+		for mode in -fn -fy; do
+			run "$BIN/reflinkck" "$mode" "$IMG"
+			echo "checksum $csum, reflinkck $mode: $status"
+			echo "$output"
+			[ "$status" -eq 4 ]
+			[[ "$output" == *"inode 8 maps blocks in 1027+1022"* ]]
+			[[ "$output" == *"inode 11 maps blocks in 24+12"* ]]
+			[[ "$output" != *"freed"* ]]
+			[ "$(sum "$IMG")" = "$before" ]
+		done
+		[[ "$output" == *"nothing is written, bitmaps would land on a file"* ]]
+	done
+	# the descriptors put back: every file reads as it did
+	gunzip -c "$REPO/tests/fuzz/base.img.gz" |
+		dd of="$IMG" bs=1024 skip=2 seek=2 count=1 conv=notrunc \
+		   status=none
+	diff -u "$sums" <("$REPO/images/file-sums" "$IMG")
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "the resize inode's reserved GDT blocks are not taken for a bitmap on a file" {
 	# the base image has a resize inode, which holds the reserved GDT
 	# blocks (fs metadata) legitimately

@@ -399,19 +399,48 @@ int rfl_check_run(const struct rfl_check_opts *o)
  * is written, not even the bitmap checksums agreed to above; pass 5
  * names the files.
  */
-static void read_only_if_overlap(struct checker *c)
+/* Nothing is written, not even what was agreed to before; nor by pass 6 */
+static void read_only(struct checker *c)
 {
-	struct rfl_pctx pctx = { 0 };
-
-	if (c->ctx.mode == RFL_NO || !rfl_ck_meta_overlap(c))
-		return;
-	rfl_fix_problem(&c->ctx, PR_3_META_NO_REPAIR, &pctx);
 	c->ctx.mode = RFL_NO;
 	c->meta_overlap = true;
 	c->changed = false;
 	c->ctx.fixed = 0;
 	c->fs->flags &= ~(EXT2_FLAG_BB_DIRTY | EXT2_FLAG_IB_DIRTY |
 			  EXT2_FLAG_DIRTY);
+}
+
+static void read_only_if_overlap(struct checker *c)
+{
+	struct rfl_pctx pctx = { 0 };
+
+	/* the mode asked for: bad inodes may have made the passes -n,
+	 * but pass 6 would still repair through e2fsck */
+	if (c->o->mode == RFL_NO || !rfl_ck_meta_overlap(c))
+		return;
+	rfl_fix_problem(&c->ctx, PR_3_META_NO_REPAIR, &pctx);
+	read_only(c);
+}
+
+/*
+ * A group whose inode table reads back as mostly empty inodes (the
+ * descriptor pointing it elsewhere): a repair would free every file of
+ * the group as leaked, and e2fsck's would too.  Said in every mode.
+ */
+static void read_only_if_empty_table(struct checker *c)
+{
+	struct rfl_pctx pctx = {
+		.fg = c->scan.empty_group,
+		.expected = c->scan.empty,
+		.found = c->scan.empty_of,
+	};
+
+	if (!c->scan.empty_of)
+		return;
+	rfl_fix_problem(&c->ctx, PR_3_TABLE_NO_REPAIR, &pctx);
+	/* bad inodes may have made this run -n already, but not pass 6 */
+	if (c->o->mode != RFL_NO)
+		read_only(c);
 }
 
 /* Every pass after the floor, in order */
@@ -445,6 +474,7 @@ static errcode_t run_passes(struct checker *c)
 			rfl_fix_problem(&c->ctx, PR_3_NO_REPAIR, &pctx);
 			c->ctx.mode = RFL_NO;
 		}
+		read_only_if_empty_table(c);
 		read_only_if_overlap(c);
 		/* -fn: stock e2fsck's verdict comes meanwhile */
 		rfl_ck_stock_start(c);

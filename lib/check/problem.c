@@ -209,6 +209,13 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "written, bitmaps would land on a file; "
 	  "run e2fsck after mkreflink --strip\n",
 	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_ENT(PR_3_TABLE_NO_REPAIR),
+	  "group %g: %e of the %f inodes its inode bitmap marks in use read "
+	  "back with no links or unreadable: its inode table pointer "
+	  "may be wrong, and "
+	  "freeing their blocks could free every file's; nothing is "
+	  "written; run e2fsck after mkreflink --strip\n",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_ENT(PR_4_TREE_UNMARKED),
 	  "flex group %g: refcount tree block %b is not marked in use",
 	  "Rebuild", NULL, PR_PREEN_OK },

@@ -25,7 +25,27 @@ struct scan_ctx {
 	bool fsck_reads;		/* stock e2fsck reads its data */
 	errcode_t err;			/* out of memory in a callback */
 	unsigned long long bad_inodes, stray;
+	/* this group's inodes in the bitmap, and those with no links */
+	unsigned long long g_used, g_empty;
+	dgrp_t empty_group;
+	unsigned long long empty, empty_of;
 };
+
+/*
+ * A descriptor pointing the inode table at the wrong blocks (valid
+ * checksum) makes every inode of the group read as empty or fail its
+ * checksum: its files' blocks would all look leaked.  A crash leaves a few inodes in use
+ * without links, never most of a group's.
+ */
+static void group_end(struct scan_ctx *s, dgrp_t group)
+{
+	if (!s->empty_of && s->g_empty >= 8 && 2 * s->g_empty > s->g_used) {
+		s->empty_group = group;
+		s->empty = s->g_empty;
+		s->empty_of = s->g_used;
+	}
+	s->g_used = s->g_empty = 0;
+}
 
 static void bad_inode(struct scan_ctx *s, errcode_t err)
 {
@@ -300,6 +320,7 @@ static errcode_t scan_group_done(ext2_filsys fs, ext2_inode_scan scan,
 	struct scan_ctx *s = priv;
 
 	(void)scan;
+	group_end(s, group);
 	if (s->progress)
 		s->progress(s->priv, group + 1, fs->group_desc_count);
 	return 0;
@@ -342,8 +363,11 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 		if (ret == EXT2_ET_INODE_CSUM_INVALID ||
 		    ret == EXT2_ET_INODE_IS_GARBAGE) {
 			/* its block pointers cannot be trusted */
-			if (ext2fs_test_inode_bitmap2(fs->inode_map, s.ino))
+			if (ext2fs_test_inode_bitmap2(fs->inode_map, s.ino)) {
 				bad_inode(&s, ret);
+				s.g_used++;
+				s.g_empty++;
+			}
 			else if (inode.i_links_count)
 				s.stray++;
 			continue;
@@ -383,6 +407,10 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			lv->links = inode.i_links_count;
 			lv->dir = LINUX_S_ISDIR(inode.i_mode);
 		}
+		if (in_map && s.ino >= EXT2_FIRST_INODE(fs->super)) {
+			s.g_used++;
+			s.g_empty += !s.counted;
+		}
 		/* reserved inodes have no links by design */
 		if (!s.counted && s.ino >= EXT2_FIRST_INODE(fs->super)) {
 			u = rfl_vec_push(&s.unlinked);
@@ -401,6 +429,8 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 			break;
 	}
 	ext2fs_close_inode_scan(scan);
+	if (s.g_used)
+		group_end(&s, fs->group_desc_count - 1);
 	/* by start; equal starts keep the scan's (inode) order */
 	if (!ret)
 		ret = rfl_sort_by_u64(s.runs.v, s.runs.nr,
@@ -427,6 +457,9 @@ errcode_t rfl_scan_files(ext2_filsys fs, rfl_bad_inode_fn bad,
 	out->nr_live = s.live.nr;
 	out->iblocks = s.iblocks.v;
 	out->nr_iblocks = s.iblocks.nr;
+	out->empty_group = s.empty_group;
+	out->empty = s.empty;
+	out->empty_of = s.empty_of;
 	out->unlinked = s.unlinked.v;
 	out->nr_unlinked = s.unlinked.nr;
 	out->splits = s.splits.v;

@@ -74,6 +74,13 @@ struct rfl_scan {
 	 * as in use (e2fsck's rule), the bitmap being what is wrong
 	 */
 	unsigned long long stray;
+	/*
+	 * the first group where most inodes the bitmap marks in use read
+	 * back with no links or a bad checksum (a misplaced inode table):
+	 * how many of how many; empty_of 0 when none
+	 */
+	dgrp_t empty_group;
+	unsigned long long empty, empty_of;
 	/* in the inode bitmap, but no links or deleted: e2fsck's to judge */
 	ext2_ino_t *unlinked;
 	size_t nr_unlinked;

@@ -652,6 +652,35 @@ bitmap_on_owned() {
 	bitmap_on_owned 4 "$blk" "inode bitmap"
 }
 
+@test "an inode table pointed at the wrong blocks: refused, nothing freed" {
+	local before held
+	gunzip -c "$REPO/tests/fuzz/tiny.img.gz" >"$IMG"
+	held=$(sum "$IMG")
+	# group 1's 16 inodes are in use; its table moved onto free blocks
+	# (300) and onto a file's data (60): every inode reads empty or
+	# fails its checksum, so a repair would free every file as leaked
+	for at in 300 60; do
+		gunzip -c "$REPO/tests/fuzz/tiny.img.gz" >"$IMG"
+		desc_u32 "$IMG" 1 8 "$at"
+		before=$(sum "$IMG")
+		for mode in -fn -fy -p; do
+			run "$BIN/reflinkck" "$mode" "$IMG"
+			echo "table at $at, reflinkck $mode: $status"
+			echo "$output"
+			[ "$status" -eq 4 ]
+			# -p may halt earlier, at the first inode it cannot read
+			[[ $mode == -p ]] ||
+			[[ "$output" == *"group 1: "*" inodes its inode bitmap marks in use read back with no links or unreadable"* ]]
+			[ "$(sum "$IMG")" = "$before" ]
+		done
+	done
+	# the pointer put back: every file as it was
+	desc_u32 "$IMG" 1 8 11
+	[ "$(sum "$IMG")" = "$held" ]
+	run "$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 0 ]
+}
+
 @test "an unused inodes count over the group's inodes: refused at the floor, at once" {
 	local before
 	gunzip -c "$REPO/tests/fuzz/tiny.img.gz" >"$IMG"

@@ -582,18 +582,9 @@ desc_u32() {
 	printf "$(printf '%08x' "$4" | sed 's/\(..\)\(..\)\(..\)\(..\)/\\x\4\\x\3\\x\2\\x\1/')" |
 		dd of="$1" bs=1 seek=$((2048 + $2 * ${dsz:-32} + $3)) \
 		   conv=notrunc status=none
-	python3 - "$1" "$2" "${dsz:-32}" <<'PY'
+	PYTHONPATH=$BATS_TEST_DIRNAME python3 - "$1" "$2" "${dsz:-32}" <<'PY'
 import struct, sys
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    T.append(c)
-def crc(c, d):
-    for b in d:
-        c = T[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c
+from ext4_crc32c import crc
 g, dsz = int(sys.argv[2]), int(sys.argv[3])
 with open(sys.argv[1], "r+b") as f:
     f.seek(1024)
@@ -759,18 +750,9 @@ bitmap_on_owned() {
 # sb_set OFFSET FORMAT VALUE: a field of $IMG's superblock set (a
 # python struct FORMAT, "<I" or "B"), its checksum made valid again
 sb_set() {
-	python3 - "$IMG" "$@" <<'PY'
+	PYTHONPATH=$BATS_TEST_DIRNAME python3 - "$IMG" "$@" <<'PY'
 import struct, sys
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    T.append(c)
-def crc(c, d):
-    for b in d:
-        c = T[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c
+from ext4_crc32c import crc
 with open(sys.argv[1], "r+b") as f:
     f.seek(1024)
     sb = bytearray(f.read(1024))

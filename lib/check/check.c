@@ -552,7 +552,9 @@ static int check_run(const struct rfl_check_opts *o)
 	    code;
 	errcode_t ret;
 
-	add_error_table(&et_ext2_error_table);
+	/* once a process: add_error_table() would add it again each run,
+	 * a list growing by a malloc per check (fuzz_image, refdebug) */
+	initialize_ext2_error_table();
 	initialize_rfl_error_table();
 	/* -n: the descriptors are read as needed, not held (by the disk) */
 	if (o->mode != RFL_NO)

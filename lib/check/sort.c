@@ -97,6 +97,33 @@ static inline errcode_t radix(void *v, size_t nr, size_t size, bool k32,
 	return 0;
 }
 
+/*
+ * Up to this many elements (of up to INSERTION_ELEM bytes) an insertion
+ * sort: nothing to allocate, where the radix counts alone are 16 KiB a
+ * digit, zeroed (a small image's check sorts mostly short arrays).
+ * Stable: an element moves only past strictly larger keys.
+ */
+#define INSERTION_MAX	128
+#define INSERTION_ELEM	64
+
+static inline void insertion(char *v, size_t nr, size_t size, bool k32)
+{
+	char t[INSERTION_ELEM];
+	size_t i, j;
+	__u64 k;
+
+	for (i = 1; i < nr; i++) {
+		k = key_at(v, i, size, k32);
+		for (j = i; j > 0 && key_at(v, j - 1, size, k32) > k; j--)
+			;
+		if (j == i)
+			continue;
+		memcpy(t, v + i * size, size);
+		memmove(v + (j + 1) * size, v + j * size, (i - j) * size);
+		memcpy(v + j * size, t, size);
+	}
+}
+
 /* Below this many elements the halves are not worth their merge */
 #define HALVES_MIN	4096
 
@@ -116,6 +143,10 @@ static inline errcode_t sort_by_key(void *v, size_t nr, size_t size,
 
 	if (nr < 2 || scan_keys(v, nr, size, k32, &max))
 		return 0;
+	if (nr <= INSERTION_MAX && size <= INSERTION_ELEM) {
+		insertion(v, nr, size, k32);
+		return 0;
+	}
 	if (nr < HALVES_MIN) {
 		tmp = malloc(nr * size);
 		ret = tmp ? radix(v, nr, size, k32, tmp) : EXT2_ET_NO_MEMORY;

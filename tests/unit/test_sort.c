@@ -61,7 +61,7 @@ static int check_elems(const struct elem *e, size_t nr, unsigned char *seen)
 int main(void)
 {
 	uint64_t seed = tap_seed(), rng = seed;
-	size_t sizes[] = { 0, 1, 2, 3, 100, 5000, 200000 };
+	size_t sizes[] = { 0, 1, 2, 3, 100, 128, 129, 5000, 200000 };
 	size_t max = sizes[sizeof(sizes) / sizeof(*sizes) - 1];
 	struct elem *e = malloc(max * sizeof(*e)), *orig;
 	unsigned char *seen = malloc(max);

@@ -563,7 +563,11 @@ static int check_run(const struct rfl_check_opts *o)
 		flags |= RFL_OPEN_DESC_ON_DEMAND;
 	if (o->undo_file)
 		flags |= RFL_OPEN_UNDO;
-	ret = rfl_open(o->device, flags, o->undo_file, &c.rfs);
+	if (o->io && o->whole)
+		ret = EXT2_ET_UNIMPLEMENTED;
+	else
+		ret = rfl_open_io(o->device, flags, o->undo_file, o->io,
+				  &c.rfs);
 	if (ret) {
 		fprintf(o->err, "%s: %s while opening %s\n", o->prog,
 			error_message(ret), o->device);

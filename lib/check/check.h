@@ -29,6 +29,9 @@
 
 struct rfl_check_opts {
 	const char *device;
+	/* NULL: unix io; else e.g. rfl_mem_io_manager (no -f with it:
+	 * pass 6's e2image and e2fsck read the device by its name) */
+	io_manager io;
 	enum rfl_answer_mode mode;	/* RFL_NO opens read-only */
 	bool verbose;			/* -v: statistics */
 	bool whole;			/* -f: stock e2fsck's verdict outside

@@ -61,7 +61,7 @@ static int check_size(struct checker *c)
 	blk64_t size;
 	errcode_t ret;
 
-	ret = ext2fs_get_device_size2(c->o->device, fs->blocksize, &size);
+	ret = rfl_device_size(fs, c->o->device, &size);
 	if (ret == EXT2_ET_UNIMPLEMENTED)
 		return 0;
 	if (ret) {

@@ -96,6 +96,29 @@ struct rfl_fs {
 extern io_manager rfl_ro_io_manager;
 
 /*
+ * An image in memory (rfl_memio.c), opened by the name rfl_mem_io_name
+ * gives through rfl_mem_io_manager (rfl_open_io).  The caller owns data
+ * and dirty (NULL, or a bit per RFL_MEM_IO_UNIT bytes, set by writes);
+ * writes counts every write asked for, a refused one too.  A channel
+ * not opened read-write refuses writes.  No mount check, no device
+ * size but size.
+ */
+#define RFL_MEM_IO_UNIT		1024
+struct rfl_mem_image {
+	unsigned char *data;
+	size_t size;
+	unsigned char *dirty;
+	unsigned long long writes;
+};
+
+extern io_manager rfl_mem_io_manager;
+
+void rfl_mem_io_name(const struct rfl_mem_image *img, char *buf, size_t len);
+
+/* A channel of rfl_mem_io_manager: its size in blocks, and true */
+bool rfl_mem_io_size(io_channel ch, int blocksize, blk64_t *blocks);
+
+/*
  * A negative errno from the shareable tree code as an errcode_t:
  * -EFSCORRUPTED and -EFSBADCRC are RFL_ET_CORRUPT_TREE, -ENOSPC
  * RFL_ET_NO_SPACE, -EOVERFLOW RFL_ET_COUNT_OVERFLOW, -EFBIG
@@ -145,6 +168,14 @@ errcode_t rfl_flag_inodes(ext2_filsys fs, ext2_ino_t *inos, size_t n);
  */
 errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 		   struct rfl_fs **rfsp);
+
+/* The size of fs's device in fs blocks (rfl_mem_io_manager's too) */
+errcode_t rfl_device_size(ext2_filsys fs, const char *device, blk64_t *size);
+
+/* rfl_open through io (NULL: the usual ones); rfl_mem_io_manager's
+ * images are never mounted */
+errcode_t rfl_open_io(const char *device, int flags, const char *undo_file,
+		      io_manager io, struct rfl_fs **rfsp);
 
 /* Close, writing what is dirty when open read-write */
 errcode_t rfl_close(struct rfl_fs *rfs);

@@ -52,13 +52,20 @@ static errcode_t check_known_features(ext2_filsys fs, bool rw)
 	return 0;
 }
 
+errcode_t rfl_device_size(ext2_filsys fs, const char *device, blk64_t *size)
+{
+	if (rfl_mem_io_size(fs->io, fs->blocksize, size))
+		return 0;
+	return ext2fs_get_device_size2(device, fs->blocksize, size);
+}
+
 /* A short device: the blocks past its end are neither read nor written */
 static errcode_t check_device_size(ext2_filsys fs, const char *device)
 {
 	blk64_t size;
 	errcode_t ret;
 
-	ret = ext2fs_get_device_size2(device, fs->blocksize, &size);
+	ret = rfl_device_size(fs, device, &size);
 	if (ret == EXT2_ET_UNIMPLEMENTED)
 		return 0;
 	if (ret)
@@ -88,16 +95,25 @@ static errcode_t descs_readable(ext2_filsys fs)
 errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 		   struct rfl_fs **rfsp)
 {
+	return rfl_open_io(device, flags, undo_file, NULL, rfsp);
+}
+
+errcode_t rfl_open_io(const char *device, int flags, const char *undo_file,
+		      io_manager io, struct rfl_fs **rfsp)
+{
 	int open_flags = EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP;
-	/* read-only: no fsync, not even the one unix_io makes on open */
-	io_manager io = (flags & RFL_OPEN_RW) ? unix_io_manager :
-						 rfl_ro_io_manager;
+	io_manager backing = io ? io : unix_io_manager;
 	struct rfl_fs *rfs;
 	int mount_flags = 0;
 	errcode_t ret;
 
 	*rfsp = NULL;
-	ret = ext2fs_check_if_mounted(device, &mount_flags);
+	/* read-only: no fsync, not even the one unix_io makes on open */
+	if (!io)
+		io = (flags & RFL_OPEN_RW) ? unix_io_manager :
+					     rfl_ro_io_manager;
+	ret = io == rfl_mem_io_manager ? 0 :
+	      ext2fs_check_if_mounted(device, &mount_flags);
 	if (ret)
 		return ret;
 	if (mount_flags & EXT2_MF_MOUNTED)
@@ -116,7 +132,7 @@ errcode_t rfl_open(const char *device, int flags, const char *undo_file,
 		/* FORCE gets past our own RO_COMPAT bit; the rest is checked */
 		open_flags |= EXT2_FLAG_RW | EXT2_FLAG_FORCE;
 		if ((flags & RFL_OPEN_UNDO) && undo_file) {
-			ret = set_undo_io_backing_manager(unix_io_manager);
+			ret = set_undo_io_backing_manager(backing);
 			if (!ret)
 				ret = set_undo_io_backup_file((char *)undo_file);
 			if (ret)

@@ -576,6 +576,12 @@ static int check_run(const struct rfl_check_opts *o)
 	code = rfl_ck_floor(&c);
 	if (code)
 		return floor_exit(&c, code);
+	if (c.journal_replayed) {
+		/* e2fsck's restart: the image in memory is stale */
+		rfl_abandon(c.rfs);
+		free_checker(&c);
+		return check_run(o);
+	}
 	if (run_passes(&c))
 		return error_exit(&c, c.err, c.err_what ? c.err_what :
 				  "checking");

@@ -861,3 +861,9 @@ out:
 	free(text);
 	rfl_ck_stock_free(c);
 }
+
+/* For the journal's replay (journal.c): the tools run the same way */
+int rfl_ck_run_tool(char *const argv[], const char *out)
+{
+	return run(argv, out);
+}

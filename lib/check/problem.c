@@ -88,6 +88,17 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "finish the strip (stock e2fsck frees the old trees):\n    "
 	  "e2fsck -fy %d",
 	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
+	/* e2fsck's words and exit codes for the same flag */
+	{ PR_ENT(PR_0_JOURNAL_SKIP),
+	  "Warning: skipping journal recovery because doing a read-only "
+	  "filesystem check.",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_ENT(PR_0_JOURNAL_RECOVER),
+	  "recovering journal",
+	  NULL, NULL, PR_MSG_ONLY | PR_DEVICE },
+	{ PR_ENT(PR_0_JOURNAL_FAILED),
+	  "the journal cannot be replayed: %m%s\nnothing else is checked",
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -521,7 +532,7 @@ static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		return false;
 	clear_bar(ctx);
 	msg = e->msg;
-	if (ctx->mode == RFL_PREEN) {
+	if (ctx->mode == RFL_PREEN || (e->flags & PR_DEVICE)) {
 		/* the device on the line with the words, after a blank one */
 		for (; *msg == '\n'; msg++)
 			fputc('\n', ctx->out);

@@ -915,3 +915,19 @@ stock_lines() {
 	pass6_lines | diff -u "$BATS_TEST_TMPDIR/want" -
 	[ "$(sum "$IMG")" = "$before" ]
 }
+
+@test "-fy: the summary line counts the image after the repair, as the next -fn does" {
+	local after
+
+	# a cross-link copied apart: 4 extents more
+	golden cross_link
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"copied"* ]]
+	after=${lines[-1]}
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "$after" ]
+}

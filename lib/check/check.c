@@ -539,6 +539,7 @@ static int finish(struct checker *c)
 	const struct rfl_check_opts *o = c->o;
 	struct rfl_check_summary counts = { 0 };
 	errcode_t ret;
+	int code;
 
 	if (c->ctx.bar_shown)
 		fputs("\r\033[K", o->out);
@@ -574,13 +575,15 @@ static int finish(struct checker *c)
 		o->summary->fixed = c->ctx.fixed;
 		o->summary->left = c->ctx.left;
 	}
+	/* e2fsck's convention: its operational error is the run's too */
+	code = c->stock_abort ? RFL_EXIT_ERROR : 0;
 	if (c->ctx.cancelled)
-		return RFL_EXIT_CANCEL |
+		return code | RFL_EXIT_CANCEL |
 		       (c->ctx.left ? RFL_EXIT_UNCORRECTED : 0) |
 		       (c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : 0);
 	if (c->ctx.left || c->ctx.halted)
-		return RFL_EXIT_UNCORRECTED;
-	return c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK;
+		return code | RFL_EXIT_UNCORRECTED;
+	return code | (c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK);
 }
 
 static int check_run(const struct rfl_check_opts *o)

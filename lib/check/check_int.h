@@ -37,6 +37,9 @@ struct checker {
 	bool stock_written;		/* the round trip wrote the image:
 					 * the in-memory fs is stale */
 	struct rfl_stock *stock;	/* pass 6 under way (pass_stock.c) */
+	/* pass 6's e2fsck ended in an operational error (its exit 8, or
+	 * not run), left unrepaired: the run's exit code has 8 too */
+	bool stock_abort;
 
 	/* the first operational error, and what we were doing */
 	errcode_t err;

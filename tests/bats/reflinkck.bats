@@ -895,7 +895,8 @@ stock_lines() {
 	grep -q "irectory" "$BATS_TEST_TMPDIR/want"
 	run "$BIN/reflinkck" -fn "$IMG"
 	echo "$output"
-	[ "$status" -eq 4 ]
+	# e2fsck -n aborts at the directory (12): the run's code too
+	[ "$status" -eq 12 ]
 	[[ "$output" == *"stock e2fsck -fn finds damage outside the feature"* ]]
 	# what e2fsck says of the stripped copy, word for word
 	pass6_lines | diff -u "$BATS_TEST_TMPDIR/want" -
@@ -930,4 +931,35 @@ stock_lines() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[-1]}" = "$after" ]
+}
+
+# fake_e2fsck STATUS: an e2fsck first on PATH that says it cannot
+# proceed and exits STATUS (pass 6 runs it on its snapshot)
+fake_e2fsck() {
+	mkdir -p "$BATS_TEST_TMPDIR/fake"
+	printf '#!/bin/sh\necho "e2fsck: Cannot proceed with file system check"\nexit %s\n' \
+		"$1" >"$BATS_TEST_TMPDIR/fake/e2fsck"
+	chmod +x "$BATS_TEST_TMPDIR/fake/e2fsck"
+}
+
+@test "pass 6: stock e2fsck's operational error (8) is the run's exit code too" {
+	fake_e2fsck 8
+	PATH="$BATS_TEST_TMPDIR/fake:$PATH" run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[[ "$output" == *"stock e2fsck could not check the metadata snapshot (exit 8)"* ]]
+	PATH="$BATS_TEST_TMPDIR/fake:$PATH" run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 8 ]
+}
+
+@test "pass 6: stock e2fsck's 12 (damage, then aborted) is 12: 4 and 8" {
+	fake_e2fsck 12
+	PATH="$BATS_TEST_TMPDIR/fake:$PATH" run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 12 ]
+	PATH="$BATS_TEST_TMPDIR/fake:$PATH" run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 12 ]
+	[[ "$output" == *"stock e2fsck left damage in the snapshot (exit 12)"* ]]
 }

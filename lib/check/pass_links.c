@@ -49,6 +49,41 @@ static void fix_links(struct checker *ck, ext2_ino_t ino, __u16 links)
 		ck->changed = true;
 }
 
+/*
+ * An entry names an inode that is not live: what that inode is, in
+ * words that hold (the scan counts an inode with links in use whatever
+ * the bitmap says, and leaves the internal inodes out)
+ */
+static void entry_not_live(struct checker *ck, ext2_ino_t ino,
+			   struct rfl_pctx *pctx)
+{
+	struct ext2_inode inode;
+	bool in_map;
+
+	pctx->ino = ino;
+	if (ino > ck->fs->super->s_inodes_count) {
+		pctx->str = "which does not exist";
+		goto out;
+	}
+	in_map = ext2fs_test_inode_bitmap2(ck->fs->inode_map, ino);
+	if (ext2fs_read_inode(ck->fs, ino, &inode))
+		pctx->str = in_map ? "which cannot be read" :
+			    "which is free in the inode bitmap and cannot be "
+			    "read";
+	else if (!inode.i_links_count)
+		pctx->str = in_map ? "which is marked in use but has no links "
+			    "(deleted, or never linked)" :
+			    "which is not in use";
+	else if (!in_map)
+		pctx->str = "which has links but is free in the inode bitmap "
+			    "(counted in use here)";
+	else
+		pctx->str = "an internal inode (xattr value, orphan file or "
+			    "quota), not a file";
+out:
+	rfl_fix_problem(&ck->ctx, PR_1_ENTRY_FREE, pctx);
+}
+
 /* Each live inode against the entries naming it; refs sorted */
 static void judge(struct checker *ck, const ext2_ino_t *refs, size_t nr)
 {
@@ -64,8 +99,7 @@ static void judge(struct checker *ck, const ext2_ino_t *refs, size_t nr)
 		for (; j < nr && refs[j] < lv->ino; j++) {
 			if (refs[j] < first || (j && refs[j] == refs[j - 1]))
 				continue;
-			pctx.ino = refs[j];
-			rfl_fix_problem(&ck->ctx, PR_1_ENTRY_FREE, &pctx);
+			entry_not_live(ck, refs[j], &pctx);
 		}
 		for (n = 0; j < nr && refs[j] == lv->ino; j++)
 			n++;
@@ -89,8 +123,7 @@ static void judge(struct checker *ck, const ext2_ino_t *refs, size_t nr)
 	for (; j < nr && !rfl_ck_stop(ck); j++) {
 		if (refs[j] < first || (j && refs[j] == refs[j - 1]))
 			continue;
-		pctx.ino = refs[j];
-		rfl_fix_problem(&ck->ctx, PR_1_ENTRY_FREE, &pctx);
+		entry_not_live(ck, refs[j], &pctx);
 	}
 }
 

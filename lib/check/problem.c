@@ -132,8 +132,8 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "inode %i: i_links_count is %f, %e directory entries name it",
 	  "Fix", "inode %i: i_links_count set to %e", PR_PREEN_OK },
 	{ PR_ENT(PR_1_ENTRY_FREE),
-	  "a directory entry names inode %i, which is not in use; run e2fsck "
-	  "after mkreflink --strip",
+	  "a directory entry names inode %i, %s; run e2fsck after mkreflink "
+	  "--strip",
 	  "Fix", NULL, PR_NO_FIX },
 	{ PR_ENT(PR_1_BAD_DIR),
 	  "directory inode %i cannot be read (%m): link counts not checked; "

@@ -963,3 +963,30 @@ fake_e2fsck() {
 	[ "$status" -eq 12 ]
 	[[ "$output" == *"stock e2fsck left damage in the snapshot (exit 12)"* ]]
 }
+
+@test "an entry naming an inode in use without links says so, not 'not in use'" {
+	local ino
+
+	ino=$(debugfs -R 'stat /b' "$IMG" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p')
+	"$BIN/rflctl" -w "$IMG" links /b 0
+	finds "a directory entry names inode $ino, which is marked in use but has no links"
+	[[ "$output" != *"which is not in use"* ]]
+}
+
+@test "an entry naming an inode with links the bitmap calls free says it is counted in use" {
+	local ino
+
+	ino=$(debugfs -R 'stat /b' "$IMG" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p')
+	printf 'open -w -f %s\nfreei /b\nclose\n' "$IMG" | debugfs >/dev/null 2>&1
+	finds "a directory entry names inode $ino, which has links but is free in the inode bitmap (counted in use here)"
+	[[ "$output" != *"which is not in use"* ]]
+}
+
+@test "an entry naming a free inode without links: 'which is not in use'" {
+	local ino
+
+	ino=$(debugfs -R 'stat /b' "$IMG" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p')
+	"$BIN/rflctl" -w "$IMG" links /b 0
+	printf 'open -w -f %s\nfreei /b\nclose\n' "$IMG" | debugfs >/dev/null 2>&1
+	finds "a directory entry names inode $ino, which is not in use"
+}

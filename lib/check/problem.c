@@ -150,6 +150,12 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "%e flex groups of a newer version: nothing is written to the "
 	  "image (docs/FORMAT.md 10)\n",
 	  NULL, NULL, PR_MSG_ONLY },
+	/* e2fsck's words for it, pass 2 */
+	{ PR_ENT(PR_1_DIR_CORRUPT),
+	  "directory inode %i, block #%b, offset %f: directory corrupted (an "
+	  "entry's rec_len is %e): link counts not checked; run e2fsck after "
+	  "mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
 	{ PR_ENT(PR_2_TREE),
 	  "flex group %g: refcount tree node %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },

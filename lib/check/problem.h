@@ -50,6 +50,7 @@ enum rfl_problem {
 	PR_1_SPLIT_LEFT = 0x01000c,	/* splits left: no refcount repair */
 	PR_1_NEWER = 0x01000d,		/* metadata of a newer version */
 	PR_1_NEWER_NO_WRITE = 0x01000e,	/* ... so nothing is written */
+	PR_1_DIR_CORRUPT = 0x01000f,	/* a directory entry's rec_len */
 	PR_2_TREE = 0x020001,		/* a node failed verification */
 	PR_2_BAD_RECORD = 0x020002,	/* a record is malformed */
 	PR_2_TREE_COUNTS = 0x020003,	/* root slot's counts or height */

@@ -990,3 +990,34 @@ fake_e2fsck() {
 	printf 'open -w -f %s\nfreei /b\nclose\n' "$IMG" | debugfs >/dev/null 2>&1
 	finds "a directory entry names inode $ino, which is not in use"
 }
+
+@test "a directory entry's broken rec_len is 'directory corrupted' (e2fsck's words), not a checksum" {
+	local blk stripped="$BATS_TEST_TMPDIR/stripped"
+
+	blk=$(debugfs -R 'bmap / 0' "$IMG" 2>/dev/null)
+	# the rec_len of "..", the second entry (offset 12): 5
+	printf '\005\000' | dd of="$IMG" bs=1 seek=$((blk * 1024 + 16)) \
+		conv=notrunc status=none
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"directory inode 2, block #0, offset 12: directory corrupted (an entry's rec_len is 5)"* ]]
+	[[ "$output" != *"checksum does not match"* ]]
+	# e2fsck on a stripped copy says the same of it
+	cp "$IMG" "$stripped"
+	"$BIN/mkreflink" -q --strip "$stripped"
+	run e2fsck -fn "$stripped"
+	[[ "$output" == *"Directory inode 2, block #0, offset 12: directory corrupted"* ]]
+}
+
+@test "a directory block whose checksum alone is wrong still says so" {
+	local blk
+
+	blk=$(debugfs -R 'bmap / 0' "$IMG" 2>/dev/null)
+	# a byte of the name "lost+found" (entry 3, name at 12 + 12 + 8)
+	printf 'X' | dd of="$IMG" bs=1 seek=$((blk * 1024 + 32)) \
+		conv=notrunc status=none
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[[ "$output" == *"directory inode 2 cannot be read (Directory block checksum does not match"* ]]
+}

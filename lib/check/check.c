@@ -270,36 +270,77 @@ static errcode_t check_groups(struct checker *c)
 	return c->err;
 }
 
-static void summary(struct checker *c)
+static int check_run(const struct rfl_check_opts *o);
+
+/* The summary line's numbers for the image as this run read it */
+static void count(struct checker *c, struct rfl_check_summary *r)
 {
-	const struct rfl_scan *s = &c->scan;
 	unsigned long long shared = 0;
 	size_t i;
 
 	for (i = 0; i < c->nr_exp; i++)
 		shared += c->exp[i].len;
-	if (c->o->verbose) {
-		fprintf(c->o->out, "\n%12zu extents\n", s->nr_runs);
-		fprintf(c->o->out, "%12zu other inode block ranges\n",
-			s->nr_owned);
-		fprintf(c->o->out, "%12llu shared blocks\n", shared);
-		fprintf(c->o->out, "%12zu expected records\n", c->nr_exp);
-		fprintf(c->o->out, "%12llu tree blocks\n", c->tree_blocks);
-		fprintf(c->o->out, "%12u flex groups\n\n", c->rfs->nr_flex);
-	}
-	fprintf(c->o->out, "%s: %zu extents, %llu shared blocks, %llu records, "
-		"%llu tree blocks, %u flex groups\n", c->o->device,
-		s->nr_runs, shared, c->records, c->tree_blocks,
-		c->rfs->nr_flex);
-	if (c->o->summary) {
-		struct rfl_check_summary *r = c->o->summary;
+	r->done = true;
+	r->extents = c->scan.nr_runs;
+	r->shared_blocks = shared;
+	r->records = c->records;
+	r->tree_blocks = c->tree_blocks;
+	r->flex_groups = c->rfs->nr_flex;
+	r->other = c->scan.nr_owned;
+	r->expected = c->nr_exp;
+}
 
-		r->done = true;
-		r->extents = s->nr_runs;
-		r->shared_blocks = shared;
-		r->records = c->records;
-		r->tree_blocks = c->tree_blocks;
-		r->flex_groups = c->rfs->nr_flex;
+/*
+ * After a repair the numbers this run gathered are those from before
+ * it (a cross-link copied apart, a tree rebuilt, pass 6's round trip):
+ * the image as written is read again, -n, quietly, without pass 6
+ */
+static void count_again(const struct rfl_check_opts *o,
+			struct rfl_check_summary *r)
+{
+	struct rfl_check_summary after = { 0 };
+	struct rfl_check_opts ro = *o;
+	FILE *null = fopen("/dev/null", "w");
+
+	if (!null)
+		return;
+	ro.mode = RFL_NO;
+	ro.whole = false;
+	ro.progress_fd = -1;
+	ro.undo_file = NULL;
+	ro.verbose = false;
+	ro.json = NULL;
+	ro.out = null;
+	ro.err = null;
+	ro.summary = &after;
+	check_run(&ro);
+	fclose(null);
+	if (after.done)
+		*r = after;
+}
+
+static void summary(const struct rfl_check_opts *o,
+		    const struct rfl_check_summary *r)
+{
+	if (o->verbose) {
+		fprintf(o->out, "\n%12llu extents\n", r->extents);
+		fprintf(o->out, "%12llu other inode block ranges\n", r->other);
+		fprintf(o->out, "%12llu shared blocks\n", r->shared_blocks);
+		fprintf(o->out, "%12llu expected records\n", r->expected);
+		fprintf(o->out, "%12llu tree blocks\n", r->tree_blocks);
+		fprintf(o->out, "%12u flex groups\n\n", r->flex_groups);
+	}
+	fprintf(o->out, "%s: %llu extents, %llu shared blocks, %llu records, "
+		"%llu tree blocks, %u flex groups\n", o->device,
+		r->extents, r->shared_blocks, r->records, r->tree_blocks,
+		r->flex_groups);
+	if (o->summary) {
+		o->summary->done = true;
+		o->summary->extents = r->extents;
+		o->summary->shared_blocks = r->shared_blocks;
+		o->summary->records = r->records;
+		o->summary->tree_blocks = r->tree_blocks;
+		o->summary->flex_groups = r->flex_groups;
 	}
 }
 
@@ -363,8 +404,6 @@ static int recheck(const struct rfl_check_opts *o, int code)
 	free(text);
 	return code;
 }
-
-static int check_run(const struct rfl_check_opts *o);
 
 /* The floor is broken: nothing more is read, nothing written */
 static int floor_exit(struct checker *c, int code)
@@ -498,7 +537,9 @@ static errcode_t run_passes(struct checker *c)
 static int finish(struct checker *c)
 {
 	const struct rfl_check_opts *o = c->o;
+	struct rfl_check_summary counts = { 0 };
 	errcode_t ret;
+	int code;
 
 	if (c->ctx.bar_shown)
 		fputs("\r\033[K", o->out);
@@ -508,7 +549,7 @@ static int finish(struct checker *c)
 			o->device);
 	/* like e2fsck's preenhalt: the run stops at the message */
 	if (!c->ctx.halted)
-		summary(c);
+		count(c, &counts);
 
 	if (c->stock_written) {
 		/* written through the channel; the fs in memory is stale */
@@ -523,19 +564,26 @@ static int finish(struct checker *c)
 		rfl_abandon(c->rfs);
 	}
 	free_checker(c);
+	if (!c->ctx.halted) {
+		if (c->changed || c->stock_written || c->ctx.fixed)
+			count_again(o, &counts);
+		summary(o, &counts);
+	}
 	if (c->recheck_failed)
 		return RFL_EXIT_ERROR;
 	if (o->summary) {
 		o->summary->fixed = c->ctx.fixed;
 		o->summary->left = c->ctx.left;
 	}
+	/* e2fsck's convention: its operational error is the run's too */
+	code = c->stock_abort ? RFL_EXIT_ERROR : 0;
 	if (c->ctx.cancelled)
-		return RFL_EXIT_CANCEL |
+		return code | RFL_EXIT_CANCEL |
 		       (c->ctx.left ? RFL_EXIT_UNCORRECTED : 0) |
 		       (c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : 0);
 	if (c->ctx.left || c->ctx.halted)
-		return RFL_EXIT_UNCORRECTED;
-	return c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK;
+		return code | RFL_EXIT_UNCORRECTED;
+	return code | (c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK);
 }
 
 static int check_run(const struct rfl_check_opts *o)
@@ -582,6 +630,12 @@ static int check_run(const struct rfl_check_opts *o)
 	code = rfl_ck_floor(&c);
 	if (code)
 		return floor_exit(&c, code);
+	if (c.journal_replayed) {
+		/* e2fsck's restart: the image in memory is stale */
+		rfl_abandon(c.rfs);
+		free_checker(&c);
+		return check_run(o);
+	}
 	if (run_passes(&c))
 		return error_exit(&c, c.err, c.err_what ? c.err_what :
 				  "checking");

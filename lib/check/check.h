@@ -50,6 +50,7 @@ struct rfl_check_opts {
 struct rfl_check_summary {
 	bool done;			/* the summary was reached */
 	unsigned long long extents, shared_blocks, records, tree_blocks;
+	unsigned long long other, expected;	/* -v's lines too */
 	unsigned int flex_groups;
 	unsigned int fixed, left;	/* problems fixed and left */
 };

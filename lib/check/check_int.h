@@ -37,6 +37,9 @@ struct checker {
 	bool stock_written;		/* the round trip wrote the image:
 					 * the in-memory fs is stale */
 	struct rfl_stock *stock;	/* pass 6 under way (pass_stock.c) */
+	/* pass 6's e2fsck ended in an operational error (its exit 8, or
+	 * not run), left unrepaired: the run's exit code has 8 too */
+	bool stock_abort;
 
 	/* the first operational error, and what we were doing */
 	errcode_t err;
@@ -63,6 +66,8 @@ struct checker {
 	 * took over, which no later pass may find leaked
 	 */
 	bool recheck;
+	/* the floor replayed the journal: the check starts again */
+	bool journal_replayed;
 	bool recheck_failed;
 	struct blk_list released;
 
@@ -130,6 +135,11 @@ errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk);
  * an operational error).
  */
 int rfl_ck_floor(struct checker *c);
+/* needs_recovery: -n says it is skipped (0); -y, -p replay the journal
+ * into the image (1: check it again), or say why not (-1) */
+int rfl_ck_journal(struct checker *c);
+/* argv[0] with its output to file: its exit status, or -1 */
+int rfl_ck_run_tool(char *const argv[], const char *out);
 
 /*
  * Pass 6 (pass_stock.c): stock e2fsck -fn on a metadata snapshot; with

@@ -262,7 +262,18 @@ int rfl_ck_floor(struct checker *c)
 	code = check_feature(c, buf);
 	if (!code)
 		code = check_desc(c);
-	if (!code)
+	/* before anything is repaired: the replay would undo it */
+	if (!code) {
+		switch (rfl_ck_journal(c)) {
+		case 1:
+			c->journal_replayed = true;
+			break;
+		case -1:
+			code = RFL_EXIT_UNCORRECTED;
+			break;
+		}
+	}
+	if (!code && !c->journal_replayed)
 		check_csums(c, buf);
 	ext2fs_free_mem(&buf);
 	return code;

@@ -49,6 +49,41 @@ static void fix_links(struct checker *ck, ext2_ino_t ino, __u16 links)
 		ck->changed = true;
 }
 
+/*
+ * An entry names an inode that is not live: what that inode is, in
+ * words that hold (the scan counts an inode with links in use whatever
+ * the bitmap says, and leaves the internal inodes out)
+ */
+static void entry_not_live(struct checker *ck, ext2_ino_t ino,
+			   struct rfl_pctx *pctx)
+{
+	struct ext2_inode inode;
+	bool in_map;
+
+	pctx->ino = ino;
+	if (ino > ck->fs->super->s_inodes_count) {
+		pctx->str = "which does not exist";
+		goto out;
+	}
+	in_map = ext2fs_test_inode_bitmap2(ck->fs->inode_map, ino);
+	if (ext2fs_read_inode(ck->fs, ino, &inode))
+		pctx->str = in_map ? "which cannot be read" :
+			    "which is free in the inode bitmap and cannot be "
+			    "read";
+	else if (!inode.i_links_count)
+		pctx->str = in_map ? "which is marked in use but has no links "
+			    "(deleted, or never linked)" :
+			    "which is not in use";
+	else if (!in_map)
+		pctx->str = "which has links but is free in the inode bitmap "
+			    "(counted in use here)";
+	else
+		pctx->str = "an internal inode (xattr value, orphan file or "
+			    "quota), not a file";
+out:
+	rfl_fix_problem(&ck->ctx, PR_1_ENTRY_FREE, pctx);
+}
+
 /* Each live inode against the entries naming it; refs sorted */
 static void judge(struct checker *ck, const ext2_ino_t *refs, size_t nr)
 {
@@ -64,8 +99,7 @@ static void judge(struct checker *ck, const ext2_ino_t *refs, size_t nr)
 		for (; j < nr && refs[j] < lv->ino; j++) {
 			if (refs[j] < first || (j && refs[j] == refs[j - 1]))
 				continue;
-			pctx.ino = refs[j];
-			rfl_fix_problem(&ck->ctx, PR_1_ENTRY_FREE, &pctx);
+			entry_not_live(ck, refs[j], &pctx);
 		}
 		for (n = 0; j < nr && refs[j] == lv->ino; j++)
 			n++;
@@ -89,9 +123,64 @@ static void judge(struct checker *ck, const ext2_ino_t *refs, size_t nr)
 	for (; j < nr && !rfl_ck_stop(ck); j++) {
 		if (refs[j] < first || (j && refs[j] == refs[j - 1]))
 			continue;
-		pctx.ino = refs[j];
-		rfl_fix_problem(&ck->ctx, PR_1_ENTRY_FREE, &pctx);
+		entry_not_live(ck, refs[j], &pctx);
 	}
+}
+
+/* The first entry of a directory block whose rec_len cannot be right */
+struct walk {
+	char *buf;
+	struct rfl_pctx *pctx;
+	errcode_t err;
+	bool found;
+};
+
+static int walk_block(ext2_filsys fs, blk64_t *blk, e2_blkcnt_t cnt,
+		      blk64_t ref, int off, void *priv)
+{
+	struct walk *w = priv;
+	struct ext2_dir_entry *de;
+	unsigned int pos, len, need;
+
+	(void)ref; (void)off;
+	w->err = io_channel_read_blk64(fs->io, *blk, 1, w->buf);
+	if (w->err)
+		return BLOCK_ABORT;
+	for (pos = 0; pos < fs->blocksize; pos += len) {
+		de = (struct ext2_dir_entry *)(w->buf + pos);
+		if (pos + 8 > fs->blocksize ||
+		    ext2fs_get_rec_len(fs, de, &len))
+			len = 0;
+		need = ext2fs_dir_rec_len(ext2fs_dirent_name_len(de), 0);
+		/* e2fsck's test (check_dir_block) */
+		if (len < 12 || len % 4 || pos + len > fs->blocksize ||
+		    need > len) {
+			w->pctx->blk = cnt;
+			w->pctx->found = pos;
+			w->pctx->expected = len;
+			w->found = true;
+			return BLOCK_ABORT;
+		}
+	}
+	return 0;
+}
+
+/*
+ * libext2fs finds a block's checksum by walking its entries to the tail:
+ * a broken rec_len reads as "checksum does not match".  Say which it is,
+ * as e2fsck does: true if an entry's rec_len is what is wrong.
+ */
+static bool bad_rec_len(struct checker *ck, ext2_ino_t ino,
+			struct rfl_pctx *pctx)
+{
+	struct walk w = { .pctx = pctx };
+
+	if (ext2fs_get_mem(ck->fs->blocksize, &w.buf))
+		return false;
+	ext2fs_block_iterate3(ck->fs, ino, BLOCK_FLAG_READ_ONLY |
+			      BLOCK_FLAG_DATA_ONLY, NULL, walk_block, &w);
+	ext2fs_free_mem(&w.buf);
+	return w.found;
 }
 
 void rfl_ck_links(struct checker *ck)
@@ -117,7 +206,13 @@ void rfl_ck_links(struct checker *ck)
 		if (ret) {
 			pctx.ino = s->live[i].ino;
 			pctx.err = ret;
-			rfl_fix_problem(&ck->ctx, PR_1_BAD_DIR, &pctx);
+			if (ret == EXT2_ET_DIR_CSUM_INVALID &&
+			    bad_rec_len(ck, pctx.ino, &pctx))
+				rfl_fix_problem(&ck->ctx, PR_1_DIR_CORRUPT,
+						&pctx);
+			else
+				rfl_fix_problem(&ck->ctx, PR_1_BAD_DIR,
+						&pctx);
 			goto out;
 		}
 	}

@@ -748,10 +748,11 @@ static int stock_judge(struct checker *c, struct rfl_stock *st,
 	*text = read_output(&st->s, c->o->device);
 	pctx.str = *text ? *text : "";
 	pctx.expected = code;
-	/* 12: e2fsck -n stops at damage it would have to salvage */
+	/* 8 (or no exit status): e2fsck's operational error, the exit
+	 * code's too; 12: -n stops at damage it would have to salvage */
+	c->stock_abort = code < 0 || (code & 8);
 	if (code < 0 || !(code & 4)) {
 		rfl_fix_problem(&c->ctx, PR_6_STOCK_FAILED, &pctx);
-		c->ctx.left++;
 		return -1;
 	}
 	return code;
@@ -787,6 +788,7 @@ static void stock_repair(struct checker *c, struct rfl_stock *st,
 	*text = read_output(&st->s, c->o->device);
 	pctx.str = *text ? *text : "";
 	pctx.expected = code;
+	c->stock_abort = code < 0 || (code & 8);
 	if (code < 0 || code > 2) {
 		rfl_fix_problem(&c->ctx, PR_6_STOCK_LEFT, &pctx);
 		c->ctx.left++;
@@ -860,4 +862,10 @@ void rfl_ck_stock(struct checker *c)
 out:
 	free(text);
 	rfl_ck_stock_free(c);
+}
+
+/* For the journal's replay (journal.c): the tools run the same way */
+int rfl_ck_run_tool(char *const argv[], const char *out)
+{
+	return run(argv, out);
 }

@@ -88,6 +88,17 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "finish the strip (stock e2fsck frees the old trees):\n    "
 	  "e2fsck -fy %d",
 	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
+	/* e2fsck's words and exit codes for the same flag */
+	{ PR_ENT(PR_0_JOURNAL_SKIP),
+	  "Warning: skipping journal recovery because doing a read-only "
+	  "filesystem check.",
+	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_ENT(PR_0_JOURNAL_RECOVER),
+	  "recovering journal",
+	  NULL, NULL, PR_MSG_ONLY | PR_DEVICE },
+	{ PR_ENT(PR_0_JOURNAL_FAILED),
+	  "the journal cannot be replayed: %m%s\nnothing else is checked",
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -121,8 +132,8 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "inode %i: i_links_count is %f, %e directory entries name it",
 	  "Fix", "inode %i: i_links_count set to %e", PR_PREEN_OK },
 	{ PR_ENT(PR_1_ENTRY_FREE),
-	  "a directory entry names inode %i, which is not in use; run e2fsck "
-	  "after mkreflink --strip",
+	  "a directory entry names inode %i, %s; run e2fsck after mkreflink "
+	  "--strip",
 	  "Fix", NULL, PR_NO_FIX },
 	{ PR_ENT(PR_1_BAD_DIR),
 	  "directory inode %i cannot be read (%m): link counts not checked; "
@@ -139,6 +150,12 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "%e flex groups of a newer version: nothing is written to the "
 	  "image (docs/FORMAT.md 10)\n",
 	  NULL, NULL, PR_MSG_ONLY },
+	/* e2fsck's words for it, pass 2 */
+	{ PR_ENT(PR_1_DIR_CORRUPT),
+	  "directory inode %i, block #%b, offset %f: directory corrupted (an "
+	  "entry's rec_len is %e): link counts not checked; run e2fsck after "
+	  "mkreflink --strip",
+	  "Fix", NULL, PR_NO_FIX },
 	{ PR_ENT(PR_2_TREE),
 	  "flex group %g: refcount tree node %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -521,7 +538,7 @@ static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		return false;
 	clear_bar(ctx);
 	msg = e->msg;
-	if (ctx->mode == RFL_PREEN) {
+	if (ctx->mode == RFL_PREEN || (e->flags & PR_DEVICE)) {
 		/* the device on the line with the words, after a blank one */
 		for (; *msg == '\n'; msg++)
 			fputc('\n', ctx->out);

@@ -33,6 +33,9 @@ enum rfl_problem {
 	PR_0_RECOVER_DESC = 0x000007,
 	PR_0_RECOVER_CLEARED = 0x000008,
 	PR_0_RECOVER_CLEARED_NOSB = 0x000009,
+	PR_0_JOURNAL_SKIP = 0x00000a,	/* -n: needs_recovery left */
+	PR_0_JOURNAL_RECOVER = 0x00000b,	/* -y, -p: replayed first */
+	PR_0_JOURNAL_FAILED = 0x00000c,	/* ... and it failed */
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */
@@ -47,6 +50,7 @@ enum rfl_problem {
 	PR_1_SPLIT_LEFT = 0x01000c,	/* splits left: no refcount repair */
 	PR_1_NEWER = 0x01000d,		/* metadata of a newer version */
 	PR_1_NEWER_NO_WRITE = 0x01000e,	/* ... so nothing is written */
+	PR_1_DIR_CORRUPT = 0x01000f,	/* a directory entry's rec_len */
 	PR_2_TREE = 0x020001,		/* a node failed verification */
 	PR_2_BAD_RECORD = 0x020002,	/* a record is malformed */
 	PR_2_TREE_COUNTS = 0x020003,	/* root slot's counts or height */
@@ -97,6 +101,7 @@ enum rfl_problem {
 #define PR_NO_FIX	0x04	/* no repair exists yet: always left */
 #define PR_MSG_ONLY	0x08	/* a statement: no question, no count */
 #define PR_PREEN_HALT	0x10	/* ... of damage left: -p halts */
+#define PR_DEVICE	0x20	/* the device first in every mode */
 
 /* How questions are answered */
 enum rfl_answer_mode {

@@ -104,3 +104,23 @@ reorder_states() {
 	E2FSCK_CONNECTS=1
 	reorder_states "/a /b /dup /far /dir/unique" snapshot / /snap
 }
+
+@test "rflctl and rfl_replay read numbers alike (tests/helpers/rfl_number.h)" {
+	local log="$BATS_TEST_TMPDIR/log" bad
+
+	cp "$BASE" "$IMG"
+	# a log of one command, so that plan has something to read
+	RFLCTL_LOG="$log" "$BIN/rflctl" -w "$IMG" touch /numbers
+	for bad in -1 1x "" 0x 99999999999999999999; do
+		run "$BIN/rflctl" "$IMG" count "$bad"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"bad block"* ]]
+		run "$BIN/rfl_replay" plan -s "$bad" "$log"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"bad step"* ]]
+	done
+	run "$BIN/rfl_replay" plan -s 0x10 -n 010 -S 7 "$log"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *"seed 7" ]]
+}

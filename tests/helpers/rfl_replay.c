@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "rfl_log.h"
+#include "rfl_number.h"
 
 #define PROG		"rfl_replay"
 #define EXIT_ERR	1
@@ -174,12 +175,9 @@ static ull rng(void)
 
 static ull number(const char *s, const char *what)
 {
-	char *end;
 	ull v;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || *s == '-')
+	if (!rfl_number(s, &v))
 		fail(s, what);
 	return v;
 }

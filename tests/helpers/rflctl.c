@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "rfl_log.h"
+#include "rfl_number.h"
 #include "reflink/rfl_share.h"
 #include "dedup/rfl_dedup.h"
 #include "dedup/rfl_snapshot.h"
@@ -167,24 +168,29 @@ static errcode_t log_write_blk64(io_channel ch, unsigned long long blk,
 	return ret;
 }
 
-static errcode_t log_zeroout(io_channel ch, unsigned long long blk,
-			     unsigned long long count)
+/* zeroout and discard: the log replays both as zeros */
+static errcode_t log_zeros(errcode_t (*op)(io_channel, unsigned long long,
+					   unsigned long long),
+			   io_channel ch, unsigned long long blk,
+			   unsigned long long count)
 {
-	errcode_t ret = unix_io_manager->zeroout(ch, blk, count);
+	errcode_t ret = op(ch, blk, count);
 
 	if (!ret)
 		log_blocks(ch, blk, (int)count, NULL, RFL_LOG_ZERO);
 	return ret;
 }
 
+static errcode_t log_zeroout(io_channel ch, unsigned long long blk,
+			     unsigned long long count)
+{
+	return log_zeros(unix_io_manager->zeroout, ch, blk, count);
+}
+
 static errcode_t log_discard(io_channel ch, unsigned long long blk,
 			     unsigned long long count)
 {
-	errcode_t ret = unix_io_manager->discard(ch, blk, count);
-
-	if (!ret)
-		log_blocks(ch, blk, (int)count, NULL, RFL_LOG_ZERO);
-	return ret;
+	return log_zeros(unix_io_manager->discard, ch, blk, count);
 }
 
 static errcode_t log_flush(io_channel ch)
@@ -299,12 +305,9 @@ static void fail(const char *fmt, const char *arg)
 
 static ull number(const char *s, const char *what)
 {
-	char *end;
 	ull v;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || *s == '-')
+	if (!rfl_number(s, &v))
 		fail("bad %s", what);
 	return v;
 }

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * journal.c - a journal that needs recovery (INCOMPAT_RECOVER), treated
+ * as e2fsck treats it: -n checks the image as it is and says that the
+ * recovery is skipped; -y and -p replay the journal first, and the whole
+ * check then runs again on the recovered image (check.c).
+ *
+ * Stock e2fsck cannot replay it: the journal may hold the superblock
+ * with the reflink feature set, and e2fsck refuses to reopen the fs
+ * after the replay.  debugfs's journal_run (e2fsprogs' recovery code)
+ * opens with -f.  It replays into a metadata snapshot (e2image -r
+ * copies the journal); the blocks it changed are written to the image
+ * through the checker's channel, so that the undo file (-z) holds them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check/check_int.h"
+
+struct jsnap {
+	char dir[64];
+	char img[96];			/* replayed by debugfs */
+	char orig[96];			/* left as e2image made it */
+	char cmd[96];			/* debugfs's commands */
+	char out[96];			/* the tools' output */
+};
+
+static errcode_t jsnap_make(struct jsnap *s)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (!tmp || !*tmp || strlen(tmp) > 40)
+		tmp = "/tmp";
+	snprintf(s->dir, sizeof(s->dir), "%s/reflinkck.XXXXXX", tmp);
+	if (!mkdtemp(s->dir)) {
+		s->dir[0] = 0;
+		return errno;
+	}
+	snprintf(s->img, sizeof(s->img), "%s/snapshot", s->dir);
+	snprintf(s->orig, sizeof(s->orig), "%s/orig", s->dir);
+	snprintf(s->cmd, sizeof(s->cmd), "%s/commands", s->dir);
+	snprintf(s->out, sizeof(s->out), "%s/output", s->dir);
+	return 0;
+}
+
+static void jsnap_free(struct jsnap *s)
+{
+	if (!s->dir[0])
+		return;
+	unlink(s->img);
+	unlink(s->orig);
+	unlink(s->cmd);
+	unlink(s->out);
+	rmdir(s->dir);
+}
+
+/* The start of a tool's output, after a newline, for the message */
+static const char *tool_output(const struct jsnap *s, char *text,
+			       size_t len)
+{
+	ssize_t n = 0;
+	int fd;
+
+	text[0] = 0;
+	fd = open(s->out, O_RDONLY);
+	if (fd < 0)
+		return text;
+	text[0] = '\n';
+	n = pread(fd, text + 1, len - 2, 0);
+	close(fd);
+	n = n > 0 ? n + 1 : 0;
+	text[n] = 0;
+	while (n > 0 && text[n - 1] == '\n')
+		text[--n] = 0;
+	return text;
+}
+
+/*
+ * Every block debugfs changed (against the copy left as made), written
+ * to the image where the image differs.  A replayed block of zeros over
+ * a hole of the snapshot (file data, or a tree block, which e2image does
+ * not copy) cannot be told from the hole and is not written: the host
+ * fs may allocate the blocks around a write, so a block that reads as
+ * data in the snapshot was not necessarily written.  The check that
+ * follows judges what is left.
+ */
+static errcode_t write_replayed(struct checker *c, const struct jsnap *s,
+				unsigned long long *nr)
+{
+	unsigned int bs = c->fs->blocksize;
+	blk64_t blk, last = ext2fs_blocks_count(c->fs->super);
+	char *a = NULL, *b = NULL, *o = NULL;
+	off_t pos = 0, end, size;
+	errcode_t ret;
+	int fd, fo;
+
+	fd = open(s->img, O_RDONLY);
+	if (fd < 0)
+		return errno;
+	fo = open(s->orig, O_RDONLY);
+	if (fo < 0) {
+		close(fd);
+		return errno;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	ret = ext2fs_get_mem(bs, &a);
+	if (!ret)
+		ret = ext2fs_get_mem(bs, &b);
+	if (!ret)
+		ret = ext2fs_get_mem(bs, &o);
+	while (!ret && pos < size) {
+		pos = lseek(fd, pos, SEEK_DATA);
+		if (pos < 0)
+			break;		/* ENXIO: no more data */
+		end = lseek(fd, pos, SEEK_HOLE);
+		if (end < 0)
+			end = size;
+		for (blk = pos / bs; (off_t)(blk * bs) < end && blk < last;
+		     blk++) {
+			if (pread(fd, a, bs, blk * bs) != (ssize_t)bs) {
+				ret = EXT2_ET_SHORT_READ;
+				break;
+			}
+			memset(o, 0, bs);
+			if (pread(fo, o, bs, blk * bs) < 0) {
+				ret = errno;
+				break;
+			}
+			if (!memcmp(a, o, bs))
+				continue;
+			ret = io_channel_read_blk64(c->fs->io, blk, 1, b);
+			if (ret)
+				break;
+			if (!memcmp(a, b, bs))
+				continue;
+			ret = io_channel_write_blk64(c->fs->io, blk, 1, a);
+			if (ret)
+				break;
+			(*nr)++;
+		}
+		pos = end;
+	}
+	if (!ret)
+		ret = io_channel_flush(c->fs->io);
+	ext2fs_free_mem(&a);
+	ext2fs_free_mem(&b);
+	ext2fs_free_mem(&o);
+	close(fd);
+	close(fo);
+	return ret;
+}
+
+/* Did the replay clear the flag in the snapshot's superblock? */
+static bool replayed(const struct jsnap *s)
+{
+	ext2_filsys fs;
+	bool done;
+
+	if (ext2fs_open2(s->img, NULL, EXT2_FLAG_FORCE | EXT2_FLAG_64BITS,
+			 0, 0, unix_io_manager, &fs))
+		return false;
+	done = !ext2fs_has_feature_journal_needs_recovery(fs->super);
+	ext2fs_close_free(&fs);
+	return done;
+}
+
+/* Is the flag clear in the image's superblock now (no second restart)? */
+static errcode_t cleared(struct checker *c)
+{
+	unsigned int bs = c->fs->blocksize;
+	struct ext2_super_block *sb;
+	errcode_t ret;
+	char *buf;
+
+	ret = ext2fs_get_mem(bs, &buf);
+	if (ret)
+		return ret;
+	ret = io_channel_read_blk64(c->fs->io, SUPERBLOCK_OFFSET / bs, 1, buf);
+	sb = (struct ext2_super_block *)(buf + SUPERBLOCK_OFFSET % bs);
+	if (!ret && (ext2fs_le32_to_cpu(sb->s_feature_incompat) &
+		     EXT3_FEATURE_INCOMPAT_RECOVER))
+		ret = RFL_ET_JOURNAL_RECOVERY;
+	ext2fs_free_mem(&buf);
+	return ret;
+}
+
+/* The journal replayed into the snapshot, then written to the image */
+static errcode_t recover(struct checker *c, struct jsnap *s,
+			 unsigned long long *nr)
+{
+	char *e2image[] = { "e2image", "-r", (char *)c->o->device, s->img,
+			    NULL };
+	char *debugfs[] = { "debugfs", "-f", s->cmd, NULL };
+	errcode_t ret;
+	FILE *f;
+
+	ret = jsnap_make(s);
+	if (ret)
+		return ret;
+	if (rfl_ck_run_tool(e2image, s->out))
+		return RFL_ET_JOURNAL_RECOVERY;
+	e2image[3] = s->orig;
+	if (rfl_ck_run_tool(e2image, s->out))
+		return RFL_ET_JOURNAL_RECOVERY;
+	f = fopen(s->cmd, "w");
+	if (!f)
+		return errno;
+	/* -f: the reflink feature is unknown to libext2fs */
+	fprintf(f, "open -w -f %s\njournal_run\nclose\n", s->img);
+	if (fclose(f))
+		return errno;
+	/* debugfs exits 0 whatever a command did: the flag tells */
+	if (rfl_ck_run_tool(debugfs, s->out) || !replayed(s))
+		return RFL_ET_JOURNAL_RECOVERY;
+	ret = write_replayed(c, s, nr);
+	return ret ? ret : cleared(c);
+}
+
+int rfl_ck_journal(struct checker *c)
+{
+	struct rfl_pctx pctx = { .dev = c->o->device };
+	unsigned long long nr = 0;
+	struct jsnap s = { 0 };
+	char text[512];
+	errcode_t ret;
+
+	if (!ext2fs_has_feature_journal_needs_recovery(c->fs->super))
+		return 0;
+	if (c->ctx.mode == RFL_NO) {
+		rfl_fix_problem(&c->ctx, PR_0_JOURNAL_SKIP, &pctx);
+		return 0;
+	}
+	rfl_fix_problem(&c->ctx, PR_0_JOURNAL_RECOVER, &pctx);
+	ret = recover(c, &s, &nr);
+	if (ret) {
+		pctx.err = ret;
+		pctx.str = ret == RFL_ET_JOURNAL_RECOVERY ?
+			   tool_output(&s, text, sizeof(text)) : "";
+		rfl_fix_problem(&c->ctx, PR_0_JOURNAL_FAILED, &pctx);
+		c->ctx.left++;
+		jsnap_free(&s);
+		return -1;
+	}
+	jsnap_free(&s);
+	return 1;
+}

@@ -41,7 +41,7 @@
 
 struct snap {
 	char dir[64];			/* empty: the files are in memory */
-	const char *target;		/* what the tool was given, if not img */
+	const char *target;		/* e2fsck's device, if not img */
 	char img[96];
 	char orig[96];			/* a second one, left as made */
 	char out[96];
@@ -50,11 +50,11 @@ struct snap {
 /* Pass 6's state from the start of a -fn run to its end */
 struct rfl_stock {
 	struct snap s;
-	int img_fd, out_fd;		/* in memory (memfd), or -1 */
+	int img_fd, out_fd, orig_fd;	/* memfds, or -1 */
 	pid_t pid;			/* e2image, started early */
 	pid_t fsck;			/* e2fsck -fn, started early */
 	struct rfl_snap *snap;		/* the checker's own, under way */
-	struct rfl_view *view;		/* or the overlay e2fsck was given */
+	struct rfl_view *view;		/* or the overlay e2fsck reads */
 	int ack;			/* and its shim's pipe (view_fmt.h) */
 	bool view_ok;			/* the scan agreed with the view */
 	time_t now;			/* the views' write time: the same */
@@ -662,22 +662,44 @@ static bool clean_after(struct checker *c)
 	return code == RFL_EXIT_OK;
 }
 
-/* The snapshot and the tools' output in memory: nothing to sync or
- * to free on disk; a -fn run writes no file */
-static bool in_memory(struct rfl_stock *st)
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* A new memfd, named for a child by path; false where there is none */
+static bool memfd_path(const char *name, int *fd, char *path, size_t size)
+{
+	*fd = memfd_create(name, 0);
+	if (*fd < 0)
+		return false;
+	snprintf(path, size, "/proc/self/fd/%d", *fd);
+	/* a child opens it by that name */
+	return !access(path, R_OK | W_OK);
+}
+
+/*
+ * The snapshot (and, repairing: the second one) and the tools' output
+ * in memory: nothing to sync or to free on disk, a -fn run writes no
+ * file, and no size limit but the fs's (tmpfs holds a sparse file as
+ * big as any disk; $TMPDIR on ext4 stops at 16 TiB)
+ */
+static bool in_memory(struct rfl_stock *st, bool orig)
 {
 	st->now = time(NULL);
-	st->img_fd = memfd_create("reflinkck-snapshot", 0);
-	st->out_fd = memfd_create("reflinkck-output", 0);
-	if (st->img_fd < 0 || st->out_fd < 0)
-		return false;
-	snprintf(st->s.img, sizeof(st->s.img), "/proc/self/fd/%d",
-		 st->img_fd);
-	snprintf(st->s.out, sizeof(st->s.out), "/proc/self/fd/%d",
-		 st->out_fd);
-	/* a child opens them by those names */
-	return !access(st->s.img, R_OK | W_OK) &&
-	       !access(st->s.out, R_OK | W_OK);
+	if (memfd_path("reflinkck-snapshot", &st->img_fd, st->s.img,
+		       sizeof(st->s.img)) &&
+	    memfd_path("reflinkck-output", &st->out_fd, st->s.out,
+		       sizeof(st->s.out)) &&
+	    (!orig || memfd_path("reflinkck-orig", &st->orig_fd, st->s.orig,
+				 sizeof(st->s.orig))))
+		return true;
+	close_fd(&st->img_fd);
+	close_fd(&st->out_fd);
+	close_fd(&st->orig_fd);
+	return false;
 }
 
 /* The snapshot's files in a new directory under $TMPDIR (or /tmp) */
@@ -703,7 +725,7 @@ static struct rfl_stock *stock_new(void)
 	struct rfl_stock *st = calloc(1, sizeof(*st));
 
 	if (st) {
-		st->img_fd = st->out_fd = st->ack = -1;
+		st->img_fd = st->out_fd = st->orig_fd = st->ack = -1;
 		st->pid = st->fsck = -1;
 	}
 	return st;
@@ -744,10 +766,9 @@ void rfl_ck_stock_free(struct checker *c)
 	view_drop(st);
 	/* its thread writes to the snapshot */
 	rfl_ck_snap_free(st->snap);
-	if (st->img_fd >= 0)
-		close(st->img_fd);
-	if (st->out_fd >= 0)
-		close(st->out_fd);
+	close_fd(&st->img_fd);
+	close_fd(&st->out_fd);
+	close_fd(&st->orig_fd);
 	if (st->s.dir[0]) {
 		unlink(st->s.img);
 		unlink(st->s.orig);
@@ -986,7 +1007,7 @@ void rfl_ck_stock_begin(struct checker *c)
 	if (!st)
 		return;
 	c->stock = st;
-	if (!in_memory(st)) {
+	if (!in_memory(st, false)) {
 		rfl_ck_stock_free(c);
 		return;
 	}
@@ -1212,7 +1233,8 @@ void rfl_ck_stock(struct checker *c)
 				    "making a directory for the snapshot");
 			return;
 		}
-		ret = in_directory(st);
+		/* in memory where the system has memfds, else on disk */
+		ret = in_memory(st, true) ? 0 : in_directory(st);
 		if (ret) {
 			rfl_ck_fail(c, ret,
 				    "making a directory for the snapshot");

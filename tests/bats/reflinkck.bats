@@ -959,6 +959,23 @@ ck_copy() {
 	[ "$(sum "$IMG")" = "$before" ]
 }
 
+@test "-fy: pass 6 repairs through snapshots in memory, with no \$TMPDIR to write" {
+	local blk
+	stock_reads_image
+	blk=$(debugfs -R "blocks /d7" "$IMG" 2>/dev/null | awk '{ print $1 }')
+	printf '\377\377' | dd of="$IMG" bs=1 seek=$((blk * 1024 + 4)) \
+		conv=notrunc 2>/dev/null
+	# a directory that does not exist: snapshots there would fail
+	TMPDIR="$BATS_TEST_TMPDIR/none" run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"repaired by stock e2fsck on the snapshot"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/none" ]
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "-fn: an inode with links the bitmap calls free: e2image's snapshot, the same verdict" {
 	local before
 	stock_reads_image debugfs -w -R "freei /d3" "$IMG"

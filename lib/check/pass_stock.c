@@ -931,6 +931,9 @@ static bool view_fits(struct checker *c)
 	const char *env = getenv("REFLINKCK_VIEW");
 	blk64_t size = 0;
 
+	/* e2fsck would read an option, or LABEL= or UUID= (blkid's) */
+	if (c->o->device[0] == '-' || strchr(c->o->device, '='))
+		return false;
 	if ((env && !strcmp(env, "0")) || c->o->mode != RFL_NO ||
 	    !c->rfs->meta_map || ext2fs_has_feature_mmp(fs->super) ||
 	    ext2fs_has_feature_journal_needs_recovery(fs->super) ||

@@ -127,6 +127,14 @@ ifneq ($(DEBUG_SRCS),)
 PROGS += $(B)/bin/refdebug
 endif
 
+# misc/preload/*.c: the shim reflinkck -fn preloads into stock e2fsck
+# (pass 6), found from the program at <bindir>/../lib/ext4-reflink/;
+# one beside the ASan programs too, never instrumented (e2fsck is not)
+SHIM_SRCS := $(sort $(wildcard misc/preload/*.c))
+SHIM_NAME := ext4-reflink/reflinkck-view.so
+SHIM := $(B)/lib/$(SHIM_NAME)
+ASAN_SHIM := $(B)/asan/lib/$(SHIM_NAME)
+
 # libFuzzer harnesses: the library again, built by clang with coverage
 FUZZ_CC ?= clang
 # make fuzz FUZZ_RUNS=10000000 MUTANTS=20000: the README's volume
@@ -185,10 +193,10 @@ ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 
 all: lib progs tests
 lib: $(LIB)
-progs: $(PROGS)
-tools: $(addprefix $(B)/bin/,mkreflink reflinkck refdebug)
+progs: $(PROGS) $(SHIM)
+tools: $(addprefix $(B)/bin/,mkreflink reflinkck refdebug) $(SHIM)
 tests: $(TESTS)
-asan: $(ASAN_TESTS) $(ASAN_PROGS)
+asan: $(ASAN_TESTS) $(ASAN_PROGS) $(ASAN_SHIM)
 build-all: all asan fuzz-build
 fuzz-build: $(FUZZERS) $(B)/fuzz/base.img $(B)/fuzz/tiny.img
 
@@ -266,6 +274,9 @@ clean:
 PACKAGE := ext4-reflink
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+# reflinkck looks for its shim at <its directory>/../lib/ext4-reflink/
+# (without it, pass 6 of -fn copies the metadata: slower, the same)
+LIBDIR ?= $(PREFIX)/lib
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/$(PACKAGE)
 INSTALL ?= install
@@ -274,10 +285,11 @@ INSTALL_MANS := misc/mkreflink.8 misc/reflinkck.8 debug/refdebug.8
 # the path the man pages are written with (a Debian install)
 MAN_DOCDIR := /usr/share/doc/$(PACKAGE)
 
-install: $(addprefix $(B)/bin/,$(INSTALL_PROGS))
+install: $(addprefix $(B)/bin/,$(INSTALL_PROGS)) $(SHIM)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(DOCDIR)
-	$(INSTALL) -m 755 $^ $(DESTDIR)$(SBINDIR)/
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(dir $(LIBDIR)/$(SHIM_NAME))
+	$(INSTALL) -m 755 $(filter-out $(SHIM),$^) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 644 $(SHIM) $(DESTDIR)$(LIBDIR)/$(SHIM_NAME)
 	$(Q)for m in $(INSTALL_MANS); do \
 		echo "  MAN     $$m"; \
 		sed 's|$(MAN_DOCDIR)|$(DOCDIR)|g' $$m \
@@ -289,7 +301,8 @@ install: $(addprefix $(B)/bin/,$(INSTALL_PROGS))
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(INSTALL_PROGS)) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(INSTALL_MANS))) \
-	      $(DESTDIR)$(DOCDIR)/FORMAT.md
+	      $(DESTDIR)$(DOCDIR)/FORMAT.md $(DESTDIR)$(LIBDIR)/$(SHIM_NAME)
+	-rmdir $(DESTDIR)$(dir $(LIBDIR)/$(SHIM_NAME)) 2>/dev/null
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # The package is built from a copy of the tracked files so that
@@ -383,6 +396,12 @@ $(B)/asan/bin/$(notdir $(1:.c=)): $(patsubst %.c,$(B)/asan/obj/%.o,$(call prog_s
 		$$(PROG_LIBS_$(notdir $(1:.c=))) $$(LDLIBS_ALL)
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call asan_prog_rule,$(s))))
+
+$(SHIM) $(ASAN_SHIM): $(SHIM_SRCS) lib/check/view_fmt.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  SO      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -shared $(LDFLAGS) \
+		-o $@ $(SHIM_SRCS) -ldl
 
 # mk_cmds writes <name>.c into the current directory
 $(DEBUG_GEN_C): $(DEBUG_CT)

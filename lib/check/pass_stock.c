@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -30,12 +31,17 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check/check_int.h"
+#include "check/view.h"
+#include "check/view_fmt.h"
+#include "util/vec.h"
 
 struct snap {
 	char dir[64];			/* empty: the files are in memory */
+	const char *target;		/* e2fsck's device, if not img */
 	char img[96];
 	char orig[96];			/* a second one, left as made */
 	char out[96];
@@ -44,10 +50,14 @@ struct snap {
 /* Pass 6's state from the start of a -fn run to its end */
 struct rfl_stock {
 	struct snap s;
-	int img_fd, out_fd;		/* in memory (memfd), or -1 */
+	int img_fd, out_fd, orig_fd;	/* memfds, or -1 */
 	pid_t pid;			/* e2image, started early */
 	pid_t fsck;			/* e2fsck -fn, started early */
 	struct rfl_snap *snap;		/* the checker's own, under way */
+	struct rfl_view *view;		/* or the overlay e2fsck reads */
+	int ack;			/* and its shim's pipe (view_fmt.h) */
+	bool view_ok;			/* the scan agreed with the view */
+	time_t now;			/* the views' write time: the same */
 };
 
 /*
@@ -56,10 +66,10 @@ struct rfl_stock {
  * the passes go on beside the child.  Where it fails (no such program,
  * the output not opened), fork reports it as e2fsck's shells do: 127.
  */
-static pid_t spawn(char *const argv[], const char *out)
+static pid_t spawn_env(char *const argv[], const char *out,
+		       char *const envp[])
 {
 	posix_spawn_file_actions_t fa;
-	extern char **environ;
 	int fd, err;
 	pid_t pid;
 
@@ -71,7 +81,7 @@ static pid_t spawn(char *const argv[], const char *out)
 	      posix_spawn_file_actions_adddup2(&fa, 1, 2) ||
 	      posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
 					       O_RDONLY, 0) ||
-	      posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	      posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	if (!err)
 		return pid;
@@ -89,10 +99,17 @@ by_fork:
 		fd = open("/dev/null", O_RDONLY);
 		if (fd >= 0)
 			dup2(fd, 0);
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t spawn(char *const argv[], const char *out)
+{
+	extern char **environ;
+
+	return spawn_env(argv, out, environ);
 }
 
 /* The exit status of a spawned child, or -1 */
@@ -140,9 +157,9 @@ static char *read_output(const struct snap *s, const char *device)
 		if (line[0] == '\n' && (!len || (len > 1 &&
 		    buf[len - 1] == '\n' && buf[len - 2] == '\n')))
 			continue;
-		p = strstr(line, s->img);
+		p = strstr(line, s->target ? s->target : s->img);
 		if (p) {
-			n = strlen(s->img);
+			n = strlen(s->target ? s->target : s->img);
 			fprintf(m, "%.*s%s%s", (int)(p - line), line, device,
 				p + n);
 		} else {
@@ -226,8 +243,38 @@ static bool feature_block(io_channel io, blk64_t b, void *buf)
 	return magic == EXT4_RFX_MAGIC || magic == EXT4_BTREE_MAGIC;
 }
 
+/*
+ * Blocks to free, gathered into runs: each run's groups get their
+ * counts and checksum once, not once a block (the same result)
+ */
+struct free_run {
+	blk64_t start, len;
+};
+
+static void run_flush(ext2_filsys fs, struct free_run *r)
+{
+	if (r->len)
+		ext2fs_block_alloc_stats_range(fs, r->start, r->len, -1);
+	r->len = 0;
+}
+
+/* b freed, after any block already given */
+static void run_add(ext2_filsys fs, struct free_run *r, blk64_t b)
+{
+	if (r->len && r->start + r->len == b && r->len < 1U << 30) {
+		r->len++;
+		return;
+	}
+	run_flush(fs, r);
+	r->start = b;
+	r->len = 1;
+}
+
 /* What the files and the fs metadata hold, in the snapshot */
 struct owners {
+	/* before the scan (-fn): resv alone says what to free, checked
+	 * against what the scan says once it has run */
+	bool predict;
 	const struct rfl_scan *scan;
 	const struct e2fs_meta_map *map;
 	const struct rfl_range *resv;
@@ -249,6 +296,7 @@ static errcode_t free_blocks(ext2_filsys fs, io_channel io,
 {
 	blk64_t b, end, last = ext2fs_blocks_count(fs->super) - 1;
 	struct cursor runs, owned;
+	struct free_run fr = { 0 };
 	size_t hv = 0;
 	void *buf;
 	errcode_t ret;
@@ -281,10 +329,39 @@ static errcode_t free_blocks(ext2_filsys fs, io_channel io,
 			    (!in_ranges(w->resv, w->nr_resv, b, &hv) &&
 			     !feature_block(io, b, buf)))
 				continue;
-			ext2fs_block_alloc_stats2(fs, b, -1);
+			run_add(fs, &fr, b);
 		}
 	}
+	run_flush(fs, &fr);
 	ext2fs_free_mem(&buf);
+	return 0;
+}
+
+/*
+ * Before the scan: every marked block of the reserves and metadata
+ * blocks (resv, with predict) that is not fs metadata.  In an image
+ * whose tree nodes lie in their reserves and on which no file trespasses
+ * that is what free_blocks frees; the scan tells whether it was.
+ */
+static errcode_t free_predicted(ext2_filsys fs, const struct owners *w)
+{
+	blk64_t b, end, last = ext2fs_blocks_count(fs->super) - 1;
+	blk64_t done = fs->super->s_first_data_block;
+	struct free_run fr = { 0 };
+	size_t i;
+
+	/* sorted by start; where they overlap, each block once */
+	for (i = 0; i < w->nr_resv; i++) {
+		end = w->resv[i].start + w->resv[i].len;
+		b = w->resv[i].start > done ? w->resv[i].start : done;
+		for (; b < end && b <= last; b++)
+			if (ext2fs_test_block_bitmap2(fs->block_map, b) &&
+			    !e2fs_meta_map_overlaps(w->map, b, 1))
+				run_add(fs, &fr, b);
+		if (end > done)
+			done = end;
+	}
+	run_flush(fs, &fr);
 	return 0;
 }
 
@@ -301,6 +378,8 @@ static errcode_t free_unowned(ext2_filsys fs, io_channel io,
 	struct e2fs_meta_map *map = NULL;
 	errcode_t ret;
 
+	if (w.predict && w.map)
+		return free_predicted(fs, &w);
 	if (w.scan && w.map)
 		return free_blocks(fs, io, &w);
 	ret = rfl_scan_files(fs, no_bad_inode, NULL, NULL, &scan);
@@ -320,43 +399,114 @@ static errcode_t free_unowned(ext2_filsys fs, io_channel io,
  * block loads: blocks held for the trees, owned by no inode, free once
  * the feature is off.  In block order (flex groups are).
  */
-static errcode_t reserves(struct checker *c, struct rfl_range **vp,
-			  size_t *nrp)
+static int range_cmp(const void *a, const void *b)
 {
-	struct rfl_range *v;
-	struct rfl_group *grp;
-	size_t nr = 0;
-	dgrp_t fg;
+	const struct rfl_range *x = a, *y = b;
 
-	v = calloc(c->rfs->nr_flex + 1, sizeof(*v));
-	if (!v)
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The blocks a walk of the trees reaches (reserves(), with nodes) */
+struct node_list {
+	struct rfl_range *v;
+	size_t nr, max;
+	struct rfl_blkset seen;
+	bool nomem;
+};
+
+static errcode_t node_add(struct node_list *l, blk64_t start, blk64_t len)
+{
+	if (rfl_vec_grow((void **)&l->v, &l->max, l->nr, sizeof(*l->v)))
 		return EXT2_ET_NO_MEMORY;
-	for (fg = 0; fg < c->rfs->nr_flex; fg++) {
-		if (rfl_group_load(c->rfs, fg, &grp))
-			continue;
-		if (grp->resv_len && !grp->resv_bad) {
-			v[nr].start = grp->resv_start;
-			v[nr++].len = grp->resv_len;
-		}
-		rfl_group_release(c->rfs, fg);
-	}
-	*vp = v;
-	*nrp = nr;
+	l->v[l->nr].start = start;
+	l->v[l->nr++].len = len;
 	return 0;
 }
 
-/* The snapshot as the round trip shows it to stock tools */
-static errcode_t present(const char *img, io_channel io,
-			 const struct owners *w)
+static int n_report(void *priv, const struct ext4_btree_problem *p)
+{
+	(void)priv; (void)p;
+	return 0;
+}
+
+static bool n_seen(void *priv, u64 blocknr)
+{
+	struct node_list *l = priv;
+	bool was = false;
+
+	if (rfl_blkset_add(&l->seen, blocknr, &was))
+		l->nomem = true;
+	return was || l->nomem;
+}
+
+static int n_node(void *priv, u64 blocknr, int level)
+{
+	struct node_list *l = priv;
+
+	(void)level;
+	if (node_add(l, blocknr, 1))
+		l->nomem = true;
+	return l->nomem;
+}
+
+/*
+ * ... with nodes: and the metadata blocks and every node their trees
+ * reach (those outside the reserves: trees made before them), sorted
+ */
+static errcode_t reserves(struct checker *c, bool nodes,
+			  struct rfl_range **vp, size_t *nrp)
+{
+	static const struct ext4_btree_verify_ops ops = {
+		.report = n_report,
+		.test_and_set_seen = n_seen,
+		.node = n_node,
+	};
+	struct node_list l = { 0 };
+	struct rfl_group *grp;
+	errcode_t ret = 0;
+	dgrp_t fg;
+
+	for (fg = 0; !ret && fg < c->rfs->nr_flex; fg++) {
+		if (rfl_group_load(c->rfs, fg, &grp))
+			continue;
+		if (nodes && grp->meta_blk)
+			ret = node_add(&l, grp->meta_blk, 1);
+		if (!ret && grp->resv_len && !grp->resv_bad)
+			ret = node_add(&l, grp->resv_start, grp->resv_len);
+		if (!ret && nodes) {
+			rfl_blkset_clear(&l.seen);
+			if (ext4_btree_verify(&grp->tree, &ops, &l) < 0 ||
+			    l.nomem)
+				ret = EXT2_ET_NO_MEMORY;
+		}
+		rfl_group_release(c->rfs, fg);
+	}
+	free(l.seen.slot);
+	if (ret) {
+		free(l.v);
+		return ret;
+	}
+	if (nodes && l.nr)
+		qsort(l.v, l.nr, sizeof(*l.v), range_cmp);
+	*vp = l.v;
+	*nrp = l.nr;
+	return 0;
+}
+
+/* The snapshot (or the view: mgr) as the round trip shows it to stock
+ * tools; now, if not 0, as the time it is written */
+static errcode_t present(const char *img, io_manager mgr, io_channel io,
+			 const struct owners *w, time_t now)
 {
 	int flags = EXT2_FLAG_RW | EXT2_FLAG_FORCE | EXT2_FLAG_64BITS;
 	ext2_filsys fs;
 	errcode_t ret;
 	dgrp_t g;
 
-	ret = ext2fs_open2(img, NULL, flags, 0, 0, unix_io_manager, &fs);
+	ret = ext2fs_open2(img, NULL, flags, 0, 0, mgr, &fs);
 	if (ret)
 		return ret;
+	fs->now = now;
 	fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 	if (w->bits)
 		ret = ext2fs_copy_bitmap(w->bits, &fs->block_map);
@@ -512,21 +662,44 @@ static bool clean_after(struct checker *c)
 	return code == RFL_EXIT_OK;
 }
 
-/* The snapshot and the tools' output in memory: nothing to sync or
- * to free on disk; a -fn run writes no file */
-static bool in_memory(struct rfl_stock *st)
+static void close_fd(int *fd)
 {
-	st->img_fd = memfd_create("reflinkck-snapshot", 0);
-	st->out_fd = memfd_create("reflinkck-output", 0);
-	if (st->img_fd < 0 || st->out_fd < 0)
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* A new memfd, named for a child by path; false where there is none */
+static bool memfd_path(const char *name, int *fd, char *path, size_t size)
+{
+	*fd = memfd_create(name, 0);
+	if (*fd < 0)
 		return false;
-	snprintf(st->s.img, sizeof(st->s.img), "/proc/self/fd/%d",
-		 st->img_fd);
-	snprintf(st->s.out, sizeof(st->s.out), "/proc/self/fd/%d",
-		 st->out_fd);
-	/* a child opens them by those names */
-	return !access(st->s.img, R_OK | W_OK) &&
-	       !access(st->s.out, R_OK | W_OK);
+	snprintf(path, size, "/proc/self/fd/%d", *fd);
+	/* a child opens it by that name */
+	return !access(path, R_OK | W_OK);
+}
+
+/*
+ * The snapshot (and, repairing: the second one) and the tools' output
+ * in memory: nothing to sync or to free on disk, a -fn run writes no
+ * file, and no size limit but the fs's (tmpfs holds a sparse file as
+ * big as any disk; $TMPDIR on ext4 stops at 16 TiB)
+ */
+static bool in_memory(struct rfl_stock *st, bool orig)
+{
+	st->now = time(NULL);
+	if (memfd_path("reflinkck-snapshot", &st->img_fd, st->s.img,
+		       sizeof(st->s.img)) &&
+	    memfd_path("reflinkck-output", &st->out_fd, st->s.out,
+		       sizeof(st->s.out)) &&
+	    (!orig || memfd_path("reflinkck-orig", &st->orig_fd, st->s.orig,
+				 sizeof(st->s.orig))))
+		return true;
+	close_fd(&st->img_fd);
+	close_fd(&st->out_fd);
+	close_fd(&st->orig_fd);
+	return false;
 }
 
 /* The snapshot's files in a new directory under $TMPDIR (or /tmp) */
@@ -552,10 +725,27 @@ static struct rfl_stock *stock_new(void)
 	struct rfl_stock *st = calloc(1, sizeof(*st));
 
 	if (st) {
-		st->img_fd = st->out_fd = -1;
+		st->img_fd = st->out_fd = st->orig_fd = st->ack = -1;
 		st->pid = st->fsck = -1;
 	}
 	return st;
+}
+
+/* The view and its e2fsck given up (the snapshot's way instead) */
+static void view_drop(struct rfl_stock *st)
+{
+	if (st->fsck > 0) {
+		kill(st->fsck, SIGKILL);
+		reap(st->fsck);
+		st->fsck = -1;
+	}
+	if (st->ack >= 0)
+		close(st->ack);
+	st->ack = -1;
+	rfl_view_free(st->view);
+	st->view = NULL;
+	st->view_ok = false;
+	st->s.target = NULL;
 }
 
 void rfl_ck_stock_free(struct checker *c)
@@ -573,12 +763,12 @@ void rfl_ck_stock_free(struct checker *c)
 		kill(st->fsck, SIGKILL);
 		reap(st->fsck);
 	}
+	view_drop(st);
 	/* its thread writes to the snapshot */
 	rfl_ck_snap_free(st->snap);
-	if (st->img_fd >= 0)
-		close(st->img_fd);
-	if (st->out_fd >= 0)
-		close(st->out_fd);
+	close_fd(&st->img_fd);
+	close_fd(&st->out_fd);
+	close_fd(&st->orig_fd);
 	if (st->s.dir[0]) {
 		unlink(st->s.img);
 		unlink(st->s.orig);
@@ -603,12 +793,14 @@ static char **e2image_argv(struct checker *c, const char *dst)
 
 /* The snapshot as the round trip shows it; with -n, the checker's
  * own scan says which blocks files hold (and, early: before any pass,
- * its bitmap is the snapshot's) */
-static errcode_t present_snapshot(struct checker *c, struct rfl_stock *st,
-				  bool early)
+ * its bitmap is the snapshot's; predict: before the scan, see
+ * free_predicted).  To the view (view.c) if one is given. */
+static errcode_t present_as(struct checker *c, struct rfl_stock *st,
+			    struct rfl_view *view, bool early, bool predict)
 {
-	struct owners w = { 0 };
+	struct owners w = { .predict = predict };
 	struct rfl_range *resv = NULL;
+	char name[64];
 	errcode_t ret;
 
 	if (c->o->mode == RFL_NO) {
@@ -617,12 +809,191 @@ static errcode_t present_snapshot(struct checker *c, struct rfl_stock *st,
 		if (early)
 			w.bits = c->fs->block_map;
 	}
-	ret = reserves(c, &resv, &w.nr_resv);
+	ret = reserves(c, predict, &resv, &w.nr_resv);
 	w.resv = resv;
-	if (!ret)
-		ret = present(st->s.img, c->fs->io, &w);
+	if (!ret && view) {
+		rfl_view_name(view, name, sizeof(name));
+		ret = present(name, rfl_view_io_manager, c->fs->io, &w,
+			      st->now);
+	} else if (!ret) {
+		ret = present(st->s.img, unix_io_manager, c->fs->io, &w,
+			      st->now);
+	}
 	free(resv);
 	return ret;
+}
+
+static errcode_t present_snapshot(struct checker *c, struct rfl_stock *st,
+				  bool early)
+{
+	return present_as(c, st, NULL, early, false);
+}
+
+/* The environment with LD_PRELOAD and the view's variables set */
+struct view_env {
+	char **env;
+	char *added[3];
+};
+
+static bool env_ours(const char *v)
+{
+	return !strncmp(v, "LD_PRELOAD=", 11) ||
+	       !strncmp(v, RFL_VIEW_ENV_FD "=", strlen(RFL_VIEW_ENV_FD) + 1) ||
+	       !strncmp(v, RFL_VIEW_ENV_ACK "=", strlen(RFL_VIEW_ENV_ACK) + 1);
+}
+
+static void view_env_free(struct view_env *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		free(e->added[i]);
+	free(e->env);
+}
+
+static bool view_env(struct view_env *e, const char *shim, int vfd, int ack)
+{
+	extern char **environ;
+	const char *old = getenv("LD_PRELOAD");
+	size_t n = 0, i, j = 0;
+
+	*e = (struct view_env){ 0 };
+	while (environ[n])
+		n++;
+	e->env = calloc(n + 4, sizeof(*e->env));
+	if (!e->env)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!env_ours(environ[i]))
+			e->env[j++] = environ[i];
+	/* the shim first: its open() is the one libext2fs calls */
+	if (asprintf(&e->added[0], "LD_PRELOAD=%s%s%s", shim,
+		     old && *old ? ":" : "", old ? old : "") < 0)
+		e->added[0] = NULL;
+	if (asprintf(&e->added[1], RFL_VIEW_ENV_FD "=%d", vfd) < 0)
+		e->added[1] = NULL;
+	if (asprintf(&e->added[2], RFL_VIEW_ENV_ACK "=%d", ack) < 0)
+		e->added[2] = NULL;
+	for (i = 0; i < 3; i++) {
+		if (!e->added[i]) {
+			view_env_free(e);
+			return false;
+		}
+		e->env[j++] = e->added[i];
+	}
+	return true;
+}
+
+/* Stock e2fsck -fn on the image through st->view; 0 or why not */
+static errcode_t view_spawn(struct rfl_stock *st, const char *device)
+{
+	char *e2fsck[] = { "e2fsck", "-fn", (char *)device, NULL };
+	char shim[PATH_MAX];
+	struct view_env e;
+	int vfd, p[2];
+	errcode_t ret;
+
+	if (!rfl_view_shim(shim, sizeof(shim)))
+		return EXT2_ET_UNIMPLEMENTED;
+	ret = rfl_view_memfd(st->view, &vfd);
+	if (ret)
+		return ret;
+	/* the read end stays here; the write end is the child's alone */
+	if (pipe2(p, 0)) {
+		ret = errno;
+		close(vfd);
+		return ret;
+	}
+	fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	if (view_env(&e, shim, vfd, p[1])) {
+		st->fsck = spawn_env(e2fsck, st->s.out, e.env);
+		view_env_free(&e);
+	}
+	close(vfd);
+	close(p[1]);
+	if (st->fsck < 0) {
+		close(p[0]);
+		return EXT2_ET_UNIMPLEMENTED;
+	}
+	st->ack = p[0];
+	st->s.target = device;
+	return 0;
+}
+
+/*
+ * Is the image one the view can show as the snapshot would: what
+ * rfl_ck_snap_begin refuses is refused here too, and an image shorter
+ * than its fs (e2fsck would say so of it, never of the snapshot)
+ */
+static bool view_fits(struct checker *c)
+{
+	ext2_filsys fs = c->fs;
+	const char *env = getenv("REFLINKCK_VIEW");
+	blk64_t size = 0;
+
+	/* e2fsck would read an option, or LABEL= or UUID= (blkid's) */
+	if (c->o->device[0] == '-' || strchr(c->o->device, '='))
+		return false;
+	if ((env && !strcmp(env, "0")) || c->o->mode != RFL_NO ||
+	    !c->rfs->meta_map || ext2fs_has_feature_mmp(fs->super) ||
+	    ext2fs_has_feature_journal_needs_recovery(fs->super) ||
+	    ext2fs_has_feature_journal_dev(fs->super))
+		return false;
+	if (ext2fs_get_device_size2(c->o->device, fs->blocksize, &size))
+		return false;
+	return size >= ext2fs_blocks_count(fs->super);
+}
+
+/*
+ * -fn, before the scan: stock e2fsck started at once on the image,
+ * shown as the round trip would show it by an overlay made from the
+ * reserves (view.c); the scan then tells whether that was the view
+ * the snapshot would have been (rfl_ck_stock_start).  False where it
+ * cannot be.
+ */
+static bool view_begin(struct checker *c, struct rfl_stock *st)
+{
+	if (!view_fits(c) || rfl_view_new(c->o->device, &st->view))
+		return false;
+	if (present_as(c, st, st->view, true, true) ||
+	    view_spawn(st, c->o->device)) {
+		view_drop(st);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * -fn, after the scan: the view made as the snapshot's would be
+ * (free_blocks) is the one e2fsck was given, or e2fsck starts again
+ * with it; where it cannot be, the snapshot's way
+ */
+static void view_confirm(struct checker *c, struct rfl_stock *st)
+{
+	struct rfl_view *exact = NULL;
+
+	if (c->scan.bad_inodes || c->scan.stray ||
+	    rfl_view_new(c->o->device, &exact) ||
+	    present_as(c, st, exact, true, false))
+		goto snapshot;
+	if (rfl_view_same(exact, st->view)) {
+		rfl_view_free(exact);
+		st->view_ok = true;
+		return;
+	}
+	view_drop(st);
+	st->view = exact;
+	exact = NULL;
+	if (!view_spawn(st, c->o->device)) {
+		st->view_ok = true;
+		return;
+	}
+snapshot:
+	rfl_view_free(exact);
+	view_drop(st);
+	st->pid = spawn(e2image_argv(c, st->s.img), st->s.out);
+	if (st->pid < 0)
+		rfl_ck_stock_free(c);
 }
 
 /*
@@ -639,10 +1010,12 @@ void rfl_ck_stock_begin(struct checker *c)
 	if (!st)
 		return;
 	c->stock = st;
-	if (!in_memory(st)) {
+	if (!in_memory(st, false)) {
 		rfl_ck_stock_free(c);
 		return;
 	}
+	if (view_begin(c, st))
+		return;
 	/* where it cannot: e2image, after the scan */
 	rfl_ck_snap_begin(c, st->img_fd, &st->snap);
 }
@@ -659,6 +1032,10 @@ void rfl_ck_stock_start(struct checker *c)
 	struct rfl_stock *st = c->stock;
 	char *e2fsck[] = { "e2fsck", "-fn", NULL, NULL };
 
+	if (st && st->view && st->pid < 0) {
+		view_confirm(c, st);
+		return;
+	}
 	if (!st || st->pid > 0 || st->fsck > 0)
 		return;
 	if (st->snap && !rfl_ck_snap_finish(c, st->snap) &&
@@ -726,6 +1103,19 @@ static int make_snapshot(struct checker *c, struct rfl_stock *st,
 	return 0;
 }
 
+/* Did the shim serve e2fsck the view's superblock?  (A static e2fsck,
+ * or a shim not loaded, reads the image as it is: no verdict) */
+static bool view_acked(struct rfl_stock *st)
+{
+	char b = 0;
+	ssize_t n;
+
+	do
+		n = read(st->ack, &b, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1 && b == 1;
+}
+
 /* Stock e2fsck -fn's verdict on the snapshot (started early or run
  * now): its exit status, or -1 with the problem reported */
 static int stock_judge(struct checker *c, struct rfl_stock *st,
@@ -738,6 +1128,13 @@ static int stock_judge(struct checker *c, struct rfl_stock *st,
 	if (st->fsck > 0) {
 		code = reap(st->fsck);
 		st->fsck = -1;
+		if (st->view && !view_acked(st)) {
+			/* the shim did not show the view: the snapshot */
+			view_drop(st);
+			if (make_snapshot(c, st, text))
+				return -1;
+			code = run(e2fsck, st->s.out);
+		}
 	} else {
 		if (make_snapshot(c, st, text))
 			return -1;
@@ -831,6 +1228,9 @@ void rfl_ck_stock(struct checker *c)
 		/* (never begun after the scan) */
 		rfl_ck_snap_free(st->snap);
 		st->snap = NULL;
+		/* nor the view confirmed by it */
+		if (st->view && !st->view_ok)
+			view_drop(st);
 	} else {
 		st = c->stock = stock_new();
 		if (!st) {
@@ -838,7 +1238,8 @@ void rfl_ck_stock(struct checker *c)
 				    "making a directory for the snapshot");
 			return;
 		}
-		ret = in_directory(st);
+		/* in memory where the system has memfds, else on disk */
+		ret = in_memory(st, true) ? 0 : in_directory(st);
 		if (ret) {
 			rfl_ck_fail(c, ret,
 				    "making a directory for the snapshot");

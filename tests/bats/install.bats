@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # install.bats - make install / uninstall, and the Debian package.
 #
-# make install puts exactly the three tools in sbin/, their man pages in
-# man8/ and docs/FORMAT.md in share/doc/ext4-reflink/; the test helpers
-# stay in build/.  The package is built from a copy of the tree (make
+# make install puts exactly the three tools in sbin/, reflinkck's pass-6
+# shim in lib/ext4-reflink/, their man pages in man8/ and docs/FORMAT.md
+# in share/doc/ext4-reflink/; the test helpers stay in build/.  The package is built from a copy of the tree (make
 # deb), installed with dpkg -i, run, and removed with dpkg -r.
 
 bats_require_minimum_version 1.5.0
@@ -36,7 +36,8 @@ files() {
 	mk install DESTDIR="$D"
 	run files "$D"
 	[ "$status" -eq 0 ]
-	[ "$output" = "usr/local/sbin/mkreflink
+	[ "$output" = "usr/local/lib/ext4-reflink/reflinkck-view.so
+usr/local/sbin/mkreflink
 usr/local/sbin/refdebug
 usr/local/sbin/reflinkck
 usr/local/share/doc/ext4-reflink/FORMAT.md
@@ -49,6 +50,8 @@ usr/local/share/man/man8/reflinkck.8" ]
 		[ "$(stat -c %a "$D/usr/local/sbin/$p")" = 755 ]
 		cmp "$REPO/build/bin/$p" "$D/usr/local/sbin/$p"
 	done
+	cmp "$REPO/build/lib/ext4-reflink/reflinkck-view.so" \
+		"$D/usr/local/lib/ext4-reflink/reflinkck-view.so"
 	# the man pages name the format document where it was installed
 	run grep -l '/usr/local/share/doc/ext4-reflink/FORMAT.md' \
 		"$D"/usr/local/share/man/man8/*.8
@@ -90,6 +93,14 @@ usr/local/share/man/man8/reflinkck.8" ]
 	[ "$status" -eq 0 ]
 	run "$D/usr/local/sbin/reflinkck" -fn "$img"
 	[ "$status" -eq 0 ]
+	# pass 6 found the installed shim: e2fsck was given the image
+	if command -v strace >/dev/null; then
+		run strace -f -qq -e trace=execve -o "$BATS_TEST_TMPDIR/trace" \
+			"$D/usr/local/sbin/reflinkck" -fn "$img"
+		[ "$status" -eq 0 ]
+		grep -F "[\"e2fsck\", \"-fn\", \"$img\"]" \
+			"$BATS_TEST_TMPDIR/trace"
+	fi
 }
 
 # The package: built, installed, run, removed.  It changes the system, so
@@ -112,7 +123,8 @@ usr/local/share/man/man8/reflinkck.8" ]
 	run dpkg-deb -c "$deb"
 	[ "$status" -eq 0 ]
 	run bash -c "dpkg-deb -c '$deb' | awk '{print \$6}' | grep -v '/\$' | sort"
-	[ "$output" = "./usr/sbin/mkreflink
+	[ "$output" = "./usr/lib/ext4-reflink/reflinkck-view.so
+./usr/sbin/mkreflink
 ./usr/sbin/refdebug
 ./usr/sbin/reflinkck
 ./usr/share/doc/ext4-reflink/FORMAT.md

@@ -909,6 +909,80 @@ stock_lines() {
 	[ "$(sum "$IMG")" = "$before" ]
 }
 
+# A copy of reflinkck in $1/bin, and $2 (if given) as the shim it finds
+# beside it ($1/lib/ext4-reflink/): the program looks for it from where
+# it runs
+ck_copy() {
+	mkdir -p "$1/bin" "$1/lib/ext4-reflink"
+	cp "$BIN/reflinkck" "$1/bin/"
+	[ $# -lt 2 ] || cp "$2" "$1/lib/ext4-reflink/reflinkck-view.so"
+}
+
+@test "-fn: pass 6 reads the image through the shim, else a snapshot: one verdict" {
+	local blk before t="$BATS_TEST_TMPDIR" other
+	command -v strace >/dev/null || skip "strace is not installed"
+	[ -f "$BIN/../lib/ext4-reflink/reflinkck-view.so" ]
+	stock_reads_image
+	blk=$(debugfs -R "blocks /d7" "$IMG" 2>/dev/null | awk '{ print $1 }')
+	printf '\377\377' | dd of="$IMG" bs=1 seek=$((blk * 1024 + 4)) \
+		conv=notrunc 2>/dev/null
+	before=$(sum "$IMG")
+	stock_lines >"$t/want"
+	grep -q "irectory" "$t/want"
+	# (LeakSanitizer cannot run under ptrace)
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	# the shim: e2fsck given the image itself, no copy made, nothing
+	# synced by it either
+	run strace -f -qq -e trace=execve,fsync,fdatasync -o "$t/trace" \
+		"$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	pass6_lines | diff -u "$t/want" -
+	grep -F "[\"e2fsck\", \"-fn\", \"$IMG\"]" "$t/trace"
+	! grep -q 'e2image' "$t/trace"
+	! grep -E 'f(data)?sync\(' "$t/trace"
+	# not wanted, or not found beside the program: the snapshot
+	REFLINKCK_VIEW=0 run strace -f -qq -e trace=execve -o "$t/trace" \
+		"$BIN/reflinkck" -fn "$IMG"
+	[ "$status" -eq 4 ]
+	pass6_lines | diff -u "$t/want" -
+	! grep -F "\"-fn\", \"$IMG\"]" "$t/trace"
+	ck_copy "$t/alone"
+	run "$t/alone/bin/reflinkck" -fn "$IMG"
+	[ "$status" -eq 4 ]
+	pass6_lines | diff -u "$t/want" -
+	# a shim that does not show the view (another library): e2fsck
+	# read the image as it is, that verdict is dropped, e2image's
+	# snapshot judged instead
+	other=$(ldd "$(command -v e2fsck)" | awk '/libcom_err/ { print $3 }')
+	[ -f "$other" ] || skip "no library to stand in for the shim"
+	ck_copy "$t/other" "$other"
+	run strace -f -qq -e trace=execve -o "$t/trace" \
+		"$t/other/bin/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	pass6_lines | diff -u "$t/want" -
+	grep -q 'e2image' "$t/trace"
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
+@test "-fy: pass 6 repairs through snapshots in memory, with no \$TMPDIR to write" {
+	local blk
+	stock_reads_image
+	blk=$(debugfs -R "blocks /d7" "$IMG" 2>/dev/null | awk '{ print $1 }')
+	printf '\377\377' | dd of="$IMG" bs=1 seek=$((blk * 1024 + 4)) \
+		conv=notrunc 2>/dev/null
+	# a directory that does not exist: snapshots there would fail
+	TMPDIR="$BATS_TEST_TMPDIR/none" run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"repaired by stock e2fsck on the snapshot"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/none" ]
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "-fn: an inode with links the bitmap calls free: e2image's snapshot, the same verdict" {
 	local before
 	stock_reads_image debugfs -w -R "freei /d3" "$IMG"

@@ -33,6 +33,7 @@ enum rfl_problem {
 	PR_0_RECOVER_DESC = 0x000007,
 	PR_0_RECOVER_CLEARED = 0x000008,
 	PR_0_RECOVER_CLEARED_NOSB = 0x000009,
+	PR_0_DESC_SUSPECT = 0x00000d,	/* bg_checksum and bitmaps' wrong */
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */

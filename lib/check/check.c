@@ -439,7 +439,7 @@ int rfl_check_run(const struct rfl_check_opts *o)
  * names the files.
  */
 /* Nothing is written, not even what was agreed to before; nor by pass 6 */
-static void read_only(struct checker *c)
+void rfl_ck_read_only(struct checker *c)
 {
 	c->ctx.mode = RFL_NO;
 	c->meta_overlap = true;
@@ -458,7 +458,7 @@ static void read_only_if_overlap(struct checker *c)
 	if (c->o->mode == RFL_NO || !rfl_ck_meta_overlap(c))
 		return;
 	rfl_fix_problem(&c->ctx, PR_3_META_NO_REPAIR, &pctx);
-	read_only(c);
+	rfl_ck_read_only(c);
 }
 
 /*
@@ -479,7 +479,7 @@ static void read_only_if_empty_table(struct checker *c)
 	rfl_fix_problem(&c->ctx, PR_3_TABLE_NO_REPAIR, &pctx);
 	/* bad inodes may have made this run -n already, but not pass 6 */
 	if (c->o->mode != RFL_NO)
-		read_only(c);
+		rfl_ck_read_only(c);
 }
 
 /* Every pass after the floor, in order */

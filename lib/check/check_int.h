@@ -105,6 +105,7 @@ bool rfl_ck_for_runs(const struct checker *c, blk64_t start, blk64_t len,
  * Called with fn, each such group's bitmap or table is passed to it.
  */
 bool rfl_ck_meta_overlap(const struct checker *c);
+void rfl_ck_read_only(struct checker *c);
 bool rfl_ck_meta_on_owned(const struct checker *c,
 			  void (*fn)(void *priv, dgrp_t g, const char *what,
 				     blk64_t blk, blk64_t len),

@@ -189,6 +189,34 @@ static int check_desc(struct checker *c)
 }
 
 /*
+ * A descriptor behind a wrong checksum whose bitmaps fail their own
+ * checksums too (held in that descriptor): its pointers are as likely
+ * wrong as its checksum, and a repair through them would judge the
+ * wrong blocks (found by tests/fuzz/fuzz_image: -fy dropped the records
+ * of files it read from a moved inode table).  A bitmap that cannot be
+ * read counts as failing.  Only the csum_verify of metadata_csum tells.
+ */
+static bool desc_suspect(ext2_filsys fs, dgrp_t g, void *buf)
+{
+	int isz = EXT2_INODES_PER_GROUP(fs->super) / 8;
+	int bsz = EXT2_CLUSTERS_PER_GROUP(fs->super) / 8;
+
+	if (!ext2fs_has_feature_metadata_csum(fs->super))
+		return false;
+	if (!ext2fs_bg_flags_test(fs, g, EXT2_BG_BLOCK_UNINIT) &&
+	    (io_channel_read_blk64(fs->io, ext2fs_block_bitmap_loc(fs, g), 1,
+				   buf) ||
+	     !ext2fs_block_bitmap_csum_verify(fs, g, buf, bsz)))
+		return true;
+	if (!ext2fs_bg_flags_test(fs, g, EXT2_BG_INODE_UNINIT) &&
+	    (io_channel_read_blk64(fs->io, ext2fs_inode_bitmap_loc(fs, g), 1,
+				   buf) ||
+	     !ext2fs_inode_bitmap_csum_verify(fs, g, buf, isz)))
+		return true;
+	return false;
+}
+
+/*
  * Every bg_checksum.  A wrong one is set right; its bg_reserved is kept
  * only if it names a valid metadata block of the flex group (a stray
  * value in a later group is pass 1's), else it is cleared and the tree
@@ -209,6 +237,11 @@ static void check_csums(struct checker *c, void *buf)
 		if (ext2fs_group_desc_csum_verify(fs, g))
 			continue;
 		pctx.fg = g;
+		if (desc_suspect(fs, g, buf)) {
+			rfl_fix_problem(&c->ctx, PR_0_DESC_SUSPECT, &pctx);
+			if (c->o->mode != RFL_NO)
+				rfl_ck_read_only(c);
+		}
 		pctx.found = ext2fs_bg_checksum(fs, g);
 		pctx.expected = ext2fs_group_desc_csum(fs, g);
 		bad_meta = g % gpf == 0 && rfl_bg_reserved(fs, g) &&

@@ -99,6 +99,12 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_ENT(PR_0_JOURNAL_FAILED),
 	  "the journal cannot be replayed: %m%s\nnothing else is checked",
 	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
+	{ PR_ENT(PR_0_DESC_SUSPECT),
+	  "group %g: its descriptor checksum is wrong, and so is the "
+	  "checksum of a bitmap it points at: its pointers may be wrong, and "
+	  "a repair through them could free every file's blocks; nothing is "
+	  "written; run e2fsck after mkreflink --strip\n",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },

@@ -36,6 +36,7 @@ enum rfl_problem {
 	PR_0_JOURNAL_SKIP = 0x00000a,	/* -n: needs_recovery left */
 	PR_0_JOURNAL_RECOVER = 0x00000b,	/* -y, -p: replayed first */
 	PR_0_JOURNAL_FAILED = 0x00000c,	/* ... and it failed */
+	PR_0_DESC_SUSPECT = 0x00000d,	/* bg_checksum and bitmaps' wrong */
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */

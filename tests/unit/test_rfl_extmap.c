@@ -80,7 +80,7 @@ static void test_repoint(void)
 		{ "one block", 40, 1 },
 	};
 	blk64_t old, fresh, want[FILE_LEN], got[FILE_LEN], n = FILE_LEN;
-	ext2_extent_handle_t h = NULL;
+	struct rfl_xh x = { .h = NULL };
 	ext2_filsys fs = NULL;
 	struct rfl_map m;
 	char cmd[512];
@@ -114,7 +114,7 @@ static void test_repoint(void)
 	for (l = 0; l < FILE_LEN; l++)
 		want[l] = old + l;
 
-	ret = ext2fs_extent_open(fs, ino, &h);
+	ret = rfl_xh_open(&x, fs, ino, NULL);
 	for (i = 0; !ret && i < sizeof(pieces) / sizeof(pieces[0]); i++) {
 		const struct piece *p = &pieces[i];
 		bool same = true;
@@ -124,7 +124,7 @@ static void test_repoint(void)
 		m.pblk = want[p->lblk];
 		m.flags = 0;
 		/* the fourth repoints what the first did: to its old blocks */
-		ret = rfl_map_repoint(h, &m, want[p->lblk] == old + p->lblk ?
+		ret = rfl_map_repoint(&x, &m, want[p->lblk] == old + p->lblk ?
 					     fresh + p->lblk : old + p->lblk);
 		ok(!ret, "repoint %s (%s)", p->what,
 		   ret ? error_message(ret) : "ok");
@@ -143,16 +143,16 @@ static void test_repoint(void)
 	m.lblk = 10;
 	m.len = 20;
 	m.pblk = old + 10;
-	tap_is_int(rfl_map_repoint(h, &m, fresh + 10), RFL_ET_BAD_RANGE,
+	tap_is_int(rfl_map_repoint(&x, &m, fresh + 10), RFL_ET_BAD_RANGE,
 		   "a range over two extents is refused");
 	m.len = 2;
 	m.pblk = old + 11;
-	tap_is_int(rfl_map_repoint(h, &m, fresh + 10), RFL_ET_BAD_RANGE,
+	tap_is_int(rfl_map_repoint(&x, &m, fresh + 10), RFL_ET_BAD_RANGE,
 		   "a range whose old blocks differ is refused");
 	ok(!mapping(fs, ino, got) && !memcmp(got, want, sizeof(got)),
 	   "refusals change nothing");
 out:
-	ext2fs_extent_free(h);
+	rfl_xh_close(&x);
 	ext2fs_close_free(&fs);
 }
 

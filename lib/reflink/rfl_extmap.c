@@ -366,6 +366,12 @@ errcode_t rfl_map_fill_holes(struct rfl_xh *x, blk64_t start, blk64_t end)
 				ret = rfl_maps_add(&add, lblk, pblk, 1, 0);
 		}
 	}
+	/*
+	 * A full image: the blocks that fit are mapped, the write that
+	 * follows stops where they end, as a file write does
+	 */
+	if (ret == EXT2_ET_BLOCK_ALLOC_FAIL)
+		ret = 0;
 	if (!ret && add.nr)
 		ret = io_channel_flush(fs->io);
 	for (i = 0; !ret && i < add.nr; i++) {

@@ -93,7 +93,9 @@ errcode_t rfl_map_insert(struct rfl_xh *x, const struct rfl_map *m);
  * zeros, written and flushed before the mappings, which are inserted
  * as rfl_map_insert does (its splits crash-safe): so libext2fs's file
  * writes into the range allocate nothing, and split no node themselves.
- * The caller writes the inode (i_blocks counts the new blocks).
+ * On a full image the holes that fit are filled, and the rest left (no
+ * block: no split either).  The caller writes the inode (i_blocks
+ * counts the new blocks).
  */
 errcode_t rfl_map_fill_holes(struct rfl_xh *x, blk64_t start, blk64_t end);
 

@@ -276,7 +276,7 @@ out:
 }
 
 /* Repoint every piece at its new blocks; p->state tells how far it got */
-static errcode_t remap(ext2_extent_handle_t h, struct cow_list *l)
+static errcode_t remap(struct rfl_xh *x, struct cow_list *l)
 {
 	struct rfl_map m;
 	errcode_t ret;
@@ -293,7 +293,7 @@ static errcode_t remap(ext2_extent_handle_t h, struct cow_list *l)
 		 * In place, not removed and inserted: a crash between the
 		 * two would leave a hole where the file had its bytes
 		 */
-		ret = rfl_map_repoint(h, &m, p->new);
+		ret = rfl_map_repoint(x, &m, p->new);
 		if (ret)
 			return ret;
 		p->state = PIECE_DONE;
@@ -335,7 +335,7 @@ errcode_t rfl_cow_inode(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
 	ext2_filsys fs = rfs->fs;
 	struct rfl_maps maps = { 0 };
 	struct cow_list list = { 0 };
-	ext2_extent_handle_t h = NULL;
+	struct rfl_xh x = { .h = NULL };
 	struct rfl_inode ri;
 	errcode_t ret, ret2;
 	blk64_t total = 0;
@@ -347,9 +347,9 @@ errcode_t rfl_cow_inode(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
 	if (!ret)
 		ret = rfl_inode_check(&ri);
 	if (!ret)
-		ret = ext2fs_extent_open2(fs, ino, rfl_raw(&ri), &h);
+		ret = rfl_xh_open(&x, fs, ino, rfl_raw(&ri));
 	if (!ret)
-		ret = rfl_map_collect(h, start, end, &maps);
+		ret = rfl_map_collect(x.h, start, end, &maps);
 	if (!ret)
 		ret = find_shared(rfs, &maps, &list);
 	if (ret || !list.nr)
@@ -379,7 +379,7 @@ errcode_t rfl_cow_inode(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
 	if (ret)
 		goto free_new;
 
-	ret = remap(h, &list);
+	ret = remap(&x, &list);
 	ret2 = rfl_inode_write(fs, &ri);
 	if (!ret2)
 		ret2 = io_channel_flush(fs->io);
@@ -401,8 +401,7 @@ free_new:
 abort:
 	rfl_abort(rfs);
 out:
-	if (h)
-		ext2fs_extent_free(h);
+	rfl_xh_close(&x);
 	rfl_maps_free(&maps);
 	free(list.v);
 	return ret;
@@ -566,6 +565,35 @@ errcode_t rfl_unshare_all(struct rfl_fs *rfs)
 	return ret;
 }
 
+/*
+ * Blocks of zeros for the holes of [start, end), mapped by us:
+ * libext2fs's file write would map them itself, splitting a full leaf
+ * in its own order (docs/FORMAT.md 7.6).  The size grows to size with
+ * them (stock e2fsck allows no initialized block past it): a crash
+ * before the data leaves zeros where the holes were.
+ */
+static errcode_t fill_holes(ext2_filsys fs, ext2_ino_t ino, blk64_t start,
+			    blk64_t end, __u64 size)
+{
+	struct rfl_inode ri;
+	struct rfl_xh x = { .h = NULL };
+	errcode_t ret, ret2;
+
+	ret = rfl_inode_read(fs, ino, &ri);
+	if (ret)
+		return ret;
+	ret = rfl_xh_open(&x, fs, ino, rfl_raw(&ri));
+	if (!ret)
+		ret = rfl_map_fill_holes(&x, start, end);
+	rfl_xh_close(&x);
+	if (!ret && size > EXT2_I_SIZE(&ri.i))
+		ret = ext2fs_inode_size_set(fs, rfl_raw(&ri), size);
+	ret2 = rfl_inode_write(fs, &ri);
+	if (!ret)
+		ret = ret2;
+	return ret ? ret : io_channel_flush(fs->io);
+}
+
 errcode_t rfl_write_range(struct rfl_fs *rfs, ext2_ino_t ino, __u64 offset,
 			  const void *buf, size_t len)
 {
@@ -592,6 +620,9 @@ errcode_t rfl_write_range(struct rfl_fs *rfs, ext2_ino_t ino, __u64 offset,
 
 	/* writes land in place, so nothing written may be shared */
 	ret = rfl_cow_inode(rfs, ino, first, last + 1, NULL);
+	if (ret)
+		return ret;
+	ret = fill_holes(fs, ino, first, last + 1, offset + len);
 	if (ret)
 		return ret;
 

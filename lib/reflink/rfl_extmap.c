@@ -47,6 +47,9 @@ blk64_t rfl_maps_blocks(const struct rfl_maps *m)
 	return n;
 }
 
+/* an insert never splits: rfl_xh_room made room before it */
+#define INSERT_AFTER	(EXT2_EXTENT_INSERT_AFTER | EXT2_EXTENT_INSERT_NOSPLIT)
+
 static inline __u32 uninit(const struct ext2fs_extent *ex)
 {
 	return ex->e_flags & EXT2_EXTENT_FLAGS_UNINIT;
@@ -117,8 +120,27 @@ static errcode_t fix_parents(ext2_extent_handle_t h)
 	return ret == EXT2_ET_NO_CURRENT_NODE ? 0 : ret;
 }
 
-errcode_t rfl_map_remove(ext2_extent_handle_t h, const struct rfl_map *m)
+/*
+ * Room in the leaf for one more extent (rfl_extsplit.c: libext2fs never
+ * splits a node itself, INSERT_AFTER says so), then h on the extent
+ * that maps lblk again.  A split may have moved it to a new leaf, and
+ * a tree that grows a level gets a new handle.
+ */
+static errcode_t room_at(struct rfl_xh *x, blk64_t lblk,
+			 struct ext2fs_extent *ex)
 {
+	errcode_t ret = rfl_xh_room(x, lblk);
+
+	if (ret == EXT2_ET_EXTENT_NOT_FOUND)
+		return RFL_ET_BAD_RANGE;
+	if (ret)
+		return ret;
+	return ext2fs_extent_get(x->h, EXT2_EXTENT_CURRENT, ex);
+}
+
+errcode_t rfl_map_remove(struct rfl_xh *x, const struct rfl_map *m)
+{
+	ext2_extent_handle_t h = x->h;
 	struct ext2fs_extent ex, right;
 	blk64_t head, tail, ex_end;
 	errcode_t ret;
@@ -157,7 +179,10 @@ errcode_t rfl_map_remove(ext2_extent_handle_t h, const struct rfl_map *m)
 	right.e_pblk = m->pblk + m->len;
 	right.e_len = (__u32)tail;
 	right.e_flags = uninit(&ex);
-	ret = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &right);
+	ret = room_at(x, m->lblk, &ex);
+	h = x->h;
+	if (!ret)
+		ret = ext2fs_extent_insert(h, INSERT_AFTER, &right);
 	if (ret)
 		return ret;
 	ret = fix_parents(h);
@@ -177,17 +202,21 @@ errcode_t rfl_map_remove(ext2_extent_handle_t h, const struct rfl_map *m)
  * the same blocks at the same offsets, which reflinkck completes
  * (pass_split.c).
  */
-static errcode_t split_at(ext2_extent_handle_t h, struct ext2fs_extent *ex,
+static errcode_t split_at(struct rfl_xh *x, struct ext2fs_extent *ex,
 			  blk64_t lblk)
 {
 	struct ext2fs_extent right;
+	ext2_extent_handle_t h;
 	errcode_t ret;
 
 	right.e_lblk = lblk;
 	right.e_pblk = ex->e_pblk + (lblk - ex->e_lblk);
 	right.e_len = (__u32)(ex->e_lblk + ex->e_len - lblk);
 	right.e_flags = uninit(ex);
-	ret = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &right);
+	ret = room_at(x, ex->e_lblk, ex);
+	h = x->h;
+	if (!ret)
+		ret = ext2fs_extent_insert(h, INSERT_AFTER, &right);
 	if (!ret)
 		ret = fix_parents(h);
 	/* the two now overlap; goto finds the left one (lower start) */
@@ -199,13 +228,13 @@ static errcode_t split_at(ext2_extent_handle_t h, struct ext2fs_extent *ex,
 	return ext2fs_extent_replace(h, 0, ex);
 }
 
-errcode_t rfl_map_repoint(ext2_extent_handle_t h, const struct rfl_map *m,
+errcode_t rfl_map_repoint(struct rfl_xh *x, const struct rfl_map *m,
 			  blk64_t pblk)
 {
 	struct ext2fs_extent ex;
 	errcode_t ret;
 
-	ret = goto_mapped(h, m->lblk, &ex);
+	ret = goto_mapped(x->h, m->lblk, &ex);
 	if (ret)
 		return ret;
 	/* the tree must still say what the caller counted on */
@@ -213,20 +242,20 @@ errcode_t rfl_map_repoint(ext2_extent_handle_t h, const struct rfl_map *m,
 	    ex.e_pblk + (m->lblk - ex.e_lblk) != m->pblk)
 		return RFL_ET_BAD_RANGE;
 	if (m->lblk + m->len < ex.e_lblk + ex.e_len) {
-		ret = split_at(h, &ex, m->lblk + m->len);
+		ret = split_at(x, &ex, m->lblk + m->len);
 		if (ret)
 			return ret;
 	}
 	if (ex.e_lblk < m->lblk) {
-		ret = split_at(h, &ex, m->lblk);
+		ret = split_at(x, &ex, m->lblk);
 		if (!ret)
-			ret = goto_mapped(h, m->lblk, &ex);
+			ret = goto_mapped(x->h, m->lblk, &ex);
 		if (ret)
 			return ret;
 	}
 	/* now one extent maps exactly m: one node write repoints it */
 	ex.e_pblk = pblk;
-	return ext2fs_extent_replace(h, 0, &ex);
+	return ext2fs_extent_replace(x->h, 0, &ex);
 }
 
 static bool can_merge(const struct ext2fs_extent *a, blk64_t lblk,
@@ -238,10 +267,11 @@ static bool can_merge(const struct ext2fs_extent *a, blk64_t lblk,
 	       a->e_pblk + a->e_len == pblk && (blk64_t)a->e_len + len <= max;
 }
 
-static errcode_t insert_one(ext2_extent_handle_t h, blk64_t lblk,
+static errcode_t insert_one(struct rfl_xh *x, blk64_t lblk,
 			    blk64_t pblk, __u32 len, __u32 flags)
 {
 	struct ext2fs_extent ex, nex;
+	ext2_extent_handle_t h;
 	errcode_t ret;
 
 	nex.e_lblk = lblk;
@@ -249,15 +279,21 @@ static errcode_t insert_one(ext2_extent_handle_t h, blk64_t lblk,
 	nex.e_len = len;
 	nex.e_flags = flags;
 
-	ret = ext2fs_extent_goto(h, lblk);
+	ret = ext2fs_extent_goto(x->h, lblk);
 	if (!ret)
 		return RFL_ET_BAD_RANGE;	/* not a hole */
 	if (ret != EXT2_ET_EXTENT_NOT_FOUND)
 		return ret;
+	/* room first, even for a merge: the leaf is split a little early */
+	ret = rfl_xh_room(x, lblk);
+	h = x->h;
+	if (ret != EXT2_ET_EXTENT_NOT_FOUND)
+		return ret ? ret : RFL_ET_BAD_RANGE;
 	ret = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
 	if (ret == EXT2_ET_NO_CURRENT_NODE) {
 		/* empty tree */
-		return ext2fs_extent_insert(h, 0, &nex);
+		return ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_NOSPLIT,
+					    &nex);
 	}
 	if (ret)
 		return ret;
@@ -268,7 +304,7 @@ static errcode_t insert_one(ext2_extent_handle_t h, blk64_t lblk,
 			ex.e_len += len;
 			return ext2fs_extent_replace(h, 0, &ex);
 		}
-		ret = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &nex);
+		ret = ext2fs_extent_insert(h, INSERT_AFTER, &nex);
 		return ret ? ret : fix_parents(h);
 	}
 
@@ -280,11 +316,11 @@ static errcode_t insert_one(ext2_extent_handle_t h, blk64_t lblk,
 		ret = ext2fs_extent_replace(h, 0, &ex);
 		return ret ? ret : fix_parents(h);
 	}
-	ret = ext2fs_extent_insert(h, 0, &nex);
+	ret = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_NOSPLIT, &nex);
 	return ret ? ret : fix_parents(h);
 }
 
-errcode_t rfl_map_insert(ext2_extent_handle_t h, const struct rfl_map *m)
+errcode_t rfl_map_insert(struct rfl_xh *x, const struct rfl_map *m)
 {
 	__u32 max = m->flags ? RFL_UNINIT_MAX_LEN : RFL_INIT_MAX_LEN;
 	blk64_t done = 0;
@@ -293,13 +329,63 @@ errcode_t rfl_map_insert(ext2_extent_handle_t h, const struct rfl_map *m)
 	while (done < m->len) {
 		__u32 n = m->len - done > max ? max : (__u32)(m->len - done);
 
-		ret = insert_one(h, m->lblk + done, m->pblk + done, n,
+		ret = insert_one(x, m->lblk + done, m->pblk + done, n,
 				 m->flags);
 		if (ret)
 			return ret;
 		done += n;
 	}
 	return 0;
+}
+
+errcode_t rfl_map_fill_holes(struct rfl_xh *x, blk64_t start, blk64_t end)
+{
+	ext2_filsys fs = x->fs;
+	struct rfl_maps have = { 0 }, add = { 0 };
+	blk64_t lblk, pblk, next;
+	errcode_t ret;
+	size_t i = 0;
+	char *zero;
+
+	ret = ext2fs_get_mem(fs->blocksize, &zero);
+	if (ret)
+		return ret;
+	ret = rfl_map_collect(x->h, start, end, &have);
+	/* a block of zeros for each hole block, on disk before it is mapped */
+	for (lblk = start; !ret && lblk < end; lblk = next) {
+		if (i < have.nr && have.v[i].lblk == lblk) {
+			next = lblk + have.v[i++].len;
+			continue;
+		}
+		next = i < have.nr ? have.v[i].lblk : end;
+		for (; !ret && lblk < next; lblk++) {
+			pblk = ext2fs_find_inode_goal(fs, x->ino, x->inode,
+						      lblk);
+			ret = ext2fs_alloc_block2(fs, pblk, zero, &pblk);
+			if (!ret)
+				ret = rfl_maps_add(&add, lblk, pblk, 1, 0);
+		}
+	}
+	/*
+	 * A full image: the blocks that fit are mapped, the write that
+	 * follows stops where they end, as a file write does
+	 */
+	if (ret == EXT2_ET_BLOCK_ALLOC_FAIL)
+		ret = 0;
+	if (!ret && add.nr)
+		ret = io_channel_flush(fs->io);
+	for (i = 0; !ret && i < add.nr; i++) {
+		ret = rfl_map_insert(x, &add.v[i]);
+		if (!ret)
+			ret = ext2fs_iblk_add_blocks(fs, x->inode, 1);
+	}
+	/* blocks not mapped: free again */
+	for (; ret && i < add.nr; i++)
+		ext2fs_block_alloc_stats2(fs, add.v[i].pblk, -1);
+	rfl_maps_free(&have);
+	rfl_maps_free(&add);
+	ext2fs_free_mem(&zero);
+	return ret;
 }
 
 static errcode_t free_node(void *priv, blk64_t pblk)

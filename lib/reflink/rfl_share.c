@@ -198,14 +198,14 @@ static errcode_t release_range(struct rfl_fs *rfs, struct rfl_inode *ri,
 {
 	ext2_filsys fs = rfs->fs;
 	struct rfl_maps maps = { 0 };
-	ext2_extent_handle_t h = NULL;
+	struct rfl_xh x;
 	errcode_t ret;
 	size_t i = 0;
 
-	ret = ext2fs_extent_open2(fs, ri->ino, rfl_raw(ri), &h);
+	ret = rfl_xh_open(&x, fs, ri->ino, rfl_raw(ri));
 	if (ret)
-		return ret;
-	ret = rfl_map_collect(h, start, end, &maps);
+		goto out;
+	ret = rfl_map_collect(x.h, start, end, &maps);
 	if (ret || !maps.nr)
 		goto out;
 
@@ -218,13 +218,13 @@ static errcode_t release_range(struct rfl_fs *rfs, struct rfl_inode *ri,
 		goto out;
 	}
 	for (i = 0; i < maps.nr; i++) {
-		ret = rfl_map_remove(h, &maps.v[i]);
+		ret = rfl_map_remove(&x, &maps.v[i]);
 		if (ret)
 			break;
 	}
 	ret = commit_unmap(rfs, ri, &maps, i, ret);
 out:
-	ext2fs_extent_free(h);
+	rfl_xh_close(&x);
 	rfl_maps_free(&maps);
 	return ret;
 }
@@ -470,7 +470,7 @@ errcode_t rfl_clone_inode(struct rfl_fs *rfs, ext2_ino_t src_ino,
 	ext2_filsys fs = rfs->fs;
 	struct rfl_inode src, dst;
 	struct rfl_maps maps = { 0 };
-	ext2_extent_handle_t h = NULL;
+	struct rfl_xh x;
 	ext2_ino_t found;
 	bool counted = false;
 	errcode_t ret;
@@ -524,13 +524,15 @@ errcode_t rfl_clone_inode(struct rfl_fs *rfs, ext2_ino_t src_ino,
 	if (ret)
 		goto undo;
 
-	ret = ext2fs_extent_open2(fs, dst.ino, rfl_raw(&dst), &h);
-	if (ret)
+	ret = rfl_xh_open(&x, fs, dst.ino, rfl_raw(&dst));
+	if (ret) {
+		rfl_xh_close(&x);
 		goto undo;
+	}
 	ret = ext2fs_iblk_set(fs, rfl_raw(&dst), rfl_maps_blocks(&maps));
 	for (i = 0; !ret && i < maps.nr; i++)
-		ret = rfl_map_insert(h, &maps.v[i]);
-	ext2fs_extent_free(h);
+		ret = rfl_map_insert(&x, &maps.v[i]);
+	rfl_xh_close(&x);
 	if (!ret)
 		ret = rfl_inode_write(fs, &dst);
 	/* complete and counted on disk before a name makes it reachable */
@@ -574,7 +576,7 @@ errcode_t rfl_share_range(struct rfl_fs *rfs, ext2_ino_t src_ino,
 	ext2_filsys fs = rfs->fs;
 	struct rfl_inode src, dst;
 	struct rfl_maps add = { 0 }, old = { 0 };
-	ext2_extent_handle_t h = NULL;
+	struct rfl_xh x = { .h = NULL };
 	__u64 src_size, end, bs = fs->blocksize;
 	errcode_t ret, ret2;
 	size_t i = 0;
@@ -614,9 +616,9 @@ errcode_t rfl_share_range(struct rfl_fs *rfs, ext2_ino_t src_ino,
 		rfl_abort(rfs);
 		goto out;
 	}
-	ret = ext2fs_extent_open2(fs, dst.ino, rfl_raw(&dst), &h);
+	ret = rfl_xh_open(&x, fs, dst.ino, rfl_raw(&dst));
 	for (i = 0; !ret && i < old.nr; i++) {
-		ret = rfl_map_remove(h, &old.v[i]);
+		ret = rfl_map_remove(&x, &old.v[i]);
 		if (ret)
 			break;	/* old.v[i] is still mapped */
 	}
@@ -638,7 +640,7 @@ errcode_t rfl_share_range(struct rfl_fs *rfs, ext2_ino_t src_ino,
 	if (ret)
 		goto undo;
 	for (; i < add.nr; i++) {
-		ret = rfl_map_insert(h, &add.v[i]);
+		ret = rfl_map_insert(&x, &add.v[i]);
 		if (ret)
 			goto undo;	/* counted for add.v[i] on, unused */
 		ret = ext2fs_iblk_add_blocks(fs, rfl_raw(&dst),
@@ -668,8 +670,7 @@ undo:
 	settle(rfs, &add, i, add.nr, -1);
 	ext2fs_flush(fs);
 out:
-	if (h)
-		ext2fs_extent_free(h);
+	rfl_xh_close(&x);
 	rfl_maps_free(&add);
 	rfl_maps_free(&old);
 	return ret;

@@ -45,8 +45,36 @@ blk64_t rfl_maps_blocks(const struct rfl_maps *m);
 errcode_t rfl_map_collect(ext2_extent_handle_t h, blk64_t start,
 			  blk64_t end, struct rfl_maps *out);
 
+/*
+ * An extent handle and what splitting a node needs besides it: the
+ * inode the handle reads its root from and writes (a tree that grows a
+ * level gets a new handle on it, rfl_extsplit.c)
+ */
+struct rfl_xh {
+	ext2_extent_handle_t h;
+	ext2_filsys fs;
+	ext2_ino_t ino;
+	struct ext2_inode *inode;
+	struct ext2_inode ibuf;	/* the inode, when the caller has none */
+};
+
+/* Open x on ino; inode NULL: read it into x->ibuf */
+errcode_t rfl_xh_open(struct rfl_xh *x, ext2_filsys fs, ext2_ino_t ino,
+		      struct ext2_inode *inode);
+void rfl_xh_close(struct rfl_xh *x);
+
+/*
+ * Make room for one more extent in the leaf where lblk is or would be
+ * mapped, splitting full nodes (or growing the tree a level) in an
+ * order a crash cannot lose extents by (docs/FORMAT.md 7.6); then leave
+ * the handle where ext2fs_extent_goto(lblk) does, and return what it
+ * does.  Call it before every ext2fs_extent_insert, so libext2fs never
+ * splits a node itself.
+ */
+errcode_t rfl_xh_room(struct rfl_xh *x, blk64_t lblk);
+
 /* Unmap m, which lies inside a single leaf extent (from rfl_map_collect) */
-errcode_t rfl_map_remove(ext2_extent_handle_t h, const struct rfl_map *m);
+errcode_t rfl_map_remove(struct rfl_xh *x, const struct rfl_map *m);
 
 /*
  * Map m's logical blocks, which lie inside a single leaf extent, to pblk
@@ -54,11 +82,22 @@ errcode_t rfl_map_remove(ext2_extent_handle_t h, const struct rfl_map *m);
  * then its extent repointed in a single node write.  A crash leaves
  * each block mapped to m->pblk's block or to pblk's, never a hole.
  */
-errcode_t rfl_map_repoint(ext2_extent_handle_t h, const struct rfl_map *m,
+errcode_t rfl_map_repoint(struct rfl_xh *x, const struct rfl_map *m,
 			  blk64_t pblk);
 
 /* Map m into a hole, merging with a contiguous neighbour when it can */
-errcode_t rfl_map_insert(ext2_extent_handle_t h, const struct rfl_map *m);
+errcode_t rfl_map_insert(struct rfl_xh *x, const struct rfl_map *m);
+
+/*
+ * Map every hole in logical blocks [start, end) to new blocks of
+ * zeros, written and flushed before the mappings, which are inserted
+ * as rfl_map_insert does (its splits crash-safe): so libext2fs's file
+ * writes into the range allocate nothing, and split no node themselves.
+ * On a full image the holes that fit are filled, and the rest left (no
+ * block: no split either).  The caller writes the inode (i_blocks
+ * counts the new blocks).
+ */
+errcode_t rfl_map_fill_holes(struct rfl_xh *x, blk64_t start, blk64_t end);
 
 /* Free the extent-tree blocks (not the data) of an inode being dropped */
 errcode_t rfl_map_free_nodes(ext2_filsys fs, ext2_extent_handle_t h);

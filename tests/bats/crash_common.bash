@@ -15,7 +15,10 @@
 # it to e2fsck (FORMAT.md 7.6: an inode half created or half freed, an
 # extent tree libext2fs left unreadable): then strip, e2fsck -fy, and
 # e2fsck -fn must be clean; the untouched files intact all the same
-# (the files of SAME may be cut by e2fsck).
+# (the files of SAME may be cut by e2fsck, but not those of INTACT, a
+# subset of SAME whose bytes no crash state may lose: FORMAT.md 7.6;
+# for INTACT also stock e2fsck -fy alone, after strip, on the state as
+# the crash left it, keeps their bytes; WRITTEN: see check_written).
 
 # BASE (the image before the command), IMG (the image checked), the
 # data file of the write tests
@@ -86,12 +89,64 @@ check_kept() {
 	return 1
 }
 
+# check_written WHERE: the file of WRITTEN ("FILE OFFSET DATA": a write
+# of the host file DATA at byte OFFSET of FILE) in IMG is as long as
+# before or after the write, and each of its blocks holds its bytes
+# before the write or after it (zeros where the file had a hole)
+check_written() {
+	local where=$1 file off data bs
+	read -r file off data <<<"$WRITTEN"
+	bs=$(dumpe2fs -h "$IMG" 2>/dev/null | awk '/^Block size:/ { print $3 }')
+	rm -f "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+	debugfs -R "dump $file $BATS_TEST_TMPDIR/before" "$BASE" \
+		>/dev/null 2>&1
+	debugfs -R "dump $file $BATS_TEST_TMPDIR/after" "$IMG" \
+		>/dev/null 2>&1
+	run python3 - "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after" \
+		"$off" "$data" "$bs" <<'PY'
+import sys
+old = open(sys.argv[1], "rb").read()
+now = open(sys.argv[2], "rb").read()
+off, w, bs = int(sys.argv[3]), open(sys.argv[4], "rb").read(), int(sys.argv[5])
+end = max(len(old), off + len(w))
+if len(now) not in (len(old), end):
+    sys.exit("%d bytes long, not %d or %d" % (len(now), len(old), end))
+new = bytearray(old + bytes(end - len(old)))
+new[off:off + len(w)] = w
+old = old + bytes(end - len(old))
+now = now + bytes(end - len(now))
+for b in range(0, end, bs):
+    if now[b:b + bs] not in (old[b:b + bs], new[b:b + bs]):
+        sys.exit("block %d is neither as before nor as after" % (b // bs))
+PY
+	[ "$status" -eq 0 ] && return
+	echo "$where: $file: $output"
+	return 1
+}
+
 # check_state WHERE: every assertion above on IMG, as a crash left it;
 # WHERE names the state in messages.  A state left to e2fsck is added to
 # UNREADABLE.  E2FSCK_CONNECTS set: a directory tree not linked in yet
 # is e2fsck's to connect (FORMAT.md 7.8)
 check_state() {
 	local where=$1
+	# stock e2fsck alone, on the state as the crash left it, keeps
+	# the bytes of INTACT too (where strip takes the state: it
+	# refuses a torn bitmap, which reflinkck repairs first)
+	if [ -n "${INTACT:-}${WRITTEN:-}" ] && cp "$IMG" "$IMG.e2fsck" &&
+	   "$BIN/mkreflink" -q --strip "$IMG.e2fsck" 2>/dev/null; then
+		run e2fsck -fy "$IMG.e2fsck"
+		[ "$status" -le 1 ] ||
+			{ echo "$where, e2fsck -fy alone: $output"; return 1; }
+		# shellcheck disable=SC2086
+		IMG="$IMG.e2fsck" check_kept "$where, e2fsck -fy alone" \
+			$INTACT || return 1
+		if [ -n "${WRITTEN:-}" ]; then
+			IMG="$IMG.e2fsck" check_written \
+				"$where, e2fsck -fy alone" || return 1
+		fi
+	fi
+	rm -f "$IMG.e2fsck"
 	# as the crash left it: every block reachable from the on-disk
 	# roots, and every block under a record, in use
 	run "$BIN/rfl_recount" -b "$IMG"
@@ -108,7 +163,7 @@ check_state() {
 		[ "$status" -eq 0 ] ||
 			{ echo "$where, e2fsck -fn: $output"; return 1; }
 		# shellcheck disable=SC2086
-		check_kept "$where" $KEEP
+		check_kept "$where" $KEEP ${INTACT:-}
 		return
 	fi
 	if [ "$status" -gt 1 ] ||
@@ -132,6 +187,9 @@ check_state() {
 	[ "$status" -eq 0 ] || { echo "$where, recount: $output"; return 1; }
 	# shellcheck disable=SC2086
 	check_kept "$where" $KEEP ${SAME:-} || return 1
+	if [ -n "${WRITTEN:-}" ]; then
+		check_written "$where" || return 1
+	fi
 	# clean for reflinkck: nothing left for e2fsck either
 	"$BIN/mkreflink" -q --strip "$IMG"
 	if [ -n "${E2FSCK_CONNECTS:-}" ]; then

@@ -1060,6 +1060,23 @@ fake_e2fsck() {
 	[ "$status" -eq 8 ]
 }
 
+# e2fsck's 16 (usage), 32 (cancelled), 128 (library) and the shell's
+# 127 (no such program) mean it did not run: not clean, and not damage
+@test "pass 6: stock e2fsck exiting 16, 32, 127 or 128 is an operational error (8)" {
+	local code
+	for code in 16 32 127 128; do
+		fake_e2fsck $code
+		PATH="$BATS_TEST_TMPDIR/fake:$PATH" run "$BIN/reflinkck" -fn "$IMG"
+		echo "e2fsck $code, -fn: $status"
+		echo "$output"
+		[ "$status" -eq 8 ]
+		[[ "$output" == *"stock e2fsck could not check the metadata snapshot (exit $code)"* ]]
+		PATH="$BATS_TEST_TMPDIR/fake:$PATH" run "$BIN/reflinkck" -fy "$IMG"
+		echo "e2fsck $code, -fy: $status"
+		[ "$status" -eq 8 ]
+	done
+}
+
 @test "pass 6: stock e2fsck's 12 (damage, then aborted) is 12: 4 and 8" {
 	fake_e2fsck 12
 	PATH="$BATS_TEST_TMPDIR/fake:$PATH" run "$BIN/reflinkck" -fn "$IMG"

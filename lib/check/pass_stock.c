@@ -1116,6 +1116,12 @@ static bool view_acked(struct rfl_stock *st)
 	return n == 1 && b == 1;
 }
 
+/* e2fsck's exit code says it could not do its job (or did not run) */
+static bool stock_failed(int code)
+{
+	return code < 0 || code >= 16 || (code & 8);
+}
+
 /* Stock e2fsck -fn's verdict on the snapshot (started early or run
  * now): its exit status, or -1 with the problem reported */
 static int stock_judge(struct checker *c, struct rfl_stock *st,
@@ -1146,9 +1152,11 @@ static int stock_judge(struct checker *c, struct rfl_stock *st,
 	pctx.str = *text ? *text : "";
 	pctx.expected = code;
 	/* 8 (or no exit status): e2fsck's operational error, the exit
-	 * code's too; 12: -n stops at damage it would have to salvage */
-	c->stock_abort = code < 0 || (code & 8);
-	if (code < 0 || !(code & 4)) {
+	 * code's too; 12: -n stops at damage it would have to salvage;
+	 * 16 and over (usage, cancel, library, 127 from a missing
+	 * e2fsck) found nothing: it did not run */
+	c->stock_abort = stock_failed(code);
+	if (code < 0 || code >= 16 || !(code & 4)) {
 		rfl_fix_problem(&c->ctx, PR_6_STOCK_FAILED, &pctx);
 		return -1;
 	}
@@ -1185,7 +1193,7 @@ static void stock_repair(struct checker *c, struct rfl_stock *st,
 	*text = read_output(&st->s, c->o->device);
 	pctx.str = *text ? *text : "";
 	pctx.expected = code;
-	c->stock_abort = code < 0 || (code & 8);
+	c->stock_abort = stock_failed(code);
 	if (code < 0 || code > 2) {
 		rfl_fix_problem(&c->ctx, PR_6_STOCK_LEFT, &pctx);
 		c->ctx.left++;

@@ -372,8 +372,9 @@ errcode_t rfl_map_fill_holes(struct rfl_xh *x, blk64_t start, blk64_t end)
 	 */
 	if (ret == EXT2_ET_BLOCK_ALLOC_FAIL)
 		ret = 0;
+	/* the zeros and the bitmaps marking them, before they are mapped */
 	if (!ret && add.nr)
-		ret = io_channel_flush(fs->io);
+		ret = ext2fs_flush(fs);
 	for (i = 0; !ret && i < add.nr; i++) {
 		ret = rfl_map_insert(x, &add.v[i]);
 		if (!ret)

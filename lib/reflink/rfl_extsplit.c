@@ -12,7 +12,9 @@
  * them there, follows their twins into the new node and removes those.
  * So a split here copies on write, each step flushed before the next:
  *
- *  1. both halves of the node in two new blocks;
+ *  1. both halves of the node in two new blocks, and the bitmaps
+ *     marking them in use (before anything points at them: a tool
+ *     allocating after a crash must not take them);
  *  2. the parent, pointing at them instead of the node, in one write
  *     (the inode, when the parent is the root: i_blocks with it);
  *  3. the node's block freed in memory, on disk with the bitmaps.
@@ -122,7 +124,7 @@ static errcode_t grow(struct rfl_xh *x)
 					sizeof(struct ext3_extent));
 	ret = write_node(x, pblk, buf);
 	if (!ret)
-		ret = io_channel_flush(fs->io);
+		ret = ext2fs_flush(fs);
 	if (ret)
 		goto out;
 
@@ -235,7 +237,8 @@ static errcode_t split(struct rfl_xh *x, int height, blk64_t lblk)
 		if (ret)
 			goto out;
 	}
-	ret = io_channel_flush(fs->io);
+	/* with the bitmaps marking them (ext2fs_flush), as 7.1 wants */
+	ret = ext2fs_flush(fs);
 	if (ret)
 		goto out;
 

@@ -106,6 +106,8 @@ bool rfl_ck_for_runs(const struct checker *c, blk64_t start, blk64_t len,
  */
 bool rfl_ck_meta_overlap(const struct checker *c);
 void rfl_ck_read_only(struct checker *c);
+errcode_t rfl_ck_copy_changed(struct checker *c, const char *img,
+			      const char *orig, unsigned long long *nr);
 bool rfl_ck_meta_on_owned(const struct checker *c,
 			  void (*fn)(void *priv, dgrp_t g, const char *what,
 				     blk64_t blk, blk64_t len),

@@ -80,81 +80,6 @@ static const char *tool_output(const struct jsnap *s, char *text,
 	return text;
 }
 
-/*
- * Every block debugfs changed (against the copy left as made), written
- * to the image where the image differs.  A replayed block of zeros over
- * a hole of the snapshot (file data, or a tree block, which e2image does
- * not copy) cannot be told from the hole and is not written: the host
- * fs may allocate the blocks around a write, so a block that reads as
- * data in the snapshot was not necessarily written.  The check that
- * follows judges what is left.
- */
-static errcode_t write_replayed(struct checker *c, const struct jsnap *s,
-				unsigned long long *nr)
-{
-	unsigned int bs = c->fs->blocksize;
-	blk64_t blk, last = ext2fs_blocks_count(c->fs->super);
-	char *a = NULL, *b = NULL, *o = NULL;
-	off_t pos = 0, end, size;
-	errcode_t ret;
-	int fd, fo;
-
-	fd = open(s->img, O_RDONLY);
-	if (fd < 0)
-		return errno;
-	fo = open(s->orig, O_RDONLY);
-	if (fo < 0) {
-		close(fd);
-		return errno;
-	}
-	size = lseek(fd, 0, SEEK_END);
-	ret = ext2fs_get_mem(bs, &a);
-	if (!ret)
-		ret = ext2fs_get_mem(bs, &b);
-	if (!ret)
-		ret = ext2fs_get_mem(bs, &o);
-	while (!ret && pos < size) {
-		pos = lseek(fd, pos, SEEK_DATA);
-		if (pos < 0)
-			break;		/* ENXIO: no more data */
-		end = lseek(fd, pos, SEEK_HOLE);
-		if (end < 0)
-			end = size;
-		for (blk = pos / bs; (off_t)(blk * bs) < end && blk < last;
-		     blk++) {
-			if (pread(fd, a, bs, blk * bs) != (ssize_t)bs) {
-				ret = EXT2_ET_SHORT_READ;
-				break;
-			}
-			memset(o, 0, bs);
-			if (pread(fo, o, bs, blk * bs) < 0) {
-				ret = errno;
-				break;
-			}
-			if (!memcmp(a, o, bs))
-				continue;
-			ret = io_channel_read_blk64(c->fs->io, blk, 1, b);
-			if (ret)
-				break;
-			if (!memcmp(a, b, bs))
-				continue;
-			ret = io_channel_write_blk64(c->fs->io, blk, 1, a);
-			if (ret)
-				break;
-			(*nr)++;
-		}
-		pos = end;
-	}
-	if (!ret)
-		ret = io_channel_flush(c->fs->io);
-	ext2fs_free_mem(&a);
-	ext2fs_free_mem(&b);
-	ext2fs_free_mem(&o);
-	close(fd);
-	close(fo);
-	return ret;
-}
-
 /* Did the replay clear the flag in the snapshot's superblock? */
 static bool replayed(const struct jsnap *s)
 {
@@ -217,7 +142,7 @@ static errcode_t recover(struct checker *c, struct jsnap *s,
 	/* debugfs exits 0 whatever a command did: the flag tells */
 	if (rfl_ck_run_tool(debugfs, s->out) || !replayed(s))
 		return RFL_ET_JOURNAL_RECOVERY;
-	ret = write_replayed(c, s, nr);
+	ret = rfl_ck_copy_changed(c, s->img, s->orig, nr);
 	return ret ? ret : cleared(c);
 }
 

@@ -559,26 +559,29 @@ static errcode_t enable_snapshot(const char *img)
 }
 
 /*
- * Every block the round trip changed in the snapshot (against a second
- * snapshot left as e2image made it: a hole reads as zeros in both, so
- * file data the snapshot never held is never written), written to the
- * image through the checker's channel (and its undo file).
+ * Every block a stock tool changed in a snapshot (img, against a second
+ * one left as made: orig), written to the image through the checker's
+ * channel (and its undo file) where the image differs.  A hole reads as
+ * zeros in both, so file data the snapshot never held is never written;
+ * a block the tool wrote as zeros over such a hole cannot be told from
+ * it and is not written either (the check that follows judges what is
+ * left).  Used by pass 6's round trip and the journal replay.
  */
-static errcode_t copy_back(struct checker *c, const struct snap *s,
-			   unsigned long long *nr)
+errcode_t rfl_ck_copy_changed(struct checker *c, const char *img,
+			      const char *orig, unsigned long long *nr)
 {
 	ext2_filsys fs = c->fs;
 	unsigned int bs = fs->blocksize;
+	blk64_t blk, last = ext2fs_blocks_count(fs->super);
 	char *a = NULL, *b = NULL, *o = NULL;
 	off_t pos = 0, end, size;
-	errcode_t ret = 0;
-	blk64_t blk;
+	errcode_t ret;
 	int fd, fo;
 
-	fd = open(s->img, O_RDONLY);
+	fd = open(img, O_RDONLY);
 	if (fd < 0)
 		return errno;
-	fo = open(s->orig, O_RDONLY);
+	fo = open(orig, O_RDONLY);
 	if (fo < 0) {
 		close(fd);
 		return errno;
@@ -596,9 +599,8 @@ static errcode_t copy_back(struct checker *c, const struct snap *s,
 		end = lseek(fd, pos, SEEK_HOLE);
 		if (end < 0)
 			end = size;
-		for (blk = pos / bs; !ret && (off_t)(blk * bs) < end; blk++) {
-			if (blk >= ext2fs_blocks_count(fs->super))
-				break;
+		for (blk = pos / bs; !ret && (off_t)(blk * bs) < end &&
+		     blk < last; blk++) {
 			if (pread(fd, a, bs, blk * bs) != (ssize_t)bs) {
 				ret = EXT2_ET_SHORT_READ;
 				break;
@@ -615,7 +617,8 @@ static errcode_t copy_back(struct checker *c, const struct snap *s,
 			if (ret || !memcmp(a, b, bs))
 				continue;
 			ret = io_channel_write_blk64(fs->io, blk, 1, a);
-			(*nr)++;
+			if (!ret)
+				(*nr)++;
 		}
 		pos = end;
 	}
@@ -1201,7 +1204,7 @@ static void stock_repair(struct checker *c, struct rfl_stock *st,
 	}
 	ret = enable_snapshot(st->s.img);
 	if (!ret)
-		ret = copy_back(c, &st->s, &nr);
+		ret = rfl_ck_copy_changed(c, st->s.img, st->s.orig, &nr);
 	if (ret) {
 		rfl_ck_fail(c, ret, "writing the stock repair to the image");
 		return;

@@ -95,7 +95,7 @@ usr/local/share/man/man8/reflinkck.8" ]
 	[ "$status" -eq 0 ]
 	# pass 6 found the installed shim: e2fsck was given the image
 	if command -v strace >/dev/null; then
-		run strace -f -qq -e trace=execve -o "$BATS_TEST_TMPDIR/trace" \
+		run strace -f -qq -s 4096 -e trace=execve -o "$BATS_TEST_TMPDIR/trace" \
 			"$D/usr/local/sbin/reflinkck" -fn "$img"
 		[ "$status" -eq 0 ]
 		grep -F "[\"e2fsck\", \"-fn\", \"$img\"]" \

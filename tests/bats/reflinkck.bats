@@ -966,7 +966,7 @@ ck_copy() {
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	# the shim: e2fsck given the image itself, no copy made, nothing
 	# synced by it either
-	run strace -f -qq -e trace=execve,fsync,fdatasync -o "$t/trace" \
+	run strace -f -qq -s 4096 -e trace=execve,fsync,fdatasync -o "$t/trace" \
 		"$BIN/reflinkck" -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 12 ]
@@ -975,7 +975,7 @@ ck_copy() {
 	! grep -q 'e2image' "$t/trace"
 	! grep -E 'f(data)?sync\(' "$t/trace"
 	# not wanted, or not found beside the program: the snapshot
-	REFLINKCK_VIEW=0 run strace -f -qq -e trace=execve -o "$t/trace" \
+	REFLINKCK_VIEW=0 run strace -f -qq -s 4096 -e trace=execve -o "$t/trace" \
 		"$BIN/reflinkck" -fn "$IMG"
 	[ "$status" -eq 12 ]
 	pass6_lines | diff -u "$t/want" -
@@ -990,7 +990,7 @@ ck_copy() {
 	other=$(ldd "$(command -v e2fsck)" | awk '/libcom_err/ { print $3 }')
 	[ -f "$other" ] || skip "no library to stand in for the shim"
 	ck_copy "$t/other" "$other"
-	run strace -f -qq -e trace=execve -o "$t/trace" \
+	run strace -f -qq -s 4096 -e trace=execve -o "$t/trace" \
 		"$t/other/bin/reflinkck" -fn "$IMG"
 	echo "$output"
 	[ "$status" -eq 12 ]

@@ -980,6 +980,10 @@ ck_copy() {
 	[ "$status" -eq 12 ]
 	pass6_lines | diff -u "$t/want" -
 	! grep -F "\"-fn\", \"$IMG\"]" "$t/trace"
+	# the ASan builds' reflinkck is a wrapper script that finds the
+	# program from where it lies: a copy of it would run itself
+	[[ "$(head -c 4 "$BIN/reflinkck")" == $'\x7fELF' ]] ||
+		skip "$BIN/reflinkck is a wrapper, not the program"
 	ck_copy "$t/alone"
 	run "$t/alone/bin/reflinkck" -fn "$IMG"
 	[ "$status" -eq 12 ]

@@ -291,32 +291,73 @@ static void count(struct checker *c, struct rfl_check_summary *r)
 }
 
 /*
- * After a repair the numbers this run gathered are those from before
- * it (a cross-link copied apart, a tree rebuilt, pass 6's round trip):
- * the image as written is read again, -n, quietly, without pass 6
+ * The checker again over the image as written, read-only and quiet: the
+ * numbers after a repair, pass 6's verdict after its round trip, and
+ * RFL_CHECK_RECHECK's.  whole: with pass 6; text: its output kept.
  */
-static void count_again(const struct rfl_check_opts *o,
-			struct rfl_check_summary *r)
+int rfl_ck_rerun(const struct rfl_check_opts *o, bool whole,
+		 struct rfl_check_summary *sum, char **text)
 {
-	struct rfl_check_summary after = { 0 };
 	struct rfl_check_opts ro = *o;
-	FILE *null = fopen("/dev/null", "w");
+	size_t len = 0;
+	FILE *f;
+	int code;
 
-	if (!null)
-		return;
+	if (text) {
+		*text = NULL;
+		f = open_memstream(text, &len);
+	} else {
+		f = fopen("/dev/null", "w");
+	}
+	if (!f)
+		return RFL_EXIT_ERROR;
 	ro.mode = RFL_NO;
-	ro.whole = false;
+	ro.whole = whole;
 	ro.progress_fd = -1;
 	ro.undo_file = NULL;
 	ro.verbose = false;
 	ro.json = NULL;
-	ro.out = null;
-	ro.err = null;
-	ro.summary = &after;
-	check_run(&ro);
-	fclose(null);
-	if (after.done)
-		*r = after;
+	ro.out = f;
+	ro.err = f;
+	ro.summary = sum;
+	code = check_run(&ro);
+	fclose(f);
+	return code;
+}
+
+/*
+ * After a repair the numbers this run gathered are those from before
+ * it: the image as written is read again, once, without pass 6 unless
+ * RFL_CHECK_RECHECK wants every pass; pass 6's own run after its round
+ * trip, the last write, serves as it is
+ */
+static void read_again(struct checker *c, struct rfl_check_summary *r)
+{
+	if (!c->after_run) {
+		c->after_run = true;
+		c->after_code = rfl_ck_rerun(c->o, c->recheck && c->o->whole,
+					     &c->after,
+					     c->recheck ? &c->after_text :
+					     NULL);
+	}
+	if (c->after.done)
+		*r = c->after;
+}
+
+/*
+ * RFL_CHECK_RECHECK=1 (set by the tests): after a repair that says it
+ * fixed everything, every pass again, read-only, must find nothing; a
+ * repair's side effects are then never hidden by a later pass or run.
+ */
+static int recheck(struct checker *c, int code)
+{
+	if (!c->recheck || code != RFL_EXIT_NONDESTRUCT || !c->after_run ||
+	    c->after_code == RFL_EXIT_OK)
+		return code;
+	fprintf(c->o->err, "%s: RFL_CHECK_RECHECK: the read-only run after "
+		"the repair exits %d on %s:\n%s", c->o->prog, c->after_code,
+		c->o->device, c->after_text ? c->after_text : "");
+	return RFL_EXIT_ERROR;
 }
 
 static void summary(const struct rfl_check_opts *o,
@@ -373,38 +414,6 @@ static int error_exit(struct checker *c, errcode_t ret, const char *what)
 	return RFL_EXIT_ERROR;
 }
 
-/*
- * RFL_CHECK_RECHECK=1 (set by the tests): after a repair that says it
- * fixed everything, every pass again, read-only, must find nothing; a
- * repair's side effects are then never hidden by a later pass or run.
- */
-static int recheck(const struct rfl_check_opts *o, int code)
-{
-	struct rfl_check_opts ro = *o;
-	char *text = NULL;
-	size_t len = 0;
-	int again;
-
-	ro.mode = RFL_NO;
-	ro.progress_fd = -1;
-	ro.undo_file = NULL;
-	ro.verbose = false;
-	ro.out = open_memstream(&text, &len);
-	if (!ro.out)
-		return RFL_EXIT_ERROR;
-	ro.err = ro.out;
-	again = rfl_check_run(&ro);
-	fclose(ro.out);
-	if (again != RFL_EXIT_OK) {
-		fprintf(o->err, "%s: RFL_CHECK_RECHECK: the read-only run "
-			"after the repair exits %d on %s:\n%s", o->prog, again,
-			o->device, text);
-		code = RFL_EXIT_ERROR;
-	}
-	free(text);
-	return code;
-}
-
 /* The floor is broken: nothing more is read, nothing written */
 static int floor_exit(struct checker *c, int code)
 {
@@ -423,13 +432,7 @@ static int floor_exit(struct checker *c, int code)
 
 int rfl_check_run(const struct rfl_check_opts *o)
 {
-	const char *env = getenv("RFL_CHECK_RECHECK");
-	int code = check_run(o);
-
-	if (o->mode != RFL_NO && code == RFL_EXIT_NONDESTRUCT && env &&
-	    !strcmp(env, "1"))
-		code = recheck(o, code);
-	return code;
+	return check_run(o);
 }
 
 /*
@@ -566,11 +569,13 @@ static int finish(struct checker *c)
 	free_checker(c);
 	if (!c->ctx.halted) {
 		if (c->changed || c->stock_written || c->ctx.fixed)
-			count_again(o, &counts);
+			read_again(c, &counts);
 		summary(o, &counts);
 	}
-	if (c->recheck_failed)
+	if (c->recheck_failed) {
+		free(c->after_text);
 		return RFL_EXIT_ERROR;
+	}
 	if (o->summary) {
 		o->summary->fixed = c->ctx.fixed;
 		o->summary->left = c->ctx.left;
@@ -578,12 +583,16 @@ static int finish(struct checker *c)
 	/* e2fsck's convention: its operational error is the run's too */
 	code = c->stock_abort ? RFL_EXIT_ERROR : 0;
 	if (c->ctx.cancelled)
-		return code | RFL_EXIT_CANCEL |
-		       (c->ctx.left ? RFL_EXIT_UNCORRECTED : 0) |
-		       (c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : 0);
-	if (c->ctx.left || c->ctx.halted)
-		return code | RFL_EXIT_UNCORRECTED;
-	return code | (c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK);
+		code |= RFL_EXIT_CANCEL |
+			(c->ctx.left ? RFL_EXIT_UNCORRECTED : 0) |
+			(c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : 0);
+	else if (c->ctx.left || c->ctx.halted)
+		code |= RFL_EXIT_UNCORRECTED;
+	else
+		code |= c->ctx.fixed ? RFL_EXIT_NONDESTRUCT : RFL_EXIT_OK;
+	code = recheck(c, code);
+	free(c->after_text);
+	return code;
 }
 
 static int check_run(const struct rfl_check_opts *o)

@@ -69,6 +69,11 @@ struct checker {
 	/* the floor replayed the journal: the check starts again */
 	bool journal_replayed;
 	bool recheck_failed;
+	/* the quiet read-only run after a repair (rfl_ck_rerun), once */
+	bool after_run;
+	int after_code;
+	struct rfl_check_summary after;
+	char *after_text;
 	struct blk_list released;
 
 	/* the flex group being checked */
@@ -106,6 +111,8 @@ bool rfl_ck_for_runs(const struct checker *c, blk64_t start, blk64_t len,
  */
 bool rfl_ck_meta_overlap(const struct checker *c);
 void rfl_ck_read_only(struct checker *c);
+int rfl_ck_rerun(const struct rfl_check_opts *o, bool whole,
+		 struct rfl_check_summary *sum, char **text);
 errcode_t rfl_ck_copy_changed(struct checker *c, const char *img,
 			      const char *orig, unsigned long long *nr);
 bool rfl_ck_meta_on_owned(const struct checker *c,

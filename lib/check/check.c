@@ -630,11 +630,8 @@ static int check_run(const struct rfl_check_opts *o)
 			error_message(ret), o->device);
 		return RFL_EXIT_ERROR;
 	}
+	/* rfl_open makes the bitmaps trees of extents, as e2fsck does */
 	c.fs = c.rfs->fs;
-	/* bitmaps as trees of extents: memory follows the runs, not the
-	 * size of the disk (e2fsck does the same); before the floor, whose
-	 * ext2fs_check_desc makes a block bitmap too */
-	c.fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 	/* the floor first: nothing is read through what it has not judged */
 	code = rfl_ck_floor(&c);
 	if (code)

@@ -146,13 +146,6 @@ errcode_t rfl_disable(struct rfl_fs *rfs, bool *shared_left)
 		return EXT2_ET_RO_FILSYS;
 	if (!rfl_has_feature(fs))
 		return RFL_ET_NO_FEATURE;
-	/*
-	 * The bitmaps as trees of extents: a bit array of a 20 TiB disk is
-	 * 640 MiB, for the few blocks this frees (ext2fs_check_desc makes
-	 * one too)
-	 */
-	if (!fs->block_map)
-		fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 	if (ext2fs_check_desc(fs))
 		return strip_super_only(fs, shared_left);
 	for (fg = 0; fg < rfs->nr_flex; fg++) {

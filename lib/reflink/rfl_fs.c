@@ -156,6 +156,12 @@ errcode_t rfl_open_io(const char *device, int flags, const char *undo_file,
 		ret = descs_readable(rfs->fs);
 	if (ret)
 		goto fail;
+	/*
+	 * Bitmaps as trees of extents, as e2fsck makes them: memory follows
+	 * the runs, not the disk (a bit array of a 20 TiB disk is 640 MiB,
+	 * zeroed page by page); ext2fs_check_desc below makes one too
+	 */
+	rfs->fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 	ret = check_known_features(rfs->fs, flags & RFL_OPEN_RW);
 	if (!ret && !(flags & RFL_OPEN_NO_FEATURE) &&
 	    !rfl_has_feature(rfs->fs))

@@ -105,6 +105,13 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "a repair through them could free every file's blocks; nothing is "
 	  "written; run e2fsck after mkreflink --strip\n",
 	  NULL, NULL, PR_MSG_ONLY },
+	/* e2fsck's words, questions and exit codes (0 with -n; -p halts) */
+	{ PR_ENT(PR_0_JOURNAL_RUN),
+	  "Superblock needs_recovery flag is clear, but journal has data.",
+	  "Run journal anyway", NULL, PR_NO_OK },
+	{ PR_ENT(PR_0_JOURNAL_RESET),
+	  "the journal's data is not replayed",
+	  "Clear journal", NULL, PR_NO_OK | PR_FOLLOW_UP },
 	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -544,14 +551,18 @@ static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		return false;
 	clear_bar(ctx);
 	msg = e->msg;
-	if (ctx->mode == RFL_PREEN || (e->flags & PR_DEVICE)) {
-		/* the device on the line with the words, after a blank one */
-		for (; *msg == '\n'; msg++)
-			fputc('\n', ctx->out);
-		fprintf(ctx->out, "%s: ", ctx->device);
+	/* a follow-up's words were printed with the first question */
+	if (!(e->flags & PR_FOLLOW_UP)) {
+		if (ctx->mode == RFL_PREEN || (e->flags & PR_DEVICE)) {
+			/* the device on the line with the words, after a
+			 * blank one */
+			for (; *msg == '\n'; msg++)
+				fputc('\n', ctx->out);
+			fprintf(ctx->out, "%s: ", ctx->device);
+		}
+		expand(ctx->out, msg, pctx);
+		fputc('\n', ctx->out);
 	}
-	expand(ctx->out, msg, pctx);
-	fputc('\n', ctx->out);
 	if (e->flags & PR_MSG_ONLY) {
 		/* damage the run leaves: -p must not pass it by quietly */
 		if ((e->flags & PR_PREEN_HALT) && ctx->mode == RFL_PREEN)

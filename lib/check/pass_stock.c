@@ -474,7 +474,15 @@ static int n_node(void *priv, u64 blocknr, int level)
 
 /*
  * ... with nodes: and the metadata blocks and every node their trees
- * reach (those outside the reserves: trees made before them), sorted
+ * reach (those outside the reserves: trees made before them), sorted.
+ *
+ * A flex group of a newer version (FORMAT.md 10) is neither read nor
+ * judged: where its layout keeps its trees and reserve is not known, so
+ * without nodes (after the scan: c->unsure) the whole flex group is
+ * given, and every block in it that no inode and no fs metadata holds
+ * is shown free; e2fsck then judges the files and fs metadata in it,
+ * not its leaks (pass 4 leaves them too).  With nodes (the prediction,
+ * before the scan) it is left out: the scan's view replaces that one.
  */
 static errcode_t reserves(struct checker *c, bool nodes,
 			  struct rfl_range **vp, size_t *nrp)
@@ -490,6 +498,13 @@ static errcode_t reserves(struct checker *c, bool nodes,
 	dgrp_t fg;
 
 	for (fg = 0; !ret && fg < c->rfs->nr_flex; fg++) {
+		if (c->unsure && c->unsure[fg] == 2) {
+			if (!nodes)
+				ret = node_add(&l,
+				     e2fs_flex_group_first_block(c->fs, fg),
+				     e2fs_flex_group_blocks(c->fs, fg));
+			continue;
+		}
 		if (rfl_group_load(c->rfs, fg, &grp))
 			continue;
 		if (nodes && grp->meta_blk)

@@ -3,13 +3,16 @@
  * pass_stock.c - pass 6: stock e2fsck's verdict on everything outside
  * the feature, without writing the image.
  *
- * A metadata snapshot of the image (e2image -r: superblocks,
- * descriptors, bitmaps, inode tables, directories, extent and xattr
- * blocks, into a sparse temporary file; no file data) is presented to
- * stock e2fsck as the round trip would present the image: reflink off,
- * shared_blocks on, every tree, metadata and reserve block free,
- * bg_reserved clear.  e2fsck -fn judges it; what it finds is reported here, and
- * is the run's exit code too.
+ * The image is presented to stock e2fsck as the round trip would
+ * present it: reflink off, shared_blocks on, every tree, metadata and
+ * reserve block free, bg_reserved clear.  With -n, e2fsck reads the
+ * image itself through a stripped view (view.c: an overlay of the
+ * blocks that differ, served by the preloaded shim); elsewhere, or
+ * where the view cannot be used, a metadata snapshot of the image
+ * (e2image -r: superblocks, descriptors, bitmaps, inode tables,
+ * directories, extent and xattr blocks, into a sparse temporary file;
+ * no file data) is presented instead.  e2fsck -fn judges it; what it
+ * finds is reported here, and is the run's exit code too.
  *
  * Repair (-y, -p) is the round trip done on the snapshot: e2fsck
  * repairs it, rfl_enable_shared counts the sharing into new trees, and
@@ -57,6 +60,7 @@ struct rfl_stock {
 	struct rfl_view *view;		/* or the overlay e2fsck reads */
 	int ack;			/* and its shim's pipe (view_fmt.h) */
 	bool view_ok;			/* the scan agreed with the view */
+	bool via_view;			/* the verdict is the view's */
 	time_t now;			/* the views' write time: the same */
 };
 
@@ -1175,9 +1179,11 @@ static int stock_judge(struct checker *c, struct rfl_stock *st,
 	if (st->fsck > 0) {
 		code = reap(st->fsck);
 		st->fsck = -1;
+		st->via_view = st->view;
 		if (st->view && !view_acked(st)) {
 			/* the shim did not show the view: the snapshot */
 			view_drop(st);
+			st->via_view = false;
 			if (make_snapshot(c, st, text))
 				return -1;
 			code = run(e2fsck, st->s.out);
@@ -1192,6 +1198,8 @@ static int stock_judge(struct checker *c, struct rfl_stock *st,
 	*text = read_output(&st->s, c->o->device, c->journal_data);
 	pctx.str = *text ? *text : "";
 	pctx.expected = code;
+	pctx.where = st->via_view ? "the image through the stripped view" :
+		     "the metadata snapshot";
 	/* 8 (or no exit status): e2fsck's operational error, the exit
 	 * code's too; 12: -n stops at damage it would have to salvage;
 	 * 16 and over (usage, cancel, library, 127 from a missing
@@ -1307,6 +1315,9 @@ void rfl_ck_stock(struct checker *c)
 		goto out;
 	pctx.str = text ? text : "";
 	pctx.expected = code;
+	/* -fn alone reads the image through the view (view_fits) */
+	pctx.where = st->via_view ? "the image through a stripped view" :
+		     "a metadata snapshot";
 	if (rfl_fix_problem(&c->ctx, PR_6_STOCK, &pctx))
 		stock_repair(c, st, mode, &text);
 out:

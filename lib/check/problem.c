@@ -7,7 +7,8 @@
  * hex (checksums, as e2fsck prints them), %m error message,
  * %B/%L the expected range, %s a lower layer's description; %r the
  * blocks %b to %B ("block 7" or "blocks 7-9"), %v and %t the "is"/"are"
- * and "it"/"them" that go with it; %d the device (in commands).
+ * and "it"/"them" that go with it; %d the device (in commands); %w what
+ * stock e2fsck was run on (pass 6).
  */
 #include <errno.h>
 #include <poll.h>
@@ -305,8 +306,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	/* pass 6, stock e2fsck outside the feature (pass_stock.c) */
 	{ PR_ENT(PR_6_STOCK),
 	  "stock e2fsck -fn finds damage outside the feature (exit %e; run "
-	  "on a metadata snapshot, the trees shown free, the sharing as "
-	  "shared_blocks):\n%s",
+	  "on %w, the trees shown free, the sharing as shared_blocks):\n%s",
 	  "Repair through the round trip",
 	  "repaired by stock e2fsck on the snapshot, the sharing counted "
 	  "again; %f blocks written to the image:\n%s", PR_PREEN_OK },
@@ -319,7 +319,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "nothing outside the feature is checked",
 	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_STOCK_FAILED),
-	  "stock e2fsck could not check the metadata snapshot (exit %e):\n%s",
+	  "stock e2fsck could not check %w (exit %e):\n%s",
 	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_STOCK_LEFT),
 	  "stock e2fsck left damage in the snapshot (exit %e); none of its "
@@ -388,6 +388,7 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 		case 't': fputs(p->blk == p->blk2 ? "it" : "them", f); break;
 		case 's': fputs(p->str ? p->str : "", f); break;
 		case 'd': fputs(p->dev ? p->dev : "", f); break;
+		case 'w': fputs(p->where ? p->where : "", f); break;
 		case 'm': fputs(error_message(p->err), f); break;
 		default: fputc('%', f); fputc(*s, f); break;
 		}

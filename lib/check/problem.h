@@ -20,6 +20,7 @@ struct rfl_pctx {
 	errcode_t err;
 	const char *str;		/* what a lower layer found */
 	const char *dev;		/* the device, in commands */
+	const char *where;		/* what stock e2fsck was run on */
 };
 
 /* Problem codes: pass in the top byte, like e2fsck */

@@ -1196,3 +1196,28 @@ newer_fg0() {
 	[[ "$output" == *"stock e2fsck -fn finds"*"Inode 2, i_size is 0, should be 1024."* ]]
 	[[ "$output" != *"Block bitmap differences"* ]]
 }
+
+@test "pass 6's header says what e2fsck ran on: the image through the view (-fn), a metadata snapshot (no view, -fy)" {
+	local view="run on the image through a stripped view," \
+	      snap="run on a metadata snapshot,"
+
+	[ -f "$BIN/../lib/ext4-reflink/reflinkck-view.so" ]
+	printf 'open -w -f %s\nsif / size 0\nclose\n' "$IMG" |
+		debugfs >/dev/null 2>&1
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"stock e2fsck -fn finds damage outside the feature (exit 4; $view"* ]]
+	[[ "$output" != *"snapshot"* ]]
+	REFLINKCK_VIEW=0 run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"(exit 4; $snap"* ]]
+	[[ "$output" != *"stripped view"* ]]
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"(exit 4; $snap"* ]]
+	[[ "$output" != *"stripped view"* ]]
+	check_clean
+}

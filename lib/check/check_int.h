@@ -85,6 +85,14 @@ struct checker {
 	bool bad;			/* a problem was found */
 	bool tree_clean;		/* passes 1-2 found nothing here */
 	unsigned int node_problems;	/* of single nodes, this group */
+	/*
+	 * pass 3's differences, with inodes that could not be read: one
+	 * problem a tree (as e2fsck reports an inode once), how many and
+	 * the first, as it would have been reported
+	 */
+	unsigned long long unsure_diffs;
+	enum rfl_problem unsure_code;
+	struct rfl_pctx unsure_first;
 	char desc[160];			/* a problem's words, built */
 
 	/* progress (-C) */

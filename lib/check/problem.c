@@ -247,6 +247,11 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "freeing their blocks could free every file's; nothing is "
 	  "written; run e2fsck after mkreflink --strip\n",
 	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_ENT(PR_3_UNSURE),
+	  "flex group %g: %e refcount records differ from what the files "
+	  "that could be read share (the first at block %b); %f inodes "
+	  "could not be read, whose blocks are not counted",
+	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_ENT(PR_4_TREE_UNMARKED),
 	  "flex group %g: refcount tree block %b is not marked in use",
 	  "Rebuild", NULL, PR_PREEN_OK },

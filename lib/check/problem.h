@@ -74,6 +74,7 @@ enum rfl_problem {
 	PR_3_XLINK_NO_RECORD = 0x030009, /* shared, flagged, no record */
 	PR_3_META_NO_REPAIR = 0x03000a,	/* data on fs metadata: no write */
 	PR_3_TABLE_NO_REPAIR = 0x03000b, /* inode table reads empty */
+	PR_3_UNSURE = 0x03000c,		/* records differ, inodes unread */
 	PR_4_TREE_UNMARKED = 0x040001,	/* tree node free in the bitmap */
 	PR_4_TREE_FILE = 0x040002,	/* tree node is also file data */
 	PR_4_META_UNMARKED = 0x040003,	/* metadata block free in bitmap */

@@ -1221,3 +1221,34 @@ newer_fg0() {
 	[[ "$output" != *"stripped view"* ]]
 	check_clean
 }
+
+@test "-fn: an unreadable extent block: one problem for the tree's records, not one a record" {
+	local src="$BATS_TEST_TMPDIR/src" i etb n
+
+	need_tools debugfs
+	mkdir -p "$src"
+	head -c 60K /dev/urandom >"$src/a"
+	head -c 60K /dev/urandom >"$src/c"
+	mke2fs -q -F -t ext4 -O 64bit -b 1024 -g 2048 -G 2 -d "$src" \
+		"$IMG" 32M >/dev/null
+	"$BIN/rflctl" -w "$IMG" enable
+	# every other block of /a shared into /c: 20 records, and /c's
+	# 40 extents need an extent block
+	for i in $(seq 1 2 39); do
+		"$BIN/rflctl" -w "$IMG" share /a "$i" /c "$i" 1
+	done
+	[ "$("$BIN/rflctl" "$IMG" records | wc -l)" -eq 20 ]
+	etb=$(debugfs -R "stat /c" "$IMG" 2>/dev/null |
+		sed -n 's/.*(ETB0):\([0-9]*\).*/\1/p')
+	[ -n "$etb" ]
+	printf 'XXXX' | dd of="$IMG" bs=1024 seek="$etb" conv=notrunc \
+		status=none
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"its blocks cannot be read"* ]]
+	[[ "$output" == *"flex group 0: 20 refcount records differ from what the files that could be read share"*"1 inodes could not be read"* ]]
+	n=$(grep -c '^Rebuild? no$' <<<"$output")
+	[ "$n" -eq 1 ]
+	[[ "$output" != *"extra refcount record"* ]]
+}

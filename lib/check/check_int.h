@@ -68,6 +68,9 @@ struct checker {
 	bool recheck;
 	/* the floor replayed the journal: the check starts again */
 	bool journal_replayed;
+	/* ... or asked about the data of a journal without the flag, which
+	 * pass 6's e2fsck -fn would ask about again */
+	bool journal_data;
 	bool recheck_failed;
 	/* the quiet read-only run after a repair (rfl_ck_rerun), once */
 	bool after_run;
@@ -87,6 +90,14 @@ struct checker {
 	bool bad;			/* a problem was found */
 	bool tree_clean;		/* passes 1-2 found nothing here */
 	unsigned int node_problems;	/* of single nodes, this group */
+	/*
+	 * pass 3's differences, with inodes that could not be read: one
+	 * problem a tree (as e2fsck reports an inode once), how many and
+	 * the first, as it would have been reported
+	 */
+	unsigned long long unsure_diffs;
+	enum rfl_problem unsure_code;
+	struct rfl_pctx unsure_first;
 	char desc[160];			/* a problem's words, built */
 
 	/* progress (-C) */
@@ -146,7 +157,9 @@ errcode_t rfl_ck_push_blk(struct blk_list *l, blk64_t blk);
  */
 int rfl_ck_floor(struct checker *c);
 /* needs_recovery: -n says it is skipped (0); -y, -p replay the journal
- * into the image (1: check it again), or say why not (-1) */
+ * into the image (1: check it again), or say why not (-1).  Without the
+ * flag, a journal holding data is asked about as e2fsck asks (-n: 0,
+ * -y: replayed, -p: -1) */
 int rfl_ck_journal(struct checker *c);
 /* argv[0] with its output to file: its exit status, or -1 */
 int rfl_ck_run_tool(char *const argv[], const char *out);

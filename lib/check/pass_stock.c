@@ -3,13 +3,16 @@
  * pass_stock.c - pass 6: stock e2fsck's verdict on everything outside
  * the feature, without writing the image.
  *
- * A metadata snapshot of the image (e2image -r: superblocks,
- * descriptors, bitmaps, inode tables, directories, extent and xattr
- * blocks, into a sparse temporary file; no file data) is presented to
- * stock e2fsck as the round trip would present the image: reflink off,
- * shared_blocks on, every tree, metadata and reserve block free,
- * bg_reserved clear.  e2fsck -fn judges it; what it finds is reported here, and
- * is the run's exit code too.
+ * The image is presented to stock e2fsck as the round trip would
+ * present it: reflink off, shared_blocks on, every tree, metadata and
+ * reserve block free, bg_reserved clear.  With -n, e2fsck reads the
+ * image itself through a stripped view (view.c: an overlay of the
+ * blocks that differ, served by the preloaded shim); elsewhere, or
+ * where the view cannot be used, a metadata snapshot of the image
+ * (e2image -r: superblocks, descriptors, bitmaps, inode tables,
+ * directories, extent and xattr blocks, into a sparse temporary file;
+ * no file data) is presented instead.  e2fsck -fn judges it; what it
+ * finds is reported here, and is the run's exit code too.
  *
  * Repair (-y, -p) is the round trip done on the snapshot: e2fsck
  * repairs it, rfl_enable_shared counts the sharing into new trees, and
@@ -57,6 +60,7 @@ struct rfl_stock {
 	struct rfl_view *view;		/* or the overlay e2fsck reads */
 	int ack;			/* and its shim's pipe (view_fmt.h) */
 	bool view_ok;			/* the scan agreed with the view */
+	bool via_view;			/* the verdict is the view's */
 	time_t now;			/* the views' write time: the same */
 };
 
@@ -131,8 +135,30 @@ static int run(char *const argv[], const char *out)
 	return reap(spawn(argv, out));
 }
 
-/* The tool's output, without its banner, the snapshot named as device */
-static char *read_output(const struct snap *s, const char *device)
+/*
+ * What e2fsck asks of a journal with data but no needs_recovery flag,
+ * answered no: the floor asked it of the image already (journal.c)
+ */
+static const char *const journal_lines[] = {
+	"Superblock needs_recovery flag is clear, but journal has data.\n",
+	"Run journal anyway? no\n",
+	"Clear journal? no\n",
+};
+
+static bool journal_line(const char *line)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(journal_lines) / sizeof(*journal_lines); i++)
+		if (!strcmp(line, journal_lines[i]))
+			return true;
+	return false;
+}
+
+/* The tool's output, without its banner, the snapshot named as device
+ * (nor, journal: what the floor said of the journal already) */
+static char *read_output(const struct snap *s, const char *device,
+			 bool journal)
 {
 	char line[1024], *buf = NULL, *p;
 	size_t len = 0, n;
@@ -151,7 +177,8 @@ static char *read_output(const struct snap *s, const char *device)
 		if (!strncmp(line, "e2fsck ", 7) ||
 		    !strncmp(line, "e2image ", 8) ||
 		    !strncmp(line, "Pass ", 5) ||
-		    strstr(line, "*****") || strstr(line, " files ("))
+		    strstr(line, "*****") || strstr(line, " files (") ||
+		    (journal && journal_line(line)))
 			continue;
 		/* one blank line at most */
 		if (line[0] == '\n' && (!len || (len > 1 &&
@@ -451,7 +478,15 @@ static int n_node(void *priv, u64 blocknr, int level)
 
 /*
  * ... with nodes: and the metadata blocks and every node their trees
- * reach (those outside the reserves: trees made before them), sorted
+ * reach (those outside the reserves: trees made before them), sorted.
+ *
+ * A flex group of a newer version (FORMAT.md 10) is neither read nor
+ * judged: where its layout keeps its trees and reserve is not known, so
+ * without nodes (after the scan: c->unsure) the whole flex group is
+ * given, and every block in it that no inode and no fs metadata holds
+ * is shown free; e2fsck then judges the files and fs metadata in it,
+ * not its leaks (pass 4 leaves them too).  With nodes (the prediction,
+ * before the scan) it is left out: the scan's view replaces that one.
  */
 static errcode_t reserves(struct checker *c, bool nodes,
 			  struct rfl_range **vp, size_t *nrp)
@@ -467,6 +502,13 @@ static errcode_t reserves(struct checker *c, bool nodes,
 	dgrp_t fg;
 
 	for (fg = 0; !ret && fg < c->rfs->nr_flex; fg++) {
+		if (c->unsure && c->unsure[fg] == 2) {
+			if (!nodes)
+				ret = node_add(&l,
+				     e2fs_flex_group_first_block(c->fs, fg),
+				     e2fs_flex_group_blocks(c->fs, fg));
+			continue;
+		}
 		if (rfl_group_load(c->rfs, fg, &grp))
 			continue;
 		if (nodes && grp->meta_blk)
@@ -1078,7 +1120,7 @@ static int make_snapshot(struct checker *c, struct rfl_stock *st,
 		code = run(e2image_argv(c, st->s.img), st->s.out);
 	}
 	if (code) {
-		*text = read_output(&st->s, c->o->device);
+		*text = read_output(&st->s, c->o->device, c->journal_data);
 		pctx.str = *text ? *text : "";
 		pctx.expected = code;
 		rfl_fix_problem(&c->ctx, PR_6_NO_SNAPSHOT, &pctx);
@@ -1126,9 +1168,11 @@ static int stock_judge(struct checker *c, struct rfl_stock *st,
 	if (st->fsck > 0) {
 		code = reap(st->fsck);
 		st->fsck = -1;
+		st->via_view = st->view;
 		if (st->view && !view_acked(st)) {
 			/* the shim did not show the view: the snapshot */
 			view_drop(st);
+			st->via_view = false;
 			if (make_snapshot(c, st, text))
 				return -1;
 			code = run(e2fsck, st->s.out);
@@ -1140,9 +1184,11 @@ static int stock_judge(struct checker *c, struct rfl_stock *st,
 	}
 	if (!code)
 		return 0;
-	*text = read_output(&st->s, c->o->device);
+	*text = read_output(&st->s, c->o->device, c->journal_data);
 	pctx.str = *text ? *text : "";
 	pctx.expected = code;
+	pctx.where = st->via_view ? "the image through the stripped view" :
+		     "the metadata snapshot";
 	/* 8 (or no exit status): e2fsck's operational error, the exit
 	 * code's too; 12: -n stops at damage it would have to salvage;
 	 * 16 and over (usage, cancel, library, 127 from a missing
@@ -1182,7 +1228,7 @@ static void stock_repair(struct checker *c, struct rfl_stock *st,
 		e2fsck[1] = "-fp";
 	code = run(e2fsck, st->s.out);
 	free(*text);
-	*text = read_output(&st->s, c->o->device);
+	*text = read_output(&st->s, c->o->device, c->journal_data);
 	pctx.str = *text ? *text : "";
 	pctx.expected = code;
 	c->stock_abort = stock_failed(code);
@@ -1258,6 +1304,9 @@ void rfl_ck_stock(struct checker *c)
 		goto out;
 	pctx.str = text ? text : "";
 	pctx.expected = code;
+	/* -fn alone reads the image through the view (view_fits) */
+	pctx.where = st->via_view ? "the image through a stripped view" :
+		     "a metadata snapshot";
 	if (rfl_fix_problem(&c->ctx, PR_6_STOCK, &pctx))
 		stock_repair(c, st, mode, &text);
 out:

@@ -244,7 +244,35 @@ static void diff(void *priv, enum rfl_diff kind, const struct rfl_rec *e,
 		group_problem(c, PR_3_XLINK_NO_RECORD, &pctx);
 		return;
 	}
+	/*
+	 * An unread inode's blocks are in no expected record: every record
+	 * it shares differs.  One problem for the tree (diffs_held), not
+	 * hundreds that all have the one cause.
+	 */
+	if (c->scan.bad_inodes) {
+		if (!c->unsure_diffs++) {
+			c->unsure_code = code[kind];
+			c->unsure_first = pctx;
+		}
+		c->bad = true;
+		return;
+	}
 	group_problem(c, code[kind], &pctx);
+}
+
+/* Pass 3's differences held by diff(): one as it is, more as one */
+static void diffs_held(struct checker *c, dgrp_t fg)
+{
+	struct rfl_pctx pctx = { .fg = fg };
+
+	if (c->unsure_diffs == 1)
+		group_problem(c, c->unsure_code, &c->unsure_first);
+	if (c->unsure_diffs <= 1)
+		return;
+	pctx.expected = c->unsure_diffs;
+	pctx.blk = c->unsure_first.blk;
+	pctx.found = c->scan.bad_inodes;
+	group_problem(c, PR_3_UNSURE, &pctx);
 }
 
 /* Did the floor clear flex group fg's metadata pointer? */
@@ -642,9 +670,11 @@ void rfl_ck_group(struct checker *c, dgrp_t fg)
 		/* Pass 3: both ways against the files */
 		c->tree_clean = !c->bad;
 		/* (no expected records: exp may be NULL, no offset on it) */
+		c->unsure_diffs = 0;
 		if (!n)
 			rfl_compare_records(ne ? c->exp + e0 : NULL, ne,
 					    c->found, c->nr_found, diff, c);
+		diffs_held(c, fg);
 	} else if (ne) {
 		/* the tree is lost with its metadata: say what it must hold */
 		pctx.expected = ne;

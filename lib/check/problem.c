@@ -7,7 +7,8 @@
  * hex (checksums, as e2fsck prints them), %m error message,
  * %B/%L the expected range, %s a lower layer's description; %r the
  * blocks %b to %B ("block 7" or "blocks 7-9"), %v and %t the "is"/"are"
- * and "it"/"them" that go with it; %d the device (in commands).
+ * and "it"/"them" that go with it; %d the device (in commands); %w what
+ * stock e2fsck was run on (pass 6).
  */
 #include <errno.h>
 #include <poll.h>
@@ -105,6 +106,13 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "a repair through them could free every file's blocks; nothing is "
 	  "written; run e2fsck after mkreflink --strip\n",
 	  NULL, NULL, PR_MSG_ONLY },
+	/* e2fsck's words, questions and exit codes (0 with -n; -p halts) */
+	{ PR_ENT(PR_0_JOURNAL_RUN),
+	  "Superblock needs_recovery flag is clear, but journal has data.",
+	  "Run journal anyway", NULL, PR_NO_OK },
+	{ PR_ENT(PR_0_JOURNAL_RESET),
+	  "the journal's data is not replayed",
+	  "Clear journal", NULL, PR_NO_OK | PR_FOLLOW_UP },
 	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -239,6 +247,11 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "freeing their blocks could free every file's; nothing is "
 	  "written; run e2fsck after mkreflink --strip\n",
 	  NULL, NULL, PR_MSG_ONLY },
+	{ PR_ENT(PR_3_UNSURE),
+	  "flex group %g: %e refcount records differ from what the files "
+	  "that could be read share (the first at block %b); %f inodes "
+	  "could not be read, whose blocks are not counted",
+	  "Rebuild", NULL, PR_PREEN_OK },
 	{ PR_ENT(PR_4_TREE_UNMARKED),
 	  "flex group %g: refcount tree block %b is not marked in use",
 	  "Rebuild", NULL, PR_PREEN_OK },
@@ -298,8 +311,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	/* pass 6, stock e2fsck outside the feature (pass_stock.c) */
 	{ PR_ENT(PR_6_STOCK),
 	  "stock e2fsck -fn finds damage outside the feature (exit %e; run "
-	  "on a metadata snapshot, the trees shown free, the sharing as "
-	  "shared_blocks):\n%s",
+	  "on %w, the trees shown free, the sharing as shared_blocks):\n%s",
 	  "Repair through the round trip",
 	  "repaired by stock e2fsck on the snapshot, the sharing counted "
 	  "again; %f blocks written to the image:\n%s", PR_PREEN_OK },
@@ -312,7 +324,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "nothing outside the feature is checked",
 	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_STOCK_FAILED),
-	  "stock e2fsck could not check the metadata snapshot (exit %e):\n%s",
+	  "stock e2fsck could not check %w (exit %e):\n%s",
 	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_6_STOCK_LEFT),
 	  "stock e2fsck left damage in the snapshot (exit %e); none of its "
@@ -381,6 +393,7 @@ static void expand(FILE *f, const char *tmpl, const struct rfl_pctx *p)
 		case 't': fputs(p->blk == p->blk2 ? "it" : "them", f); break;
 		case 's': fputs(p->str ? p->str : "", f); break;
 		case 'd': fputs(p->dev ? p->dev : "", f); break;
+		case 'w': fputs(p->where ? p->where : "", f); break;
 		case 'm': fputs(error_message(p->err), f); break;
 		default: fputc('%', f); fputc(*s, f); break;
 		}
@@ -544,14 +557,18 @@ static bool ask_problem(struct rfl_check_ctx *ctx, enum rfl_problem code,
 		return false;
 	clear_bar(ctx);
 	msg = e->msg;
-	if (ctx->mode == RFL_PREEN || (e->flags & PR_DEVICE)) {
-		/* the device on the line with the words, after a blank one */
-		for (; *msg == '\n'; msg++)
-			fputc('\n', ctx->out);
-		fprintf(ctx->out, "%s: ", ctx->device);
+	/* a follow-up's words were printed with the first question */
+	if (!(e->flags & PR_FOLLOW_UP)) {
+		if (ctx->mode == RFL_PREEN || (e->flags & PR_DEVICE)) {
+			/* the device on the line with the words, after a
+			 * blank one */
+			for (; *msg == '\n'; msg++)
+				fputc('\n', ctx->out);
+			fprintf(ctx->out, "%s: ", ctx->device);
+		}
+		expand(ctx->out, msg, pctx);
+		fputc('\n', ctx->out);
 	}
-	expand(ctx->out, msg, pctx);
-	fputc('\n', ctx->out);
 	if (e->flags & PR_MSG_ONLY) {
 		/* damage the run leaves: -p must not pass it by quietly */
 		if ((e->flags & PR_PREEN_HALT) && ctx->mode == RFL_PREEN)

@@ -20,6 +20,7 @@ struct rfl_pctx {
 	errcode_t err;
 	const char *str;		/* what a lower layer found */
 	const char *dev;		/* the device, in commands */
+	const char *where;		/* what stock e2fsck was run on */
 };
 
 /* Problem codes: pass in the top byte, like e2fsck */
@@ -37,6 +38,8 @@ enum rfl_problem {
 	PR_0_JOURNAL_RECOVER = 0x00000b,	/* -y, -p: replayed first */
 	PR_0_JOURNAL_FAILED = 0x00000c,	/* ... and it failed */
 	PR_0_DESC_SUSPECT = 0x00000d,	/* bg_checksum and bitmaps' wrong */
+	PR_0_JOURNAL_RUN = 0x00000e,	/* no needs_recovery, s_start set */
+	PR_0_JOURNAL_RESET = 0x00000f,	/* ... and not replayed: empty it */
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */
@@ -71,6 +74,7 @@ enum rfl_problem {
 	PR_3_XLINK_NO_RECORD = 0x030009, /* shared, flagged, no record */
 	PR_3_META_NO_REPAIR = 0x03000a,	/* data on fs metadata: no write */
 	PR_3_TABLE_NO_REPAIR = 0x03000b, /* inode table reads empty */
+	PR_3_UNSURE = 0x03000c,		/* records differ, inodes unread */
 	PR_4_TREE_UNMARKED = 0x040001,	/* tree node free in the bitmap */
 	PR_4_TREE_FILE = 0x040002,	/* tree node is also file data */
 	PR_4_META_UNMARKED = 0x040003,	/* metadata block free in bitmap */
@@ -103,6 +107,8 @@ enum rfl_problem {
 #define PR_MSG_ONLY	0x08	/* a statement: no question, no count */
 #define PR_PREEN_HALT	0x10	/* ... of damage left: -p halts */
 #define PR_DEVICE	0x20	/* the device first in every mode */
+#define PR_FOLLOW_UP	0x40	/* a second question on the problem just
+				 * printed: its words (JSON's) not printed */
 
 /* How questions are answered */
 enum rfl_answer_mode {

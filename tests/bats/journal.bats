@@ -215,3 +215,157 @@ raised() {
 	[ "$(sum "$IMG")" = "$before" ]
 	needs_recovery "$IMG"
 }
+
+# ------------------------------------------------------------------
+# A journal with data but no needs_recovery flag: e2fsck asks whether to
+# run it anyway (-n: no, and no to clearing it, exit 0; -y: replayed;
+# -p: halts, exit 4)
+# ------------------------------------------------------------------
+
+DATA_MSG="Superblock needs_recovery flag is clear, but journal has data."
+
+# jsb_start IMAGE [VALUE]: the journal superblock's s_start (jbd2's
+# superblock is big-endian; offset 0x1c of the journal's first block),
+# first set to VALUE by a raw write if given
+jsb_start() {
+	local img=$1 bs jblk off v
+
+	bs=$(sb "$img" "Block size")
+	jblk=$(debugfs -R 'bmap <8> 0' "$img" 2>/dev/null)
+	[ "$jblk" -gt 0 ]
+	off=$((jblk * bs + 0x1c))
+	if [ $# -gt 1 ]; then
+		v=$2
+		printf "$(printf '\\%03o\\%03o\\%03o\\%03o' \
+			$((v >> 24 & 255)) $((v >> 16 & 255)) \
+			$((v >> 8 & 255)) $((v & 255)))" |
+			dd of="$img" bs=1 seek="$off" conv=notrunc status=none
+	fi
+	od -An -tu1 -j "$off" -N4 "$img" |
+		awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'
+}
+
+# journal_data IMAGE: s_start set to the journal's first log block
+# (which holds no transaction), the flag left clear
+journal_data() {
+	! needs_recovery "$1"
+	[ "$(jsb_start "$1")" -eq 0 ]
+	[ "$(jsb_start "$1" 1)" -eq 1 ]
+}
+
+# the three lines of e2fsck -fn, in $output
+said_no() {
+	[[ "$output" == *"$DATA_MSG
+Run journal anyway? no
+
+Clear journal? no
+"* ]]
+}
+
+@test "e2fsck on a plain image with journal data and no flag: the words and exit codes matched here" {
+	local p="$BATS_TEST_TMPDIR/plain" before
+
+	cp "$PLAIN" "$p"
+	journal_data "$p"
+	before=$(sum "$p")
+	run e2fsck -fn "$p"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	said_no
+	[ "$(sum "$p")" = "$before" ]
+	run e2fsck -fp "$p"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"$p: $DATA_MSG"*"UNEXPECTED INCONSISTENCY"* ]]
+	run e2fsck -fy "$p"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$DATA_MSG
+Run journal anyway? yes
+
+$p: recovering journal"* ]]
+	[ "$(jsb_start "$p")" -eq 0 ]
+	! needs_recovery "$p"
+}
+
+@test "journal data, no flag: -fn asks as e2fsck -fn does, answers no, exit 0, writes nothing" {
+	local before
+
+	journal_data "$IMG"
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$DATA_MSG" ]
+	said_no
+	[ "$(sum "$IMG")" = "$before" ]
+}
+
+@test "journal data, no flag, damage pass 6 finds: e2fsck's journal lines once, exit 4" {
+	journal_data "$IMG"
+	printf 'open -w -f %s\nsif / size 0\nclose\n' "$IMG" |
+		debugfs >/dev/null 2>&1
+	run "$BIN/reflinkck" -fn "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	said_no
+	[[ "$output" == *"stock e2fsck -fn finds"*"i_size is 0, should be"* ]]
+	[ "$(grep -c "$DATA_MSG" <<<"$output")" -eq 1 ]
+	[ "$(grep -c "Clear journal" <<<"$output")" -eq 1 ]
+}
+
+@test "journal data, no flag: -fy runs the journal anyway, as e2fsck -fy, exit 0" {
+	journal_data "$IMG"
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$DATA_MSG" ]
+	[ "${lines[2]}" = "Run journal anyway? yes" ]
+	[ "${lines[3]}" = "$IMG: recovering journal" ]
+	[ "$(jsb_start "$IMG")" -eq 0 ]
+	! needs_recovery "$IMG"
+	check_clean
+	same_files_as_base
+}
+
+@test "journal data, no flag: -fy replays its transactions, then fixes what they hold (exit 1)" {
+	raised
+	printf 'open -w -f %s\nfeature ^needs_recovery\nclose\n' "$IMG" |
+		debugfs >/dev/null 2>&1
+	! needs_recovery "$IMG"
+	[ "$(jsb_start "$IMG")" -ne 0 ]
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Run journal anyway? yes"*"$IMG: recovering journal"* ]]
+	[[ "$output" == *"has count"*"Rebuild? yes"* ]]
+	[ "$(jsb_start "$IMG")" -eq 0 ]
+	check_clean
+	same_files_as_base
+}
+
+@test "journal data, no flag, damage outside the feature: -fy replays, then the round trip repairs it" {
+	journal_data "$IMG"
+	printf 'open -w -f %s\nsif / size 0\nclose\n' "$IMG" |
+		debugfs >/dev/null 2>&1
+	run "$BIN/reflinkck" -fy "$IMG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Run journal anyway? yes"*"i_size is 0"* ]]
+	[ "$(jsb_start "$IMG")" -eq 0 ]
+	check_clean
+	same_files_as_base
+}
+
+@test "journal data, no flag: -fp halts as e2fsck -fp does (exit 4), writes nothing" {
+	local before
+
+	journal_data "$IMG"
+	before=$(sum "$IMG")
+	run "$BIN/reflinkck" -fp "$IMG"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[ "${lines[0]}" = "$IMG: $DATA_MSG" ]
+	[[ "$output" == *"$IMG: UNEXPECTED INCONSISTENCY"* ]]
+	[ "$(sum "$IMG")" = "$before" ]
+}

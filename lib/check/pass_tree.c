@@ -232,7 +232,9 @@ static void diff(void *priv, enum rfl_diff kind, const struct rfl_rec *e,
 	 * Files share blocks, both flagged, and a tree that verifies has no
 	 * record of it: the share commits its increments before any file
 	 * maps the blocks (FORMAT.md 7.5), so no crash leaves this.  It is a
-	 * cross-link; the rebuild counts it so that pass 5 can copy safely.
+	 * cross-link, and the tree is right not to count it: no rebuild
+	 * ever does, so that a copy pass 5 cannot make (no space, an I/O
+	 * error) leaves it as it was, found again by the next check.
 	 */
 	if (kind == RFL_DIFF_MISSING && c->tree_clean &&
 	    rfl_ck_for_runs(c, e->start, e->len, NULL, NULL)) {
@@ -241,7 +243,7 @@ static void diff(void *priv, enum rfl_diff kind, const struct rfl_rec *e,
 			c->err = EXT2_ET_NO_MEMORY;
 			return;
 		}
-		group_problem(c, PR_3_XLINK_NO_RECORD, &pctx);
+		rfl_fix_problem(&c->ctx, PR_3_XLINK_NO_RECORD, &pctx);
 		return;
 	}
 	/*
@@ -273,6 +275,43 @@ static void diffs_held(struct checker *c, dgrp_t fg)
 	pctx.blk = c->unsure_first.blk;
 	pctx.found = c->scan.bad_inodes;
 	group_problem(c, PR_3_UNSURE, &pctx);
+}
+
+/* Is the expected record starting at start a cross-link (pass 3)? */
+static bool is_xlink(const struct checker *c, blk64_t start)
+{
+	const struct blk_list *x = &c->xlink_ranges;
+	size_t i;
+
+	for (i = 0; i + 1 < x->nr; i += 2)
+		if (x->v[i] == start)
+			return true;
+	return false;
+}
+
+/*
+ * The records a rebuild writes: the expected ones but the cross-links,
+ * which pass 5 copies apart without counting them.  *recs is exp + e0
+ * when there is none, else a copy for the caller to free.
+ */
+static errcode_t rebuild_records(const struct checker *c, size_t e0,
+				 size_t *ne, struct rfl_rec **recs)
+{
+	struct rfl_rec *r;
+	size_t i, n = 0;
+
+	*recs = *ne ? c->exp + e0 : NULL;
+	if (!c->xlink_ranges.nr || !*ne)
+		return 0;
+	r = malloc(*ne * sizeof(*r));
+	if (!r)
+		return EXT2_ET_NO_MEMORY;
+	for (i = e0; i < e0 + *ne; i++)
+		if (!is_xlink(c, c->exp[i].start))
+			r[n++] = c->exp[i];
+	*recs = r;
+	*ne = n;
+	return 0;
 }
 
 /* Did the floor clear flex group fg's metadata pointer? */
@@ -380,6 +419,7 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	struct rfl_pctx pctx = { .fg = fg };
 	struct rfl_group *grp = &c->rfs->groups[fg];
 	struct blk_list *nodes = &c->damaged;
+	struct rfl_rec *recs;
 	blk64_t old_meta = 0, b;
 	size_t i, n, e0, ne;
 	errcode_t ret;
@@ -436,13 +476,19 @@ static void rebuild_group(struct checker *c, dgrp_t fg, bool meta_bad,
 	}
 
 	group_expected(c, grp->first, grp->nr_blocks, &e0, &ne);
+	ret = rebuild_records(c, e0, &ne, &recs);
+	if (ret) {
+		rfl_ck_fail(c, ret, "rebuilding a refcount tree");
+		return;
+	}
 	/* forget the old tree: it is replaced whole, its nodes freed below */
 	grp->tree.root = 0;
 	grp->tree.height = 0;
 	grp->tree.nr_records = 0;
 	grp->tree.nr_nodes = 0;
-	ret = rfl_load_records(grp, ne ? c->exp + e0 : NULL, ne,
-			       REBUILD_FILL);
+	ret = rfl_load_records(grp, recs, ne, REBUILD_FILL);
+	if (recs && recs != c->exp + e0)
+		free(recs);
 	if (ret) {
 		rfl_ck_fail(c, ret, "rebuilding a refcount tree");
 		return;

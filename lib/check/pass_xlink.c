@@ -4,14 +4,16 @@
  * a block others map too, without EXT4_REFLINK_FL, is cross-linked, not
  * sharing.  Like e2fsck's pass 1D the fix gives that file its own copy of
  * the blocks (copy-on-write through the refcount trees, which passes 1-3
- * made right); a share is never recorded for it.
+ * made right); a share is never recorded for it.  Flagged files sharing
+ * blocks no record counts are cross-linked too (FORMAT.md 7.5): the trees
+ * never count those mappings, so their copies change no count.
  */
 #include <stdlib.h>
 
 #include "btree/e2fs_host.h"
 #include "check/check_int.h"
 #include "util/vec.h"
-#include "reflink/rfl_share.h"
+#include "reflink/rfl_share_int.h"
 
 struct count_ctx {
 	blk64_t blocks;
@@ -175,19 +177,126 @@ static int cmp_ino(const void *a, const void *b)
 }
 
 /*
+ * From start on, the length of [start, start + len) that a range of
+ * kept (start, len pairs, disjoint) holds (*held), else the length up
+ * to the next one
+ */
+static blk64_t kept_at(const struct blk_list *kept, blk64_t start,
+		       blk64_t len, bool *held)
+{
+	blk64_t end = start + len, next = end, ks, ke;
+	size_t i;
+
+	for (i = 0; i + 1 < kept->nr; i += 2) {
+		ks = kept->v[i];
+		ke = ks + kept->v[i + 1];
+		if (ks <= start && start < ke) {
+			*held = true;
+			return (ke < end ? ke : end) - start;
+		}
+		if (ks > start && ks < next)
+			next = ks;
+	}
+	*held = false;
+	return next - start;
+}
+
+/*
+ * ino's mappings of [start, start + len), in logical order: the blocks
+ * kept already holds (a lower inode's, or ino's own earlier mapping) are
+ * pieces to copy apart; ino keeps the others, added to kept
+ */
+static errcode_t plan_copies(struct checker *ck, ext2_ino_t ino,
+			     blk64_t start, blk64_t len,
+			     struct blk_list *kept, struct rfl_maps *pieces)
+{
+	struct rfl_maps maps = { 0 };
+	struct rfl_xh x = { .h = NULL };
+	blk64_t s, e, n;
+	errcode_t ret;
+	bool held;
+	size_t i;
+
+	pieces->nr = 0;
+	ret = rfl_xh_open(&x, ck->fs, ino, NULL);
+	if (!ret)
+		ret = rfl_map_collect(x.h, 0, RFL_LBLK_END, &maps);
+	for (i = 0; !ret && i < maps.nr; i++) {
+		const struct rfl_map *m = &maps.v[i];
+
+		s = m->pblk > start ? m->pblk : start;
+		e = m->pblk + m->len < start + len ? m->pblk + m->len :
+		    start + len;
+		for (; !ret && s < e; s += n) {
+			n = kept_at(kept, s, e - s, &held);
+			if (held) {
+				ret = rfl_maps_add(pieces,
+						   m->lblk + (s - m->pblk), s,
+						   (__u32)n, m->flags);
+				continue;
+			}
+			ret = rfl_ck_push_blk(kept, s);
+			if (!ret)
+				ret = rfl_ck_push_blk(kept, n);
+		}
+	}
+	rfl_xh_close(&x);
+	rfl_maps_free(&maps);
+	return ret;
+}
+
+/*
+ * Report ino's cross-link on pctx's range and, if agreed, copy its
+ * pieces apart.  The trees never counted the cross-link (pass 3), so
+ * nothing is counted here either: a copy that cannot be made leaves the
+ * image as it was, and the next check finds the cross-link again.
+ */
+static void copy_apart(struct checker *ck, struct rfl_pctx *pctx,
+		       const struct rfl_maps *pieces, errcode_t planned)
+{
+	blk64_t copied = 0;
+	errcode_t ret;
+
+	if (!rfl_fix_problem(&ck->ctx, PR_5_XLINK_NO_RECORD, pctx))
+		return;
+	if (trees_damaged(ck)) {
+		pctx->str = "a refcount tree is still damaged";
+		rfl_fix_problem(&ck->ctx, PR_5_NO_CLONE, pctx);
+		return;
+	}
+	ret = planned ? planned : rfl_copy_apart(ck->rfs, pctx->ino, pieces,
+						  &copied);
+	if (copied)
+		ck->changed = true;
+	if (ret) {
+		pctx->str = error_message(ret);
+		rfl_fix_problem(&ck->ctx, PR_5_NO_CLONE, pctx);
+		return;
+	}
+	pctx->expected = copied;
+	rfl_problem_fixed(&ck->ctx, PR_5_XLINK_NO_RECORD, pctx);
+}
+
+/*
  * Shared ranges a clean tree had no record of (pass 3, FORMAT.md 7.5):
- * the lowest inode keeps the blocks, every other file gets its own copy,
- * as e2fsck's pass 1D does with multiply-claimed blocks.
+ * block by block the lowest inode keeps the blocks, every other mapping
+ * gets its own copy, as e2fsck's pass 1D does with multiply-claimed
+ * blocks.  Read-only, every file but the lowest is reported.
  */
 static void unrecorded_cross_links(struct checker *ck)
 {
 	const struct blk_list *x = &ck->xlink_ranges;
+	struct blk_list kept = { 0 };
+	struct rfl_maps pieces = { 0 };
 	struct ino_list l = { 0 };
 	struct rfl_pctx pctx = { 0 };
+	bool fixing = ck->ctx.mode != RFL_NO;
+	errcode_t planned = 0;
 	size_t i, j;
 
 	for (i = 0; i + 1 < x->nr && !rfl_ck_stop(ck); i += 2) {
 		l.nr = 0;
+		kept.nr = 0;
 		rfl_ck_for_runs(ck, x->v[i], x->v[i + 1], collect_ino, &l);
 		if (l.nomem) {
 			rfl_ck_fail(ck, EXT2_ET_NO_MEMORY,
@@ -195,16 +304,43 @@ static void unrecorded_cross_links(struct checker *ck)
 			break;
 		}
 		qsort(l.v, l.nr, sizeof(*l.v), cmp_ino);
-		for (j = 1; j < l.nr && !rfl_ck_stop(ck); j++) {
-			if (l.v[j] == l.v[j - 1] || l.v[j] == l.v[0])
+		for (j = 0; j < l.nr && !rfl_ck_stop(ck); j++) {
+			if (j && l.v[j] == l.v[j - 1])
 				continue;
+			pieces.nr = 0;
+			planned = 0;
+			if (fixing)
+				planned = plan_copies(ck, l.v[j], x->v[i],
+						      x->v[i + 1], &kept,
+						      &pieces);
+			/* the lowest inode keeps the range, read or not */
+			if (planned && !j &&
+			    (rfl_ck_push_blk(&kept, x->v[i]) ||
+			     rfl_ck_push_blk(&kept, x->v[i + 1]))) {
+				rfl_ck_fail(ck, EXT2_ET_NO_MEMORY,
+					    "looking for cross-linked files");
+				break;
+			}
+			/*
+			 * read-only (or the plan failed): every file but the
+			 * lowest, or the one that maps the blocks twice; else
+			 * those with something to copy
+			 */
+			if (!fixing || planned) {
+				if (!j && l.v[l.nr - 1] != l.v[0])
+					continue;
+			} else if (!pieces.nr) {
+				continue;
+			}
 			pctx.ino = l.v[j];
 			pctx.blk = x->v[i];
 			pctx.len = x->v[i + 1];
 			pctx.str = NULL;
-			clone_apart(ck, PR_5_XLINK_NO_RECORD, &pctx);
+			copy_apart(ck, &pctx, &pieces, planned);
 		}
 	}
+	free(kept.v);
+	rfl_maps_free(&pieces);
 	free(l.v);
 }
 

@@ -233,7 +233,7 @@ static const struct rfl_problem_ent problem_table[] = {
 	  "flex group %g: blocks %b+%l are mapped %e times and no refcount "
 	  "record counts them, which no crash leaves (docs/FORMAT.md 7.5): "
 	  "cross-linked files",
-	  "Rebuild", NULL, 0 },
+	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
 	{ PR_ENT(PR_3_META_NO_REPAIR),
 	  "a file's blocks (data, extent index, xattr) and fs metadata (a "
 	  "bitmap, an inode table) claim the same blocks: nothing is "

@@ -407,6 +407,76 @@ out:
 	return ret;
 }
 
+/* Pieces repointed keep their copies, the others free theirs */
+static void copy_remap_failed(ext2_filsys fs, struct rfl_inode *ri,
+			      const struct cow_list *l, blk64_t *copied)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++) {
+		if (l->v[i].state == PIECE_DONE)
+			*copied += l->v[i].len;
+		else
+			ext2fs_block_alloc_stats_range(fs, l->v[i].new,
+						       l->v[i].len, -1);
+	}
+	if (!rfl_inode_write(fs, ri))
+		ext2fs_flush(fs);
+}
+
+errcode_t rfl_copy_apart(struct rfl_fs *rfs, ext2_ino_t ino,
+			 const struct rfl_maps *pieces, blk64_t *copied)
+{
+	ext2_filsys fs = rfs->fs;
+	struct cow_list list = { 0 };
+	struct rfl_xh x = { .h = NULL };
+	struct rfl_inode ri;
+	blk64_t done = 0;
+	errcode_t ret, ret2;
+	size_t i;
+
+	ret = rfl_check_writable(rfs);
+	if (!ret)
+		ret = rfl_inode_read(fs, ino, &ri);
+	if (!ret)
+		ret = rfl_inode_check(&ri);
+	if (!ret)
+		ret = rfl_xh_open(&x, fs, ino, rfl_raw(&ri));
+	for (i = 0; !ret && i < pieces->nr; i++)
+		ret = cow_add(&list, pieces->v[i].lblk, pieces->v[i].pblk, 0,
+			      pieces->v[i].len, pieces->v[i].flags);
+	if (ret || !list.nr)
+		goto out;
+
+	ret = allocate(rfs, &list);
+	if (ret)
+		goto out;
+	ret = copy_data(fs, &list);
+	/* copies and their bitmap bits on disk before anything maps them */
+	if (!ret)
+		ret = ext2fs_flush(fs);
+	if (ret) {
+		free_new_blocks(fs, &list, 0);
+		goto out;
+	}
+	ret = remap(&x, &list);
+	ret2 = rfl_inode_write(fs, &ri);
+	if (!ret2)
+		ret2 = ext2fs_flush(fs);
+	if (ret && !ret2)
+		copy_remap_failed(fs, &ri, &list, &done);
+	else if (!ret)
+		done = rfl_maps_blocks(pieces);
+	if (!ret)
+		ret = ret2;
+out:
+	if (copied)
+		*copied = done;
+	rfl_xh_close(&x);
+	free(list.v);
+	return ret;
+}
+
 errcode_t rfl_cow_range(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
 			blk64_t nr)
 {

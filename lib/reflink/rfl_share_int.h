@@ -140,4 +140,17 @@ errcode_t rfl_check_writable(struct rfl_fs *rfs);
 errcode_t rfl_cow_inode(struct rfl_fs *rfs, ext2_ino_t ino, blk64_t start,
 			blk64_t end, blk64_t *copied);
 
+/*
+ * Give ino its own copy of the pieces (each inside one leaf extent of
+ * the file, as from rfl_map_collect): new blocks allocated, the data
+ * copied and flushed, then each piece repointed.  No refcount changes:
+ * for a cross-link the trees never counted (reflinkck pass 5, FORMAT.md
+ * 7.5), whose old blocks stay with the file that keeps them.  On an
+ * error before the repoints (RFL_ET_NO_DATA_SPACE, an I/O error) the
+ * file maps what it did and the copies are freed.  *copied (may be
+ * NULL) says how many blocks were repointed.
+ */
+errcode_t rfl_copy_apart(struct rfl_fs *rfs, ext2_ino_t ino,
+			 const struct rfl_maps *pieces, blk64_t *copied);
+
 #endif /* RFL_SHARE_INT_H */

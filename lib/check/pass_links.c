@@ -151,7 +151,9 @@ static int walk_block(ext2_filsys fs, blk64_t *blk, e2_blkcnt_t cnt,
 		if (pos + 8 > fs->blocksize ||
 		    ext2fs_get_rec_len(fs, de, &len))
 			len = 0;
-		need = ext2fs_dir_rec_len(ext2fs_dirent_name_len(de), 0);
+		/* name_len is past the block when the entry head is cut */
+		need = len ? ext2fs_dir_rec_len(ext2fs_dirent_name_len(de), 0) :
+			     0;
 		/* e2fsck's test (check_dir_block) */
 		if (len < 12 || len % 4 || pos + len > fs->blocksize ||
 		    need > len) {

@@ -12,6 +12,7 @@
  * exits 1 (all fixed) leaves -fn clean; -fn never writes.
  */
 #define _GNU_SOURCE
+#include <stdio_ext.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "fuzz_common.h"
@@ -93,6 +94,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_image: cannot open /dev/null\n");
 		exit(1);
 	}
+	/* one thread: the checks' text goes out a character at a time */
+	__fsetlocking(devnull, FSETLOCKING_BYCALLER);
 	mi.size = base_size;
 	mi.data = map(base_size);
 	memcpy(mi.data, base, base_size);
@@ -140,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
 	size_t nblocks = base_size / 1024, i, off;
-	int rc1, rc2;
+	int rc0, rc1, rc2;
 
 	restore();
 	for (i = 0; i < MAX_PATCHES && f.left >= 5; i++) {
@@ -159,15 +162,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * no other code has its address or can open it by name.
 	 */
 	mi.writes = 0;
-	rc1 = check(RFL_NO);
-	FUZZ_REQUIRE(e2fsck_code(rc1), "-fn exit code");
+	rc0 = check(RFL_NO);
+	FUZZ_REQUIRE(e2fsck_code(rc0), "-fn exit code");
 	FUZZ_REQUIRE(mi.writes == 0, "-fn wrote");
 	rc1 = check(RFL_YES);
 	FUZZ_REQUIRE(e2fsck_code(rc1), "-fy exit code");
-	mi.writes = 0;
-	rc2 = check(RFL_NO);
-	FUZZ_REQUIRE(e2fsck_code(rc2), "second -fn exit code");
-	FUZZ_REQUIRE(mi.writes == 0, "second -fn wrote");
+	/*
+	 * A -fy that wrote nothing left the image the first -fn judged, byte
+	 * for byte: a second -fn would run the same check on the same bytes
+	 * (two of three inputs; a third of the run time).  Its verdict is
+	 * the first one, and -fy's "all fixed" is held against it all the
+	 * same.
+	 */
+	if (mi.writes) {
+		mi.writes = 0;
+		rc2 = check(RFL_NO);
+		FUZZ_REQUIRE(e2fsck_code(rc2), "second -fn exit code");
+		FUZZ_REQUIRE(mi.writes == 0, "second -fn wrote");
+	} else {
+		rc2 = rc0;
+	}
 	FUZZ_REQUIRE(rc1 != 1 || rc2 == 0, "-fy exited 1, -fn not clean");
 	return 0;
 }

@@ -118,14 +118,8 @@ fixes() {
 # record of are cross-linked (no crash leaves it): -p stops, -y gives
 # every file but the lowest inode its own copy, counting nothing
 @test "shared, flagged, no record in a clean tree: a cross-link, cloned apart" {
-	local r before s f
-	r=$(first_record)
-	"$BIN/rflctl" -w "$IMG" adjust $r -1
-	"$BIN/rflctl" -w "$IMG" adjust $r -1
-	[ -z "$("$BIN/rflctl" "$IMG" records)" ]
-	for f in /a /b /c; do
-		debugfs -R "cat $f" "$IMG" 2>/dev/null | sha256sum
-	done >"$BATS_TEST_TMPDIR/sums"
+	local before s f
+	unrecorded_xlink
 	before=$(sum "$IMG")
 	run "$BIN/reflinkck" -fn "$IMG"
 	echo "$output"

@@ -485,6 +485,42 @@ static void read_only_if_empty_table(struct checker *c)
 		rfl_ck_read_only(c);
 }
 
+/* Any read the device failed (struct checker's read_err says why) */
+static errcode_t read_failed(io_channel ch, unsigned long block, int count,
+			     void *data, size_t size, int actual,
+			     errcode_t error)
+{
+	ext2_filsys fs = ch->app_data;
+	struct checker *c = fs ? fs->priv_data : NULL;
+
+	(void)count; (void)data; (void)size; (void)actual;
+	if (c && !c->read_err) {
+		c->read_err = error;
+		c->read_err_blk = block;
+	}
+	return error;
+}
+
+/*
+ * After the scan, before the first write: a read that failed under the
+ * floor or the scan (whether or not the reader said so) makes the run
+ * read-only.  Later passes meet their read errors themselves, each
+ * with its problem: they are not watched.
+ */
+static void tell_read_error(struct checker *c)
+{
+	struct rfl_pctx pctx = { 0 };
+
+	c->fs->io->read_error = NULL;
+	if (!c->read_err)
+		return;
+	c->read_err_told = true;
+	pctx.blk = c->read_err_blk;
+	pctx.str = error_message(c->read_err);
+	rfl_fix_problem(&c->ctx, PR_0_READ_ERROR, &pctx);
+	rfl_ck_read_only(c);
+}
+
 /* Every pass after the floor, in order */
 static errcode_t run_passes(struct checker *c)
 {
@@ -507,6 +543,8 @@ static errcode_t run_passes(struct checker *c)
 		return rfl_ck_fail(c, EXT2_ET_NO_MEMORY, "checking the trees");
 	rfl_ck_newer(c);
 	if (!rfl_ck_stop(c) && !scan_files(c) && !rfl_ck_stop(c)) {
+		/* before the first write: nothing repaired from a guess */
+		tell_read_error(c);
 		if (c->scan.bad_inodes && c->ctx.mode != RFL_NO) {
 			/* counts from part of the files would be too low */
 			struct rfl_pctx pctx = {
@@ -581,7 +619,7 @@ static int finish(struct checker *c)
 		o->summary->left = c->ctx.left;
 	}
 	/* e2fsck's convention: its operational error is the run's too */
-	code = c->stock_abort ? RFL_EXIT_ERROR : 0;
+	code = c->stock_abort || c->read_err_told ? RFL_EXIT_ERROR : 0;
 	if (c->ctx.cancelled)
 		code |= RFL_EXIT_CANCEL |
 			(c->ctx.left ? RFL_EXIT_UNCORRECTED : 0) |
@@ -632,6 +670,9 @@ static int check_run(const struct rfl_check_opts *o)
 	}
 	/* rfl_open makes the bitmaps trees of extents, as e2fsck does */
 	c.fs = c.rfs->fs;
+	c.fs->priv_data = &c;
+	c.fs->io->app_data = c.fs;
+	c.fs->io->read_error = read_failed;
 	/* the floor first: nothing is read through what it has not judged */
 	code = rfl_ck_floor(&c);
 	if (code)

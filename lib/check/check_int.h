@@ -72,6 +72,16 @@ struct checker {
 	 * pass 6's e2fsck -fn would ask about again */
 	bool journal_data;
 	bool recheck_failed;
+	/*
+	 * The first block the device failed to read up to the end of the
+	 * scan, whoever read it: libext2fs itself goes on past some (the
+	 * bad blocks inode read when an inode scan opens), and a repair
+	 * from what was not read could free what is in use.  Exit 8,
+	 * nothing written.
+	 */
+	errcode_t read_err;
+	blk64_t read_err_blk;
+	bool read_err_told;
 	/* the quiet read-only run after a repair (rfl_ck_rerun), once */
 	bool after_run;
 	int after_code;

@@ -40,6 +40,7 @@ enum rfl_problem {
 	PR_0_DESC_SUSPECT = 0x00000d,	/* bg_checksum and bitmaps' wrong */
 	PR_0_JOURNAL_RUN = 0x00000e,	/* no needs_recovery, s_start set */
 	PR_0_JOURNAL_RESET = 0x00000f,	/* ... and not replayed: empty it */
+	PR_0_READ_ERROR = 0x000010,	/* a block could not be read */
 	PR_1_BAD_META = 0x010001,	/* metadata block unreadable/bad */
 	PR_1_META_RANGE = 0x010002,	/* bg_reserved out of its flex group */
 	PR_1_STRAY_RESERVED = 0x010003,	/* bg_reserved set in a later group */

@@ -100,11 +100,6 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_ENT(PR_0_JOURNAL_FAILED),
 	  "the journal cannot be replayed: %m%s\nnothing else is checked",
 	  NULL, NULL, PR_MSG_ONLY | PR_PREEN_HALT },
-	{ PR_ENT(PR_0_READ_ERROR),
-	  "block %b could not be read (%s): what it holds is not known, "
-	  "so nothing is repaired; check the device, then run the check "
-	  "again\n",
-	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_ENT(PR_0_DESC_SUSPECT),
 	  "group %g: its descriptor checksum is wrong, and so is the "
 	  "checksum of a bitmap it points at: its pointers may be wrong, and "
@@ -118,6 +113,11 @@ static const struct rfl_problem_ent problem_table[] = {
 	{ PR_ENT(PR_0_JOURNAL_RESET),
 	  "the journal's data is not replayed",
 	  "Clear journal", NULL, PR_NO_OK | PR_FOLLOW_UP },
+	{ PR_ENT(PR_0_READ_ERROR),
+	  "block %b could not be read (%s): what it holds is not known, "
+	  "so nothing is repaired; check the device, then run the check "
+	  "again\n",
+	  NULL, NULL, PR_MSG_ONLY },
 	{ PR_ENT(PR_1_BAD_META),
 	  "flex group %g: metadata block %b: %s",
 	  "Rebuild", NULL, PR_PREEN_OK },

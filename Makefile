@@ -116,6 +116,11 @@ PROGS := $(addprefix $(B)/bin/,$(notdir $(PROG_SRCS:.c=)))
 # the sources of the program whose main is in $(1)
 prog_srcs = $(1) $(filter $(1:.c=)_%.c,$(MISC_PARTS))
 
+# misc/tool/*.c: linked into every program (misc/tool/ext2fs_crc32c.c
+# says why), never into the unit tests
+TOOL_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard misc/tool/*.c))
+ASAN_TOOL_OBJS := $(patsubst %.c,$(B)/asan/obj/%.o,$(wildcard misc/tool/*.c))
+
 # refdebug: every debug/*.c and the libss command table, one program
 DEBUG_SRCS := $(sort $(wildcard debug/*.c))
 DEBUG_CT := debug/refdebug_cmds.ct
@@ -374,10 +379,11 @@ $(B)/asan/tests/%: $(B)/asan/obj/tests/unit/%.o $(ASAN_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< $(ASAN_LIB) $(LDLIBS_ALL)
 
-$(B)/asan/bin/refdebug: $(ASAN_DEBUG_OBJS) $(ASAN_LIB)
+$(B)/asan/bin/refdebug: $(ASAN_DEBUG_OBJS) $(ASAN_TOOL_OBJS) $(ASAN_LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@ (asan)"
-	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $(ASAN_DEBUG_OBJS) $(ASAN_LIB) $(LDLIBS_ALL)
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $(ASAN_DEBUG_OBJS) $(ASAN_TOOL_OBJS) \
+		$(ASAN_LIB) $(LDLIBS_ALL)
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -387,7 +393,7 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 # One program per .c file in misc/ (with its misc/<name>_*.c parts) and
 # tests/helpers/
 define prog_rule
-$(B)/bin/$(notdir $(1:.c=)): $(patsubst %.c,$(B)/obj/%.o,$(call prog_srcs,$(1))) $(LIB)
+$(B)/bin/$(notdir $(1:.c=)): $(patsubst %.c,$(B)/obj/%.o,$(call prog_srcs,$(1))) $(TOOL_OBJS) $(LIB)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
 	$(Q)$$(CC) $$(CFLAGS_ALL) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(LIB) \
@@ -396,7 +402,7 @@ endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rule,$(s))))
 
 define asan_prog_rule
-$(B)/asan/bin/$(notdir $(1:.c=)): $(patsubst %.c,$(B)/asan/obj/%.o,$(call prog_srcs,$(1))) $(ASAN_LIB)
+$(B)/asan/bin/$(notdir $(1:.c=)): $(patsubst %.c,$(B)/asan/obj/%.o,$(call prog_srcs,$(1))) $(ASAN_TOOL_OBJS) $(ASAN_LIB)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@ (asan)"
 	$(Q)$$(CC) $$(ASAN_CFLAGS) -o $$@ $$(filter %.o,$$^) $$(ASAN_LIB) \
@@ -416,10 +422,11 @@ $(DEBUG_GEN_C): $(DEBUG_CT)
 	@echo "  CT      $<"
 	$(Q)cd $(B)/gen && $(MK_CMDS) $(CURDIR)/$<
 
-$(B)/bin/refdebug: $(DEBUG_OBJS) $(LIB)
+$(B)/bin/refdebug: $(DEBUG_OBJS) $(TOOL_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(DEBUG_OBJS) $(LIB) $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(DEBUG_OBJS) $(TOOL_OBJS) \
+		$(LIB) $(LDLIBS_ALL)
 
 $(B)/s390x/tests/%: tests/unit/%.c $(S390X_LIB_SRCS) $(S390X_HDRS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)

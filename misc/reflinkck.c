@@ -23,29 +23,6 @@
 
 static const char *prog = "reflinkck";
 
-/* lib/kcompat/crc32c.c; kcompat.h's types clash with ext2fs.h's */
-extern __u32 crc32c(__u32 crc, const void *buf, unsigned int len);
-
-/*
- * libext2fs verifies every inode, directory block and descriptor it reads
- * with ext2fs_crc32c_le, a table-driven crc32c that cost a third of a
- * check's instructions.  It calls it through its PLT, so this definition
- * in the program takes those calls (ELF interposition) and gives them
- * the crc32 instruction where the CPU has it: the same function (the
- * Castagnoli polynomial, no inversion; test_crc32c holds lib/kcompat's
- * crc32c to libext2fs's own), every checksum still verified.  Here, not
- * in libreflink.a: a test linking the archive would get it instead of
- * the libext2fs function it compares with.
- */
-__u32 ext2fs_crc32c_le(__u32 crc, unsigned char const *p, size_t len)
-{
-	const size_t chunk = 1u << 30;
-
-	for (; len > chunk; len -= chunk, p += chunk)
-		crc = crc32c(crc, p, chunk);
-	return crc32c(crc, p, len);
-}
-
 static void usage(void)
 {
 	fprintf(stderr,

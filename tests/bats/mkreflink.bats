@@ -336,6 +336,7 @@ big_image() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=no_asan
 @test "20 TiB: a file beyond 16 TiB is cloned and counted" {
 	for t in place_file rflctl rfl_recount; do
 		[ -x "$BIN/$t" ] || skip "$t is not built"
@@ -343,15 +344,13 @@ big_image() {
 	big_image
 	run "$BIN/mkreflink" -q -F -O ^has_journal "$IMG"
 	[ "$status" -eq 0 ]
-	run "$BIN/mkreflink" -q --strip "$IMG"
-	[ "$status" -eq 0 ]
-	# 5e9 is in flex group 9536, past block 2^32
+	# 5e9 is in flex group 9536, past block 2^32 (place_file only
+	# allocates: the reflink image takes it; the test above makes
+	# --enable place metadata there)
 	run "$BIN/place_file" "$IMG" high 5000000000 64
 	[ "$status" -eq 0 ]
 	first=$(awk '{ print $3 }' <<<"$output")
 	[ "$first" -gt 4294967296 ]
-	run "$BIN/mkreflink" -q --enable "$IMG"
-	[ "$status" -eq 0 ]
 	run "$BIN/rflctl" -w "$IMG" clone /high /high2
 	[ "$status" -eq 0 ]
 	run "$BIN/rflctl" "$IMG" count "$first"

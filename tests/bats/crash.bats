@@ -48,28 +48,34 @@ crash_points() {
 	crash_points "/a /b /dup /far" clone /a /new
 }
 
+# bats test_tags=no_asan
 @test "crash anywhere in a range share" {
 	crash_points "/a /b /far" share /a 3 /dir/unique 5 20
 }
 
+# bats test_tags=no_asan
 @test "crash anywhere in a punch of shared blocks" {
 	crash_points "/a /dup /far" punch /b 2 30
 }
 
+# bats test_tags=no_asan
 @test "crash anywhere in a copy-on-write" {
 	# a copy-on-write changes no byte of the file (FORMAT.md 7.5)
 	SAME=/c
 	crash_points "/a /b /dup /far" cow /c 4 10
 }
 
+# bats test_tags=no_asan
 @test "crash anywhere in an unlink of a sharer" {
 	crash_points "/a /b /dup /far" rm /c
 }
 
+# bats test_tags=no_asan
 @test "crash anywhere in a write over shared blocks" {
 	crash_points "/a /b /dup /far" write /c 3000 "$BATS_TEST_TMPDIR/data"
 }
 
+# bats test_tags=no_asan
 @test "crash anywhere in a truncate of a sharer" {
 	crash_points "/a /b /far" truncate /dup 7000
 }
@@ -80,6 +86,7 @@ crash_points() {
 	crash_points "/a /sub/copy /onediff /partial /alt" dedup
 }
 
+# bats test_tags=no_asan
 @test "crash anywhere in a snapshot of a tree" {
 	# reflinkck does not follow directory connectivity: the copy a
 	# crash left unlinked is e2fsck's to put in lost+found

@@ -63,48 +63,58 @@ reorder_states() {
 		"${head#\# }" >&3
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a clone" {
 	reorder_states "/a /b /dup /far" clone /a /new
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a range share" {
 	reorder_states "/a /b /far" share /a 3 /dir/unique 5 20
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a punch of shared blocks" {
 	reorder_states "/a /dup /far" punch /b 2 30
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a copy-on-write" {
 	# a copy-on-write changes no byte of the file (FORMAT.md 7.5)
 	SAME=/c
 	reorder_states "/a /b /dup /far" cow /c 4 10
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in an unlink of a sharer" {
 	reorder_states "/a /b /dup /far" rm /c
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a write over shared blocks" {
 	reorder_states "/a /b /dup /far" write /c 3000 "$BATS_TEST_TMPDIR/data"
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a truncate of a sharer" {
 	reorder_states "/a /b /far" truncate /dup 7000
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a dedup of a stock image" {
 	dedup_base
 	# dedup changes no file's bytes
 	reorder_states "/a /sub/copy /onediff /partial /alt" dedup
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a snapshot of a tree" {
 	# a copy a crash left unlinked is e2fsck's to put in lost+found
 	E2FSCK_CONNECTS=1
 	reorder_states "/a /b /dup /far /dir/unique" snapshot / /snap
 }
 
+# bats test_tags=no_asan
 @test "rflctl and rfl_replay read numbers alike (tests/helpers/rfl_number.h)" {
 	local log="$BATS_TEST_TMPDIR/log" bad
 
@@ -165,6 +175,7 @@ split_states() {
 	reorder_states "$keep" cow "$1" "$2" 2
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a copy-on-write that splits a full extent leaf" {
 	# the 200-extent file of FORMAT.md 7.6: libext2fs's own split
 	# left the moved extents in a leaf nothing pointed to.  Every
@@ -178,16 +189,19 @@ split_states() {
 	split_states /small 9
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a copy-on-write that splits a leaf under a full root" {
 	# a full leaf whose parent, the root, is full: the tree grows a
 	# level, then the leaf splits under the new index node
 	split_states /big 401
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a copy-on-write that splits a leaf under an index block" {
 	split_states /deep 401
 }
 
+# bats test_tags=no_asan
 @test "reordered crash in a write into holes that splits a full extent leaf" {
 	frag_base
 	# two holes and the shared run between them, in a full leaf:

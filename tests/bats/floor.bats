@@ -163,6 +163,7 @@ shared_of() {
 	[ "$(shared_of "$IMG")" -eq "$shared" ]
 }
 
+# bats test_tags=no_asan
 @test "-fy twice on every golden image: fixed (1) means nothing is left" {
 	local d c s1 s2 bad=0
 	for d in "$REPO"/images/reflinkck_*/; do

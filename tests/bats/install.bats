@@ -10,6 +10,8 @@ bats_require_minimum_version 1.5.0
 
 load common
 
+# bats file_tags=no_asan
+
 # make with the flags build/ was made with, so that installing does not
 # rebuild it with other ones (make check builds with WERROR=1)
 mk() {

@@ -7,6 +7,8 @@ bats_require_minimum_version 1.5.0
 
 load common
 
+# bats file_tags=no_asan
+
 SYNCS=fsync,fdatasync,sync,syncfs,sync_file_range,msync
 
 setup_file() {

@@ -16,6 +16,8 @@ bats_require_minimum_version 1.5.0
 
 load common
 
+# bats file_tags=no_asan
+
 setup() {
 	need_built refdebug mkreflink rfl_recount reflinkck
 	need_tools python3 e2fsck

@@ -15,6 +15,8 @@ export RFL_CHECK_RECHECK=1
 
 load common
 
+# bats file_tags=no_asan
+
 setup() {
 	need_built rflctl rfl_recount reflinkck mkreflink
 	SEED=${SEED:-$(od -An -tu4 -N4 /dev/urandom | tr -d ' ')}

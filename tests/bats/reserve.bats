@@ -73,6 +73,7 @@ stripped() {
 	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
 }
 
+# bats test_tags=no_asan
 @test "reserve: a 2200 MiB file and its copy fit a 16 GiB image" {
 	[ "${RESERVE_BIG:-1}" != 0 ] || skip "RESERVE_BIG=0"
 	mkdir "$T/src"
@@ -85,6 +86,7 @@ stripped() {
 	stripped "$T/img"
 }
 
+# bats test_tags=no_asan
 @test "reserve: flex group 0 full of data, reflink into it" {
 	[ "${RESERVE_BIG:-1}" != 0 ] || skip "RESERVE_BIG=0"
 	local i
@@ -302,6 +304,7 @@ fill() {
 	NFILES=$i
 }
 
+# bats test_tags=no_asan
 @test "reserve: every flex group 100% full: clone, share, CoW never fail for tree space" {
 	local i j ok=0 nospc=0 fg
 	"$BIN/mkreflink" -q -b 1024 -G 2 -O ^has_journal "$T/img" 48M
@@ -412,6 +415,7 @@ in_use() {
 	stripped "$T/img"
 }
 
+# bats test_tags=no_asan
 @test "reserve: random share/CoW/punch/unlink on an image 90-100% full" {
 	local seed=${SEED:-$RANDOM$RANDOM} ops=${RESERVE_OPS:-10000}
 	local i n=0 used total free cmds="$T/cmds" out nfiles=0

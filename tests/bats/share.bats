@@ -561,6 +561,7 @@ blocks_of() {
 	echo $(((s + BS - 1) / BS))
 }
 
+# bats test_tags=no_asan
 @test "randomized clone/share/punch/cow/write/truncate/rm against a model" {
 	local seed=${SEED:-$((RANDOM * 32768 + RANDOM))} ops=${OPS:-300}
 	local step op a b sb db nr n next=0 w="$BATS_TEST_TMPDIR/w"

@@ -229,14 +229,17 @@ bench-build: all $(BENCHES)
 deps:
 	$(Q)scripts/install-deps
 
+# the builds of make check on every CPU
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
 # The sub-makes re-read this file after install-deps so pkg-config sees
 # freshly installed packages.
 check: deps
 	$(Q)rm -f $(B)/check-shared.tap $(B)/check-kbuild.tap
-	$(Q)$(MAKE) --no-print-directory WERROR=1 build-all
+	$(Q)$(MAKE) --no-print-directory -j$(CHECK_JOBS) WERROR=1 build-all
 	$(Q)$(MAKE) --no-print-directory check-shared >/dev/null || true
 	$(Q)$(MAKE) --no-print-directory check-kbuild >/dev/null || true
-	$(Q)$(MAKE) --no-print-directory WERROR=1 s390x || true
+	$(Q)$(MAKE) --no-print-directory -j$(CHECK_JOBS) WERROR=1 s390x || true
 	$(Q)CHECK_SHARED_REQUIRED=1 KERNEL_CHECKS_REQUIRED=1 scripts/run-tests
 
 check-shared:

@@ -134,8 +134,11 @@ endif
 
 # misc/preload/*.c: the shim reflinkck -fn preloads into stock e2fsck
 # (pass 6), found from the program at <bindir>/../lib/ext4-reflink/;
-# one beside the ASan programs too, never instrumented (e2fsck is not)
-SHIM_SRCS := $(sort $(wildcard misc/preload/*.c))
+# one beside the ASan programs too, never instrumented (e2fsck is not);
+# with the programs' crc32c (misc/tool/ext2fs_crc32c.c), so that pass 6's
+# e2fsck checksums with the crc32 instruction as reflinkck does
+SHIM_SRCS := $(sort $(wildcard misc/preload/*.c)) \
+	     misc/tool/ext2fs_crc32c.c lib/kcompat/crc32c.c
 SHIM_NAME := ext4-reflink/reflinkck-view.so
 SHIM := $(B)/lib/$(SHIM_NAME)
 ASAN_SHIM := $(B)/asan/lib/$(SHIM_NAME)

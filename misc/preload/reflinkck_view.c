@@ -12,6 +12,8 @@
  * reflinkck trusts the verdict only then (a static e2fsck, or one that
  * reads the image some other way, leaves the pipe empty).  Without the
  * environment, or with an overlay it cannot read, it does nothing.
+ * Linked in with it, misc/tool/ext2fs_crc32c.c: e2fsck's checksums are
+ * computed with the crc32 instruction, as in reflinkck (the same values).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -38,8 +38,12 @@ crash_setup() {
 
 # qrun CMD...: as bats' run (status, output), without its subshell
 qrun() {
-	local f="$BATS_TEST_TMPDIR/qrun.out"
-	"$@" >"$f" 2>&1 && status=0 || status=$?
+	local f="$BATS_TEST_TMPDIR/qrun.out" fd
+	output=
+	# nowhere to write the output: not a run at all
+	exec {fd}>"$f" || { status=125; return 0; }
+	"$@" >&"$fd" 2>&1 && status=0 || status=$?
+	exec {fd}>&-
 	IFS= read -r -d '' output <"$f" || true
 	while [[ $output == *$'\n' ]]; do
 		output=${output%$'\n'}
@@ -124,6 +128,7 @@ kept_sums() {
 	declare -gA KEPT_SUM=()
 	# shellcheck disable=SC2086
 	kept_sums_of "$BASE" $KEEP ${SAME:-}
+	[ -n "$KEPT_NOW" ] || return 0
 	while read -r f sum; do
 		KEPT_SUM[$f]=$sum
 	done <<<"$KEPT_NOW"

@@ -196,7 +196,7 @@ ALL_OBJS := $(LIB_OBJS) $(ASAN_LIB_OBJS) \
 	    $(MISC_PARTS:%.c=$(B)/obj/%.o) $(MISC_PARTS:%.c=$(B)/asan/obj/%.o) \
 	    $(DEBUG_OBJS) $(PROG_SRCS:%.c=$(B)/asan/obj/%.o) $(ASAN_DEBUG_OBJS) \
 	    $(FUZZ_LIB_OBJS) $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o) \
-	    $(FUZZ_NOCMP_OBJS)
+	    $(FUZZ_NOCMP_OBJS) $(TOOL_OBJS) $(ASAN_TOOL_OBJS)
 
 # ------------------------------------------------------------------
 # Top-level targets
